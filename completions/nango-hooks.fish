@@ -1,0 +1,1 @@
+complete --command nango-hooks --no-files --arguments "(env _NANGO_HOOKS_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) nango-hooks)" --condition "env _NANGO_HOOKS_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) nango-hooks"

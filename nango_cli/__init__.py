@@ -1,0 +1,3 @@
+"""nango-hooks: simulate, replay and receive Nango webhooks."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,585 @@
+"""Settings: their schema, the TOML file, and how an effective value is resolved.
+
+Precedence, highest first: a command-line flag, an environment variable
+`NANGO_HOOKS_<NAME>`, the environment's table in the file, the file's
+`[defaults]` table, the built-in default.
+
+File layout::
+
+    default_env = "dev"
+
+    [defaults]                 # shared by every environment
+    retry_policy = "docs"
+
+    [environments.dev]
+    url = "http://127.0.0.1:3000/webhooks/nango"
+    signing_key = "…"
+
+    [syncs."github-tickets"]
+    integration = "github"
+    models = ["Ticket"]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nango_cli import paths
+from nango_cli.errors import ConfigError, UsageError
+
+DEFAULT_ENV = "dev"
+ENV_VAR_PREFIX = "NANGO_HOOKS_"
+ENV_SELECT_VAR = "NANGO_HOOKS_ENV"
+RETRY_POLICIES = ("docs", "server", "none")
+SYNC_TYPES = ("INITIAL", "INCREMENTAL", "WEBHOOK")
+_ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_TOP_LEVEL_KEYS = {"default_env", "defaults", "environments", "syncs"}
+_SYNC_KEYS = {"integration", "models", "sync_type", "variant"}
+
+
+# ---------------------------------------------------------------- values
+
+
+def parse_duration(raw: object) -> float:
+    """Seconds from `20`, `2.5`, `500ms`, `20s`, `2m` or `1h`."""
+    if isinstance(raw, bool):
+        raise ValueError("expected a duration such as 20s, 500ms or 2m")
+    if isinstance(raw, int | float):
+        seconds = float(raw)
+    else:
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", str(raw))
+        if not match:
+            raise ValueError("expected a duration such as 20s, 500ms or 2m")
+        number, unit = float(match.group(1)), match.group(2) or "s"
+        seconds = number * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}[unit]
+    if seconds < 0 or seconds != seconds or seconds == float("inf"):
+        raise ValueError("a duration must be a finite, non-negative number")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 1 and seconds != 0:
+        return f"{round(seconds * 1000, 3):g}ms"
+    return f"{seconds:g}s"
+
+
+def validate_url(raw: object) -> str:
+    from urllib.parse import urlsplit
+
+    text = str(raw).strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # raises on a bad port
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("the URL must start with http:// or https://")
+    if not parts.hostname:
+        raise ValueError("the URL has no host")
+    if port == 0:
+        raise ValueError("the URL's port must be between 1 and 65535")
+    if any(ch.isspace() for ch in text):
+        raise ValueError("the URL contains whitespace")
+    return text
+
+
+def _parse_bool(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false (also yes/no, on/off, 1/0)")
+
+
+def _parse_int(raw: object, minimum: int, maximum: int) -> int:
+    if isinstance(raw, bool):
+        raise ValueError("expected a whole number")
+    try:
+        value = raw if isinstance(raw, int) else int(str(raw).strip(), 10)
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+    if not minimum <= value <= maximum:
+        raise ValueError(f"must be between {minimum} and {maximum}")
+    return value
+
+
+def _parse_text(raw: object) -> str:
+    text = str(raw)
+    if not text.strip():
+        raise ValueError("must not be empty")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise ValueError("must not contain control characters")
+    return text
+
+
+def _parse_key(raw: object) -> str:
+    text = str(raw).strip()
+    if not text:
+        raise ValueError("the signing key is empty")
+    if any(ch.isspace() or ord(ch) < 32 for ch in text):
+        raise ValueError("the signing key must not contain whitespace or control characters")
+    return text
+
+
+def _parse_path(raw: object) -> str:
+    text = _parse_text(raw)
+    if not text.startswith("/"):
+        raise ValueError("the path must start with /")
+    return text
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    kind: str  # shown in help: url, secret, text, int, bool, duration, choice, path
+    default: Any
+    help: str
+    parser: Callable[[object], Any]
+    secret: bool = False
+
+    @property
+    def env_var(self) -> str:
+        return ENV_VAR_PREFIX + self.name.upper()
+
+    def parse(self, raw: object) -> Any:
+        return self.parser(raw)
+
+    def to_toml(self, value: Any) -> Any:
+        if self.kind == "duration":
+            return format_duration(value)
+        return value
+
+    def display(self, value: Any, reveal: bool = False) -> str:
+        if value is None:
+            return ""
+        if self.secret and not reveal:
+            return mask_secret(str(value))
+        if self.kind == "duration":
+            return format_duration(value)
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+
+def mask_secret(value: str) -> str:
+    """`…ab12`: enough to tell two keys apart, not enough to use one."""
+    if len(value) < 12:
+        return "…" + "*" * 4
+    return "…" + value[-4:]
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[object], str]:
+    def parse(raw: object) -> str:
+        text = str(raw).strip().lower()
+        if text not in options:
+            raise ValueError("expected one of: " + ", ".join(options))
+        return text
+
+    return parse
+
+
+def _int_range(minimum: int, maximum: int) -> Callable[[object], int]:
+    return lambda raw: _parse_int(raw, minimum, maximum)
+
+
+def _timeout(raw: object) -> float:
+    seconds = parse_duration(raw)
+    if seconds <= 0:
+        raise ValueError("the timeout must be greater than zero")
+    return seconds
+
+
+SETTINGS: dict[str, Setting] = {
+    s.name: s
+    for s in (
+        Setting("url", "url", None, "Primary webhook URL (Nango's 'Webhook URL').", validate_url),
+        Setting(
+            "secondary_url",
+            "url",
+            None,
+            "Secondary webhook URL; each webhook goes to it after the primary.",
+            validate_url,
+        ),
+        Setting(
+            "signing_key",
+            "secret",
+            None,
+            "Webhook signing key (Environment Settings > Webhooks in Nango).",
+            _parse_key,
+            secret=True,
+        ),
+        Setting("connection_id", "text", None, "Default connectionId.", _parse_text),
+        Setting(
+            "provider_config_key",
+            "text",
+            None,
+            "Default integration (providerConfigKey).",
+            _parse_text,
+        ),
+        Setting(
+            "retry_policy",
+            "choice",
+            "docs",
+            "docs: any non-2xx, 100 ms x2; server: 5xx/network only, 3 s x2; none.",
+            _choice(RETRY_POLICIES),
+        ),
+        Setting(
+            "retries",
+            "int",
+            None,
+            "Retries after the first attempt (default: the policy's, 2).",
+            _int_range(0, 20),
+        ),
+        Setting("timeout", "duration", 20.0, "Deadline for one attempt, e.g. 20s.", _timeout),
+        Setting(
+            "send_empty_syncs", "bool", True, "Send sync webhooks with no changes.", _parse_bool
+        ),
+        Setting("send_sync_errors", "bool", True, "Send sync error webhooks.", _parse_bool),
+        Setting(
+            "send_auth_creation",
+            "bool",
+            True,
+            "Send auth webhooks for new connections.",
+            _parse_bool,
+        ),
+        Setting(
+            "send_refresh_errors",
+            "bool",
+            True,
+            "Send auth webhooks for failed refreshes.",
+            _parse_bool,
+        ),
+        Setting(
+            "send_async_actions",
+            "bool",
+            True,
+            "Send async action completion webhooks.",
+            _parse_bool,
+        ),
+        Setting("listen_host", "text", "127.0.0.1", "Host `listen` binds to.", _parse_text),
+        Setting("listen_port", "int", 3456, "Port `listen` binds to.", _int_range(0, 65535)),
+        Setting(
+            "listen_path", "path", None, "Only path `listen` accepts (default: any).", _parse_path
+        ),
+    )
+}
+
+
+def get_setting(name: str) -> Setting:
+    key = name.strip().lower().replace("-", "_")
+    setting = SETTINGS.get(key)
+    if setting is None:
+        raise UsageError(
+            f"unknown setting {name!r}",
+            hint="valid settings: " + ", ".join(SETTINGS),
+        )
+    return setting
+
+
+def validate_env_name(name: str) -> str:
+    if not _ENV_NAME.match(name):
+        raise UsageError(
+            f"invalid environment name {name!r}",
+            hint="use letters, digits, '-', '_' or '.', e.g. dev or prod",
+        )
+    return name
+
+
+# ---------------------------------------------------------------- the file
+
+
+@dataclass(frozen=True)
+class SyncDef:
+    name: str
+    integration: str | None = None
+    models: tuple[str, ...] = ()
+    sync_type: str | None = None
+    variant: str | None = None
+
+
+@dataclass
+class ConfigFile:
+    path: Path
+    data: dict[str, Any] = field(default_factory=dict)
+    exists: bool = False
+
+    @classmethod
+    def load(cls, path: Path) -> ConfigFile:
+        import tomllib
+
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return cls(path=path)
+        except IsADirectoryError:
+            raise ConfigError(
+                f"{path} is a directory, not a config file",
+                hint="point --config / NANGO_HOOKS_CONFIG at a file",
+            ) from None
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read {path}: {exc.strerror}", hint="check the file's permissions"
+            ) from None
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ConfigError(
+                f"{path} is not UTF-8 text",
+                hint="fix or move the file; nango-hooks never overwrites a file it cannot parse",
+            ) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(
+                f"{path}: invalid TOML: {exc}",
+                hint="fix that line, or move the file away to start afresh; "
+                "nango-hooks never overwrites a file it cannot parse",
+            ) from None
+        config = cls(path=path, data=data, exists=True)
+        config.validate()
+        return config
+
+    # -- structure checks (a file that parses can still be wrong)
+
+    def _fail(self, where: str, problem: str) -> ConfigError:
+        return ConfigError(
+            f"{self.path}: {where}: {problem}",
+            hint="fix it with `nango-hooks config set/unset` or by editing the file",
+        )
+
+    def validate(self) -> None:
+        for key in self.data:
+            if key not in _TOP_LEVEL_KEYS:
+                raise self._fail(
+                    key,
+                    "unknown top-level key (expected: " + ", ".join(sorted(_TOP_LEVEL_KEYS)) + ")",
+                )
+        default_env = self.data.get("default_env")
+        if default_env is not None and (
+            not isinstance(default_env, str) or not _ENV_NAME.match(default_env)
+        ):
+            raise self._fail("default_env", "must be an environment name such as dev")
+        self._check_settings_table("defaults", self.data.get("defaults", {}))
+        envs = self.data.get("environments", {})
+        if not isinstance(envs, dict):
+            raise self._fail("environments", "must be a table of environments")
+        for env, table in envs.items():
+            if not _ENV_NAME.match(env):
+                raise self._fail(f"environments.{env}", "invalid environment name")
+            self._check_settings_table(f"environments.{env}", table)
+        syncs = self.data.get("syncs", {})
+        if not isinstance(syncs, dict):
+            raise self._fail("syncs", "must be a table of syncs")
+        for name, table in syncs.items():
+            self._sync_from_table(name, table)
+
+    def _check_settings_table(self, where: str, table: object) -> None:
+        if not isinstance(table, dict):
+            raise self._fail(where, "must be a table")
+        for key, value in table.items():
+            setting = SETTINGS.get(key)
+            if setting is None:
+                raise self._fail(
+                    f"{where}.{key}", "unknown setting (valid: " + ", ".join(SETTINGS) + ")"
+                )
+            try:
+                setting.parse(value)
+            except ValueError as exc:
+                raise self._fail(f"{where}.{key}", str(exc)) from None
+
+    def _sync_from_table(self, name: str, table: object) -> SyncDef:
+        where = f"syncs.{name}"
+        if not isinstance(table, dict):
+            raise self._fail(where, "must be a table")
+        unknown = set(table) - _SYNC_KEYS
+        if unknown:
+            raise self._fail(
+                f"{where}.{sorted(unknown)[0]}",
+                "unknown key (valid: " + ", ".join(sorted(_SYNC_KEYS)) + ")",
+            )
+        models = table.get("models", [])
+        if isinstance(models, str):
+            models = [models]
+        if not isinstance(models, list) or not all(isinstance(m, str) and m for m in models):
+            raise self._fail(f"{where}.models", "must be a list of model names")
+        for key in ("integration", "sync_type", "variant"):
+            if key in table and not isinstance(table[key], str):
+                raise self._fail(f"{where}.{key}", "must be a string")
+        if "sync_type" in table and table["sync_type"].upper() not in SYNC_TYPES:
+            raise self._fail(f"{where}.sync_type", "must be one of " + ", ".join(SYNC_TYPES))
+        return SyncDef(
+            name=name,
+            integration=table.get("integration"),
+            models=tuple(models),
+            sync_type=table.get("sync_type"),
+            variant=table.get("variant"),
+        )
+
+    # -- reading
+
+    def env_table(self, env: str) -> dict[str, Any]:
+        table: dict[str, Any] = self.data.get("environments", {}).get(env, {})
+        return table
+
+    def defaults_table(self) -> dict[str, Any]:
+        table: dict[str, Any] = self.data.get("defaults", {})
+        return table
+
+    def environments(self) -> list[str]:
+        return list(self.data.get("environments", {}))
+
+    def syncs(self) -> dict[str, SyncDef]:
+        return {
+            name: self._sync_from_table(name, table)
+            for name, table in self.data.get("syncs", {}).items()
+        }
+
+    # -- writing
+
+    def table_for_write(self, env: str | None) -> dict[str, Any]:
+        """The table a write goes to: the environment's, or `[defaults]` when env is None."""
+        if env is None:
+            return self.data.setdefault("defaults", {})  # type: ignore[no-any-return]
+        return self.data.setdefault("environments", {}).setdefault(env, {})  # type: ignore[no-any-return]
+
+    def save(self) -> None:
+        import tomli_w
+
+        text = tomli_w.dumps(_drop_empty_tables(self.data))
+        atomic_write(self.path, text.encode("utf-8"))
+        self.exists = True
+
+
+def _drop_empty_tables(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            value = _drop_empty_tables(value)
+            if not value and key in ("defaults", "environments", "syncs"):
+                continue
+        out[key] = value
+    return out
+
+
+def atomic_write(path: Path, content: bytes) -> None:
+    """Replace `path` with `content` so that a crash leaves the old or the new file, whole.
+
+    The temporary file lives in the same directory (so the rename is atomic), is
+    created 0600 before any byte is written, and is fsynced before the rename.
+    """
+    paths.ensure_private_dir(path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+# ---------------------------------------------------------------- resolution
+
+
+@dataclass(frozen=True)
+class Resolved:
+    name: str
+    value: Any
+    # "flag", "env var NANGO_HOOKS_X", "file [environments.dev]", "file [defaults]" or "default"
+    source: str
+
+
+@dataclass
+class Settings:
+    """The effective settings of one environment."""
+
+    env: str
+    env_source: str
+    file: ConfigFile
+    values: dict[str, Resolved]
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name].value
+
+    def get(self, name: str) -> Any:
+        return self.values[name].value
+
+    def sync(self, name: str) -> SyncDef | None:
+        return self.file.syncs().get(name)
+
+
+def resolve_env(flag: str | None, file: ConfigFile, environ: Mapping[str, str]) -> tuple[str, str]:
+    if flag:
+        return validate_env_name(flag), "flag"
+    from_env = environ.get(ENV_SELECT_VAR)
+    if from_env:
+        try:
+            return validate_env_name(from_env), f"env var {ENV_SELECT_VAR}"
+        except UsageError as exc:
+            raise ConfigError(f"{ENV_SELECT_VAR}: {exc.message}", hint=exc.hint) from None
+    default_env = file.data.get("default_env")
+    if default_env:
+        return str(default_env), "file (default_env)"
+    return DEFAULT_ENV, "default"
+
+
+def resolve(
+    file: ConfigFile,
+    env_flag: str | None = None,
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    environ = os.environ if environ is None else environ
+    flags = flags or {}
+    env, env_source = resolve_env(env_flag, file, environ)
+    env_table = file.env_table(env)
+    defaults = file.defaults_table()
+    values: dict[str, Resolved] = {}
+    for name, setting in SETTINGS.items():
+        if flags.get(name) is not None:
+            resolved = Resolved(name, flags[name], "flag")
+        elif environ.get(setting.env_var):
+            try:
+                value = setting.parse(environ[setting.env_var])
+            except ValueError as exc:
+                raise ConfigError(
+                    f"{setting.env_var}: {exc}",
+                    hint=f"fix or unset the environment variable {setting.env_var}",
+                ) from None
+            resolved = Resolved(name, value, f"env var {setting.env_var}")
+        elif name in env_table:
+            resolved = Resolved(name, setting.parse(env_table[name]), f"file [environments.{env}]")
+        elif name in defaults:
+            resolved = Resolved(name, setting.parse(defaults[name]), "file [defaults]")
+        else:
+            resolved = Resolved(name, setting.default, "default")
+        values[name] = resolved
+    return Settings(env=env, env_source=env_source, file=file, values=values)
+
+
+def load(
+    config_path: str | os.PathLike[str] | None = None,
+    env_flag: str | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> Settings:
+    return resolve(ConfigFile.load(paths.config_file(config_path)), env_flag, flags)

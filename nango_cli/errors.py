@@ -1,0 +1,63 @@
+"""The one error type the CLI knows how to show, and the exit codes it maps to."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes; documented in README.md and each tested."""
+
+    OK = 0
+    UNEXPECTED = 1
+    USAGE = 2
+    CONFIG = 3
+    DELIVERY_FAILED = 4
+    SIGNATURE_INVALID = 5
+    NOT_FOUND = 6
+    INTERRUPTED = 130
+
+
+class NangoHooksError(Exception):
+    """An expected failure: shown as one `error:` line plus a hint, never a traceback."""
+
+    exit_code: ExitCode = ExitCode.UNEXPECTED
+    kind = "error"
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "message": self.message,
+            "hint": self.hint,
+            "exit_code": int(self.exit_code),
+        }
+
+
+class UsageError(NangoHooksError):
+    exit_code = ExitCode.USAGE
+    kind = "usage"
+
+
+class ConfigError(NangoHooksError):
+    exit_code = ExitCode.CONFIG
+    kind = "config"
+
+
+class DeliveryError(NangoHooksError):
+    exit_code = ExitCode.DELIVERY_FAILED
+    kind = "delivery"
+
+
+class SignatureError(NangoHooksError):
+    exit_code = ExitCode.SIGNATURE_INVALID
+    kind = "signature"
+
+
+class NotFoundError(NangoHooksError):
+    exit_code = ExitCode.NOT_FOUND
+    kind = "not_found"

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+KEY = "4b0f5b1e-7c1a-4a4e-9d7e-5f8f1c2a9b3d"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own NANGO_HOOKS_HOME and no inherited NANGO_HOOKS_* variables."""
+    for name in list(os.environ):
+        if name.startswith("NANGO_HOOKS_") or name in ("NO_COLOR", "FORCE_COLOR"):
+            monkeypatch.delenv(name)
+    hooks_home = tmp_path / "home"
+    monkeypatch.setenv("NANGO_HOOKS_HOME", str(hooks_home))
+    return hooks_home
+
+
+class Cli:
+    """Runs the real app in-process (CliRunner), stdout and stderr kept apart."""
+
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None, env: dict[str, str] | None = None):
+        from nango_cli.cli import app
+
+        return self.runner.invoke(app, list(args), input=input, env=env, prog_name="nango-hooks")
+
+
+@pytest.fixture
+def cli() -> Cli:
+    return Cli()
+
+
+def run(
+    *args: str,
+    input: bytes | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """Runs `python -m nango_cli` as a real subprocess with the test's environment."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "nango_cli", *args],
+        input=input.decode() if input is not None else None,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=ROOT,
+    )

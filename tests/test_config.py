@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from nango_cli import config, paths
+from nango_cli.errors import ConfigError, UsageError
+
+
+def test_paths_follow_nango_hooks_home(home: Path) -> None:
+    assert paths.config_file() == home / "config.toml"
+    assert paths.history_db() == home / "data" / "history.sqlite3"
+
+
+def test_config_env_var_and_flag_choose_the_file(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NANGO_HOOKS_CONFIG", str(tmp_path / "other.toml"))
+    assert paths.config_file() == tmp_path / "other.toml"
+    assert paths.config_file(tmp_path / "flag.toml") == tmp_path / "flag.toml"
+
+
+def _file(tmp_path: Path, text: str) -> config.ConfigFile:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    return config.ConfigFile.load(path)
+
+
+def test_precedence_flag_over_env_over_env_table_over_defaults_over_builtin(tmp_path: Path) -> None:
+    file = _file(
+        tmp_path,
+        'default_env = "prod"\n[defaults]\ntimeout = "5s"\nretries = 1\n'
+        '[environments.prod]\nretries = 4\nurl = "https://prod.example.com/h"\n',
+    )
+    resolved = config.resolve(file, environ={})
+    assert resolved.env == "prod" and resolved.env_source == "file (default_env)"
+    assert resolved.values["retries"].value == 4
+    assert resolved.values["retries"].source == "file [environments.prod]"
+    assert resolved.values["timeout"].value == 5.0
+    assert resolved.values["timeout"].source == "file [defaults]"
+    assert resolved.values["retry_policy"].source == "default"
+
+    environ = {"NANGO_HOOKS_RETRIES": "7", "NANGO_HOOKS_ENV": "dev"}
+    resolved = config.resolve(file, environ=environ)
+    assert resolved.env == "dev"
+    assert resolved.values["retries"].value == 7
+    assert resolved.values["retries"].source == "env var NANGO_HOOKS_RETRIES"
+
+    resolved = config.resolve(file, env_flag="prod", flags={"retries": 9}, environ=environ)
+    assert resolved.env == "prod" and resolved.values["retries"].value == 9
+    assert resolved.values["retries"].source == "flag"
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "expected"),
+    [
+        ("url", "http://127.0.0.1:3000/x", "http://127.0.0.1:3000/x"),
+        ("timeout", "500ms", 0.5),
+        ("timeout", "2m", 120.0),
+        ("timeout", 20, 20.0),
+        ("retries", "3", 3),
+        ("send_empty_syncs", "off", False),
+        ("retry_policy", "SERVER", "server"),
+        ("listen_path", "/webhooks", "/webhooks"),
+    ],
+)
+def test_values_are_typed(name: str, raw: object, expected: object) -> None:
+    assert config.SETTINGS[name].parse(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("url", "ftp://x"),
+        ("url", "http://"),
+        ("url", "not a url"),
+        ("url", "http://h:99999/"),
+        ("timeout", "soon"),
+        ("timeout", "0"),
+        ("retries", "-1"),
+        ("retries", "two"),
+        ("send_empty_syncs", "maybe"),
+        ("retry_policy", "sometimes"),
+        ("signing_key", "has space"),
+        ("listen_path", "webhooks"),
+    ],
+)
+def test_invalid_values_are_rejected(name: str, raw: object) -> None:
+    with pytest.raises(ValueError):
+        config.SETTINGS[name].parse(raw)
+
+
+def test_unknown_setting_lists_valid_names() -> None:
+    with pytest.raises(UsageError) as info:
+        config.get_setting("colour")
+    assert "signing_key" in (info.value.hint or "")
+
+
+def test_unparseable_file_reports_path_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[environments.dev]\nurl = "http://x"\nretries = = 3\n')
+    with pytest.raises(ConfigError) as info:
+        config.ConfigFile.load(path)
+    assert str(path) in info.value.message and "line 3" in info.value.message
+
+
+def test_wrong_value_in_file_names_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        _file(tmp_path, '[environments.dev]\nretries = "lots"\n')
+    assert "environments.dev.retries" in info.value.message
+
+
+def test_env_var_with_bad_value_is_a_config_error(tmp_path: Path) -> None:
+    file = _file(tmp_path, "")
+    with pytest.raises(ConfigError) as info:
+        config.resolve(file, environ={"NANGO_HOOKS_TIMEOUT": "soon"})
+    assert "NANGO_HOOKS_TIMEOUT" in info.value.message
+
+
+def test_save_is_0600_in_a_0700_dir(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "c.toml"
+    file = config.ConfigFile(path=path)
+    file.table_for_write("dev")["url"] = "http://x.test/"
+    file.save()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert config.ConfigFile.load(path).env_table("dev") == {"url": "http://x.test/"}
+
+
+def test_crash_mid_write_leaves_the_old_file_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[environments.dev]\nurl = "http://old.test/"\n')
+    path.chmod(0o600)
+    before = path.read_bytes()
+
+    def crash(fd: int) -> None:
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(os, "fsync", crash)
+    file = config.ConfigFile.load(path)
+    file.table_for_write("dev")["url"] = "http://new.test/"
+    with pytest.raises(OSError):
+        file.save()
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["c.toml"]  # no temp file left behind
