@@ -3,10 +3,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
+
+from tests.receiver import Receiver
 
 KEY = "4b0f5b1e-7c1a-4a4e-9d7e-5f8f1c2a9b3d"
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,3 +60,17 @@ def run(
         timeout=timeout,
         cwd=ROOT,
     )
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as r:
+        yield r
+
+
+@pytest.fixture
+def configured(cli: Cli, receiver: Receiver) -> Receiver:
+    """A dev environment pointing at a live receiver, with a signing key."""
+    assert cli("config", "set-url", receiver.url).exit_code == 0
+    assert cli("config", "set-key", KEY).exit_code == 0
+    return receiver

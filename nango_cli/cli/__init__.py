@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from nango_cli import __version__
-from nango_cli.cli import completions_cmd, config_cmd
+from nango_cli.cli import completions_cmd, config_cmd, fire_cmd
 from nango_cli.cli.state import AppState, app_state
 
 
@@ -29,7 +29,7 @@ class NangoGroup(TyperGroup):
 
             show_error(exc, app_state(ctx).json)
             ctx.exit(int(exc.exit_code))
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        except (typer.Exit, typer.Abort, typer.TyperException, KeyboardInterrupt):
             raise
         except Exception as exc:
             if app_state(ctx).debug or os.environ.get("NANGO_HOOKS_DEBUG"):
@@ -106,4 +106,5 @@ def root(
 
 
 app.add_typer(config_cmd.app, name="config")
+fire_cmd.register(app)
 completions_cmd.register(app)

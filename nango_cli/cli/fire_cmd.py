@@ -1,0 +1,472 @@
+"""`nango-hooks fire`: build, sign, send and record a Nango webhook."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from nango_cli.cli import output
+from nango_cli.cli.state import EnvOption, JsonOption, settings, use
+
+if TYPE_CHECKING:
+    from nango_cli.fire import AttemptEvent, FirePlan, SentWebhook
+
+SYNC = "Sync webhooks"
+OTHER = "Other webhook types"
+SEND = "Signing and sending"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("fire", no_args_is_help=True)(fire)
+
+
+def fire(
+    ctx: typer.Context,
+    sync: Annotated[
+        str | None,
+        typer.Option(
+            "--sync", "-s", help="Sync name; fires its completion webhook.", rich_help_panel=SYNC
+        ),
+    ] = None,
+    connection: Annotated[
+        str | None, typer.Option("--connection", "-c", help="connectionId.", rich_help_panel=SYNC)
+    ] = None,
+    integration: Annotated[
+        str | None,
+        typer.Option("--integration", "-i", help="providerConfigKey.", rich_help_panel=SYNC),
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model", "-m", help="Model (repeatable): one webhook per model.", rich_help_panel=SYNC
+        ),
+    ] = None,
+    added: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--added", help="Added count: N or MODEL=N. [default: 1]", rich_help_panel=SYNC
+        ),
+    ] = None,
+    updated: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--updated", help="Updated count: N or MODEL=N. [default: 0]", rich_help_panel=SYNC
+        ),
+    ] = None,
+    deleted: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--deleted", help="Deleted count: N or MODEL=N. [default: 0]", rich_help_panel=SYNC
+        ),
+    ] = None,
+    initial: Annotated[
+        bool,
+        typer.Option("--initial", help="syncType INITIAL (first, full run).", rich_help_panel=SYNC),
+    ] = False,
+    incremental: Annotated[
+        bool,
+        typer.Option(
+            "--incremental", help="syncType INCREMENTAL (the default).", rich_help_panel=SYNC
+        ),
+    ] = False,
+    webhook_sync: Annotated[
+        bool,
+        typer.Option(
+            "--webhook",
+            help="syncType WEBHOOK (run from an external webhook).",
+            rich_help_panel=SYNC,
+        ),
+    ] = False,
+    variant: Annotated[
+        str | None,
+        typer.Option("--variant", help="syncVariant. [default: base]", rich_help_panel=SYNC),
+    ] = None,
+    modified_after: Annotated[
+        str | None,
+        typer.Option(
+            "--modified-after",
+            help="modifiedAfter (ISO-8601). [default: now]",
+            rich_help_panel=SYNC,
+        ),
+    ] = None,
+    checkpoint_from: Annotated[
+        str | None,
+        typer.Option("--checkpoint-from", help="checkpoints.from as JSON.", rich_help_panel=SYNC),
+    ] = None,
+    checkpoint_to: Annotated[
+        str | None,
+        typer.Option("--checkpoint-to", help="checkpoints.to as JSON.", rich_help_panel=SYNC),
+    ] = None,
+    failed: Annotated[
+        bool,
+        typer.Option(
+            "--failed", help="A failure: sync error, or failed auth.", rich_help_panel=SYNC
+        ),
+    ] = False,
+    error_message: Annotated[
+        str | None,
+        typer.Option(
+            "--error-message", help="error.description of a failure.", rich_help_panel=SYNC
+        ),
+    ] = None,
+    auth: Annotated[
+        str | None,
+        typer.Option(
+            "--auth", help="Auth webhook: creation, override or refresh.", rich_help_panel=OTHER
+        ),
+    ] = None,
+    auth_mode: Annotated[
+        str,
+        typer.Option("--auth-mode", help="authMode, e.g. OAUTH2, API_KEY.", rich_help_panel=OTHER),
+    ] = "OAUTH2",
+    provider: Annotated[
+        str | None,
+        typer.Option(
+            "--provider", help="Provider key. [default: the integration]", rich_help_panel=OTHER
+        ),
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", help="Auth tag k=v (repeatable).", rich_help_panel=OTHER),
+    ] = None,
+    end_user_id: Annotated[
+        str | None, typer.Option("--end-user-id", help="endUser.endUserId.", rich_help_panel=OTHER)
+    ] = None,
+    end_user_email: Annotated[
+        str | None,
+        typer.Option("--end-user-email", help="endUser.endUserEmail.", rich_help_panel=OTHER),
+    ] = None,
+    organization_id: Annotated[
+        str | None,
+        typer.Option("--organization-id", help="endUser.organizationId.", rich_help_panel=OTHER),
+    ] = None,
+    forward: Annotated[
+        str | None,
+        typer.Option(
+            "--forward",
+            help="Forward webhook wrapping this external JSON body (FILE or -).",
+            rich_help_panel=OTHER,
+        ),
+    ] = None,
+    header: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--header",
+            "-H",
+            help="External header 'Name: value' for --forward (repeatable).",
+            rich_help_panel=OTHER,
+        ),
+    ] = None,
+    unmatched: Annotated[
+        bool,
+        typer.Option(
+            "--unmatched",
+            help="Forward as if no connection matched: raw body, unwrapped.",
+            rich_help_panel=OTHER,
+        ),
+    ] = False,
+    async_action: Annotated[
+        bool,
+        typer.Option(
+            "--async-action", help="Async action completion webhook.", rich_help_panel=OTHER
+        ),
+    ] = False,
+    action_id: Annotated[
+        str | None,
+        typer.Option(
+            "--action-id",
+            help="payload.id of the async action. [default: random]",
+            rich_help_panel=OTHER,
+        ),
+    ] = None,
+    body: Annotated[
+        str | None,
+        typer.Option(
+            "--body",
+            help="Send this raw body as-is (FILE or -), signed byte-exactly.",
+            rich_help_panel=OTHER,
+        ),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a field: path.to.field=JSON (repeatable).",
+            rich_help_panel=OTHER,
+        ),
+    ] = None,
+    url: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--url",
+            "-u",
+            help="Send here instead of the configured URLs (repeatable).",
+            rich_help_panel=SEND,
+        ),
+    ] = None,
+    retry_policy: Annotated[
+        str | None,
+        typer.Option("--retry-policy", help="docs, server or none.", rich_help_panel=SEND),
+    ] = None,
+    retries: Annotated[
+        int | None,
+        typer.Option("--retries", help="Retries after the first attempt.", rich_help_panel=SEND),
+    ] = None,
+    timeout: Annotated[
+        str | None,
+        typer.Option("--timeout", help="Deadline per attempt, e.g. 20s.", rich_help_panel=SEND),
+    ] = None,
+    sign: Annotated[
+        str,
+        typer.Option(
+            "--sign", help="both, none, bad, legacy-only or hmac-only.", rich_help_panel=SEND
+        ),
+    ] = "both",
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Send even if the environment's toggles would not.",
+            rich_help_panel=SEND,
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print the exact request; send nothing.", rich_help_panel=SEND
+        ),
+    ] = False,
+    env: EnvOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Simulate a Nango webhook: build it exactly, sign it, POST it with retries, record it.
+
+    Examples:
+
+      nango-hooks fire --sync github-tickets
+
+      nango-hooks fire --sync github-tickets -m Ticket -m Comment --added Ticket=3
+
+      nango-hooks fire --auth creation -i github --end-user-id u1
+
+      nango-hooks fire --forward event.json -i github -H 'X-GitHub-Event: issues'
+    """
+    from nango_cli.cli.inputs import parse_counts, parse_pairs, read_input
+    from nango_cli.errors import UsageError
+    from nango_cli.fire import FireOptions
+
+    state = use(ctx, env, json_output)
+    kinds = [
+        k
+        for k, on in (
+            ("sync", sync),
+            ("auth", auth),
+            ("forward", forward),
+            ("async_action", async_action),
+            ("body", body),
+        )
+        if on
+    ]
+    if len(kinds) != 1:
+        raise UsageError(
+            "choose one webhook: --sync NAME, --auth OP, --forward FILE, --async-action "
+            "or --body FILE",
+            hint="e.g. nango-hooks fire --sync github-tickets",
+        )
+    sync_types = [
+        t
+        for t, on in (("INITIAL", initial), ("INCREMENTAL", incremental), ("WEBHOOK", webhook_sync))
+        if on
+    ]
+    if len(sync_types) > 1:
+        raise UsageError("--initial, --incremental and --webhook exclude each other")
+    opts = FireOptions(
+        kind=kinds[0],
+        sync_name=sync,
+        connection_id=connection,
+        integration=integration,
+        models=list(model or []),
+        added=parse_counts(added, "--added"),
+        updated=parse_counts(updated, "--updated"),
+        deleted=parse_counts(deleted, "--deleted"),
+        sync_type=sync_types[0] if sync_types else None,
+        variant=variant,
+        modified_after=modified_after,
+        failed=failed,
+        error_message=error_message,
+        auth_operation=(auth or "creation").lower(),
+        auth_mode=auth_mode,
+        provider=provider,
+        tags=dict(parse_pairs(tag, "--tag", "=")),
+        end_user_id=end_user_id,
+        end_user_email=end_user_email,
+        organization_id=organization_id,
+        forward_headers=parse_pairs(header, "--header", ":"),
+        unmatched=unmatched,
+        action_id=action_id,
+        sets=list(set_ or []),
+        force=force,
+        sign_mode=sign,
+        urls=[_checked_url(u) for u in url or []],
+        dry_run=dry_run,
+    )
+    if checkpoint_from is not None or checkpoint_to is not None:
+        opts.checkpoints_given = True
+        opts.checkpoint_from = _json_arg("--checkpoint-from", checkpoint_from)
+        opts.checkpoint_to = _json_arg("--checkpoint-to", checkpoint_to)
+    if forward:
+        opts.forward_body = read_input(forward, "--forward")
+    if body:
+        opts.raw_body = read_input(body, "--body")
+    plan = _plan(state, opts, retry_policy, retries, timeout)
+    if dry_run:
+        _show_dry_run(plan, state.json)
+        return
+    _send(plan, state.json)
+
+
+def _checked_url(url: str) -> str:
+    from nango_cli.config import validate_url
+    from nango_cli.errors import UsageError
+
+    try:
+        return validate_url(url)
+    except ValueError as exc:
+        raise UsageError(
+            f"invalid --url {url!r}: {exc}", hint="e.g. http://127.0.0.1:3000/webhooks"
+        ) from None
+
+
+def _json_arg(option: str, text: str | None) -> Any:
+    if text is None:
+        return None
+    from nango_cli.errors import UsageError
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise UsageError(
+            f"{option} is not valid JSON", hint='e.g. {"cursor":"2026-11-01"}'
+        ) from None
+
+
+def _plan(
+    state: Any, opts: Any, retry_policy: str | None, retries: int | None, timeout: str | None
+) -> FirePlan:
+    from nango_cli.config import SETTINGS
+    from nango_cli.errors import UsageError
+    from nango_cli.fire import plan
+
+    flags: dict[str, Any] = {}
+    for name, raw in (("retry_policy", retry_policy), ("retries", retries), ("timeout", timeout)):
+        if raw is None:
+            continue
+        try:
+            flags[name] = SETTINGS[name].parse(raw)
+        except ValueError as exc:
+            raise UsageError(f"invalid --{name.replace('_', '-')} {raw!r}: {exc}") from None
+    current = settings(state, flags)
+    result = plan(opts, current)
+    for text in result.notes:
+        output.note(text)
+    return result
+
+
+def _show_dry_run(plan: FirePlan, json_mode: bool) -> None:
+    targets = plan.targets or ["(no URL configured)"]
+    if json_mode:
+        output.emit_json(
+            {
+                "dry_run": True,
+                "env": plan.env,
+                "targets": plan.targets,
+                "skipped": plan.skipped,
+                "webhooks": [
+                    {"headers": w.headers, "body": w.body.decode("utf-8", "replace")}
+                    for w in plan.webhooks
+                ],
+            }
+        )
+        return
+    if plan.skipped:
+        output.note(f"Nango would not send this: {plan.skipped} (use --force to send anyway)")
+    for i, webhook in enumerate(plan.webhooks):
+        if i:
+            output.out()
+        for target in targets:
+            output.out(f"POST {output.safe(target)}")
+        for name, value in webhook.headers.items():
+            output.out(f"{output.safe(name)}: {output.safe(value)}")
+        output.out()
+        output.out(output.safe(webhook.body.decode("utf-8", "replace")))
+
+
+def _render_attempt(event: AttemptEvent) -> None:
+    attempt = event.attempt
+    if attempt.status_code is not None:
+        ok = attempt.outcome == "success"
+        result = output.paint(str(attempt.status_code), "green" if ok else "red", sys.stderr)
+    else:
+        result = output.paint(f"{attempt.error_class}: {attempt.error}", "red", sys.stderr)
+    latency = f"{attempt.latency_ms:.0f} ms" if attempt.latency_ms is not None else ""
+    then = f"retry in {attempt.wait_s:g}s: {event.reason}" if attempt.will_retry else event.reason
+    output.err(
+        f"{event.webhook_id} {event.label} → {output.safe(attempt.target)} "
+        f"#{attempt.number} {result} {latency} ({then})"
+    )
+
+
+def _send(plan: FirePlan, json_mode: bool) -> None:
+    from nango_cli.errors import DeliveryError, ExitCode
+    from nango_cli.fire import execute
+    from nango_cli.store import Store
+
+    if plan.skipped:
+        output.note(f"not sent: {plan.skipped}; use --force to send anyway")
+        if json_mode:
+            output.emit_json({"ok": True, "sent": False, "skipped": plan.skipped, "webhooks": []})
+        return
+    with Store.open_default() as store:
+        store.mark_interrupted()
+        sent = execute(plan, store, _render_attempt)
+    failed = [s for s in sent if not s.delivered]
+    if json_mode:
+        output.emit_json(
+            {
+                "ok": not failed,
+                "env": plan.env,
+                "targets": plan.targets,
+                "policy": plan.policy.name,
+                "webhooks": [s.to_dict() for s in sent],
+            }
+        )
+    else:
+        _summary(sent)
+    if failed:
+        # The JSON document above already says what failed; the error line goes to stderr only.
+        output.show_error(
+            DeliveryError(
+                f"{len(failed)} of {len(sent)} webhook(s) not delivered",
+                hint="`nango-hooks history show ID` has every attempt; "
+                "resend with `nango-hooks replay ID`",
+            ),
+            json_mode=False,
+        )
+        raise typer.Exit(int(ExitCode.DELIVERY_FAILED))
+
+
+def _summary(sent: list[SentWebhook]) -> None:
+    for item in sent:
+        attempts = sum(len(t.attempts) for t in item.result.targets) if item.result else 0
+        status = "delivered" if item.delivered else "failed"
+        style = "green" if item.delivered else "red"
+        label = item.record.type or "body"
+        if item.record.type == "sync":
+            label = f"sync {item.record.sync_name}/{item.record.model}"
+        output.out(
+            f"{item.record.id}  {output.paint(status, style, sys.stdout)}  "
+            f"{output.safe(label)}  ({attempts} attempt{'s' if attempts != 1 else ''})"
+        )

@@ -1,0 +1,418 @@
+"""`fire` end to end: the real app (in-process and as a subprocess) against real receivers."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import KEY, ROOT, run
+from tests.receiver import Behaviour, Receiver, free_port
+
+
+def _verify(request) -> None:
+    """An independent check of both signature headers (not nango_cli.signing)."""
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    assert (
+        headers["x-nango-hmac-sha256"]
+        == hmac.new(KEY.encode(), request.body, hashlib.sha256).hexdigest()
+    )
+    assert headers["x-nango-signature"] == hashlib.sha256(KEY.encode() + request.body).hexdigest()
+    assert headers["content-type"] == "application/json"
+    assert headers["user-agent"].startswith("nango/")
+
+
+def _db(home: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(home / "data" / "history.sqlite3")
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def test_fire_sync_sends_one_signed_webhook_per_model(cli, configured: Receiver, home) -> None:
+    result = cli(
+        "fire",
+        "--sync",
+        "github-tickets",
+        "-i",
+        "github",
+        "-c",
+        "conn-1",
+        "-m",
+        "Ticket",
+        "-m",
+        "Comment",
+        "--added",
+        "Ticket=3",
+        "--deleted",
+        "2",
+        "--initial",
+        "--modified-after",
+        "2026-11-01T10:00:00Z",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert len(configured.requests) == 2
+    bodies = {}
+    for request in configured.requests:
+        _verify(request)
+        body = json.loads(request.body)
+        bodies[body["model"]] = body
+        assert request.body == json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    assert bodies["Ticket"]["responseResults"] == {"added": 3, "updated": 0, "deleted": 2}
+    assert bodies["Comment"]["responseResults"] == {"added": 1, "updated": 0, "deleted": 2}
+    ticket = bodies["Ticket"]
+    assert ticket["syncType"] == "INITIAL" and ticket["connectionId"] == "conn-1"
+    assert ticket["modifiedAfter"] == ticket["queryTimeStamp"] == "2026-11-01T10:00:00.000Z"
+    # stdout: one line per webhook with its id; stderr: the attempts
+    ids = [line.split()[0] for line in result.stdout.splitlines()]
+    assert len(ids) == 2 and "#1 200" in result.stderr
+    rows = _db(home).execute("SELECT id, status, body, attempt_count FROM webhooks").fetchall()
+    assert {r["id"] for r in rows} == set(ids)
+    assert all(r["status"] == "delivered" and r["attempt_count"] == 1 for r in rows)
+    assert {bytes(r["body"]) for r in rows} == {r.body for r in configured.requests}
+
+
+def test_sync_defaults_come_from_the_sync_table(cli, configured: Receiver) -> None:
+    cli("config", "set-sync", "github-tickets", "-i", "gh-prod", "-m", "Issue")
+    cli("config", "set", "connection_id", "c-9")
+    result = cli("fire", "--sync", "github-tickets")
+    assert result.exit_code == 0 and "note:" not in result.stderr
+    body = json.loads(configured.requests[0].body)
+    assert (body["providerConfigKey"], body["model"], body["connectionId"]) == (
+        "gh-prod",
+        "Issue",
+        "c-9",
+    )
+
+
+def test_derived_values_are_announced(cli, configured: Receiver) -> None:
+    result = cli("fire", "--sync", "github-tickets")
+    assert result.exit_code == 0
+    assert "using 'github'" in result.stderr and "using 'Ticket'" in result.stderr
+    body = json.loads(configured.requests[0].body)
+    assert body["providerConfigKey"] == "github" and body["model"] == "Ticket"
+
+
+def test_sync_error(cli, configured: Receiver) -> None:
+    result = cli(
+        "fire",
+        "--sync",
+        "s",
+        "-i",
+        "p",
+        "-m",
+        "A",
+        "-m",
+        "B",
+        "--failed",
+        "--error-message",
+        "rate limited",
+    )
+    assert result.exit_code == 0
+    (request,) = configured.requests
+    body = json.loads(request.body)
+    assert body["success"] is False and body["model"] == "A,B"
+    assert body["error"] == {"type": "script_error", "description": "rate limited"}
+
+
+def test_auth_forward_async_and_raw_body(cli, configured: Receiver, tmp_path: Path) -> None:
+    assert (
+        cli(
+            "fire",
+            "--auth",
+            "creation",
+            "-i",
+            "github",
+            "--end-user-id",
+            "u1",
+            "--tag",
+            "team=core",
+        ).exit_code
+        == 0
+    )
+    auth = json.loads(configured.requests[-1].body)
+    assert auth["type"] == "auth" and auth["environment"] == "dev"
+    assert auth["endUser"] == {"endUserId": "u1", "tags": {"team": "core"}}
+
+    event = tmp_path / "event.json"
+    event.write_text('{"action": "opened", "issue": {"number": 7}}')
+    assert (
+        cli(
+            "fire",
+            "--forward",
+            str(event),
+            "-i",
+            "github",
+            "-c",
+            "c1",
+            "-H",
+            "X-GitHub-Event: issues",
+            "-H",
+            "Authorization: token s3cret",
+            "-H",
+            "Content-Type: text/plain",
+        ).exit_code
+        == 0
+    )
+    request = configured.requests[-1]
+    forward = json.loads(request.body)
+    assert forward == {
+        "from": "github",
+        "type": "forward",
+        "providerConfigKey": "github",
+        "connectionId": "c1",
+        "payload": {"action": "opened", "issue": {"number": 7}},
+    }
+    assert request.headers["X-GitHub-Event"] == "issues"
+    assert "Authorization" not in request.headers
+    assert request.headers["content-type"] == "application/json"  # Nango's own header wins
+    _verify(request)
+
+    assert cli("fire", "--forward", str(event), "-i", "github", "--unmatched").exit_code == 0
+    assert json.loads(configured.requests[-1].body) == {"action": "opened", "issue": {"number": 7}}
+
+    assert cli("fire", "--async-action", "-i", "github", "--action-id", "a1").exit_code == 0
+    assert json.loads(configured.requests[-1].body)["payload"] == {
+        "id": "a1",
+        "statusUrl": "/action/a1",
+    }
+
+    raw = tmp_path / "raw.json"
+    raw.write_bytes(b'{ "z": 1,\n  "a": "pretty, unsorted" }\n')
+    assert cli("fire", "--body", str(raw)).exit_code == 0
+    assert configured.requests[-1].body == raw.read_bytes()  # as-is, byte for byte
+    _verify(configured.requests[-1])
+
+
+def test_set_overrides_fields(cli, configured: Receiver) -> None:
+    result = cli(
+        "fire",
+        "--sync",
+        "s",
+        "-i",
+        "p",
+        "-m",
+        "M",
+        "--set",
+        "responseResults.added=5",
+        "--set",
+        "checkpoints=null",
+        "--set",
+        'extra.field="x"',
+    )
+    assert result.exit_code == 0
+    body = json.loads(configured.requests[0].body)
+    assert body["responseResults"]["added"] == 5 and body["checkpoints"] is None
+    assert body["extra"] == {"field": "x"}
+    _verify(configured.requests[0])
+
+
+@pytest.mark.parametrize(
+    ("mode", "present"),
+    [
+        ("none", set()),
+        ("legacy-only", {"x-nango-signature"}),
+        ("hmac-only", {"x-nango-hmac-sha256"}),
+    ],
+)
+def test_sign_modes(cli, configured: Receiver, mode: str, present: set[str]) -> None:
+    assert cli("fire", "--sync", "s", "--sign", mode).exit_code == 0
+    names = {k.lower() for k in configured.requests[0].headers}
+    assert names & {"x-nango-signature", "x-nango-hmac-sha256"} == present
+
+
+def test_sign_bad_sends_wrong_signatures(cli, configured: Receiver) -> None:
+    assert cli("fire", "--sync", "s", "--sign", "bad").exit_code == 0
+    with pytest.raises(AssertionError):
+        _verify(configured.requests[0])
+
+
+def test_dry_run_prints_the_exact_request_and_sends_nothing(
+    cli, configured: Receiver, home: Path
+) -> None:
+    result = cli("fire", "--sync", "s", "-i", "p", "-m", "M", "--dry-run")
+    assert result.exit_code == 0
+    assert configured.requests == []
+    assert result.stdout.startswith(f"POST {configured.url}\n")
+    head, _, body = result.stdout.partition("\n\n")
+    assert "X-Nango-Hmac-Sha256: " in head
+    signature = head.split("X-Nango-Hmac-Sha256: ")[1].split("\n")[0]
+    assert (
+        signature == hmac.new(KEY.encode(), body.rstrip("\n").encode(), hashlib.sha256).hexdigest()
+    )
+    assert not (home / "data" / "history.sqlite3").exists()
+
+
+def test_json_output_is_one_document(cli, configured: Receiver) -> None:
+    configured.then(Behaviour(status=503))
+    result = cli("--json", "fire", "--sync", "s", "-m", "A")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert doc["ok"] is True and doc["policy"] == "docs"
+    (webhook,) = doc["webhooks"]
+    assert webhook["status"] == "delivered" and webhook["attempt_count"] == 2
+    assert [a["status_code"] for a in webhook["attempts"]] == [503, 200]
+    assert json.loads(webhook["body"])["model"] == "A"
+
+
+def test_undelivered_webhook_exits_4_and_is_recorded(cli, configured: Receiver, home) -> None:
+    configured.default = Behaviour(status=500)
+    result = cli("fire", "--sync", "s", "--retry-policy", "server", "--retries", "0")
+    assert result.exit_code == 4
+    assert "not delivered" in result.stderr and "replay" in result.stderr
+    row = _db(home).execute("SELECT status, attempt_count FROM webhooks").fetchone()
+    assert (row["status"], row["attempt_count"]) == ("failed", 1)
+
+
+def test_secondary_url_gets_every_webhook(cli, configured: Receiver) -> None:
+    with Receiver() as secondary:
+        cli("config", "set-url", "--secondary", secondary.url)
+        assert cli("fire", "--sync", "s").exit_code == 0
+        assert len(configured.requests) == len(secondary.requests) == 1
+        assert configured.requests[0].body == secondary.requests[0].body
+
+
+def test_url_flag_overrides_and_repeats(cli, configured: Receiver) -> None:
+    with Receiver() as a, Receiver() as b:
+        assert cli("fire", "--sync", "s", "--url", a.url, "-u", b.url).exit_code == 0
+        assert configured.requests == [] and len(a.requests) == len(b.requests) == 1
+
+
+def test_toggles_skip_what_nango_would_not_send(cli, configured: Receiver) -> None:
+    cli("config", "set", "send_empty_syncs", "false")
+    result = cli("fire", "--sync", "s", "--added", "0")
+    assert result.exit_code == 0 and "not sent" in result.stderr
+    assert configured.requests == []
+    assert cli("fire", "--sync", "s", "--added", "1").exit_code == 0  # not empty: sent
+    assert cli("fire", "--sync", "s", "--added", "0", "--force").exit_code == 0
+    assert len(configured.requests) == 2
+    refresh = cli("fire", "--auth", "refresh", "-i", "github")
+    assert refresh.exit_code == 0 and "only when a refresh fails" in refresh.stderr
+    assert cli("fire", "--auth", "refresh", "-i", "github", "--failed").exit_code == 0
+    assert len(configured.requests) == 3
+    cli("config", "set", "send_auth_creation", "off")
+    assert cli("fire", "--auth", "creation", "-i", "github").exit_code == 0
+    cli("config", "set", "send_sync_errors", "off")
+    assert cli("fire", "--sync", "s", "--failed").exit_code == 0
+    cli("config", "set", "send_async_actions", "no")
+    assert cli("fire", "--async-action", "-i", "github").exit_code == 0
+    assert len(configured.requests) == 3
+
+
+def test_config_errors_come_before_anything_is_sent(cli, receiver: Receiver, home) -> None:
+    no_url = cli("fire", "--sync", "s")
+    assert no_url.exit_code == 3 and "config set-url" in no_url.stderr
+    cli("config", "set-url", receiver.url)
+    no_key = cli("fire", "--sync", "s")
+    assert no_key.exit_code == 3 and "config set-key" in no_key.stderr
+    assert receiver.requests == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["fire"],
+        ["fire", "--sync", "s", "--auth", "creation"],
+        ["fire", "--sync", "s", "--url", "not-a-url"],
+        ["fire", "--body", "/no/such/file.json"],
+        ["fire", "--sync", "s", "--added", "lots"],
+        ["fire", "--sync", "s", "--set", "nothing"],
+        ["fire", "--sync", "s", "--checkpoint-to", "{bad"],
+        ["fire", "--sync", "s", "--modified-after", "yesterday"],
+        ["fire", "--sync", "s", "--retry-policy", "often"],
+        ["fire", "--sync", "s", "--sign", "maybe"],
+        ["fire", "--auth", "deletion", "-i", "g"],
+        ["fire", "--sync", "s", "-m", "A", "--added", "B=1"],
+        ["fire", "--initial", "--webhook", "--sync", "s"],
+    ],
+)
+def test_bad_input_is_a_usage_error_without_traceback(cli, configured, args) -> None:
+    result = cli(*args)
+    assert result.exit_code == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert configured.requests == []
+
+
+def test_unexpected_errors_hide_the_traceback_unless_debug(cli, configured, monkeypatch) -> None:
+    import nango_cli.fire as fire
+
+    def boom(*a, **k):
+        raise RuntimeError("secret-looking detail")
+
+    monkeypatch.setattr(fire, "plan", boom)
+    result = cli("fire", "--sync", "s")
+    assert result.exit_code == 1
+    assert "unexpected RuntimeError" in result.stderr and "--debug" in result.stderr
+    assert "secret-looking detail" not in result.stderr
+    debug = cli("--debug", "fire", "--sync", "s")
+    assert isinstance(debug.exception, RuntimeError)
+
+
+def test_subprocess_fire_and_exit_codes(home: Path, receiver: Receiver) -> None:
+    env = {"NANGO_HOOKS_URL": receiver.url, "NANGO_HOOKS_SIGNING_KEY": KEY}
+    ok = run("fire", "--sync", "github-tickets", env=env)
+    assert ok.returncode == 0, ok.stderr
+    _verify(receiver.requests[0])
+    down = run(
+        "fire",
+        "--sync",
+        "s",
+        "--url",
+        f"http://127.0.0.1:{free_port()}/",
+        "--retry-policy",
+        "none",
+        env=env,
+    )
+    assert down.returncode == 4 and "refused" in down.stderr
+    assert KEY not in ok.stdout + ok.stderr + down.stdout + down.stderr
+
+
+def test_sigkill_mid_retry_loses_nothing(home: Path, receiver: Receiver) -> None:
+    """A fire killed while waiting to retry leaves its webhook and first attempt stored,
+    and the next run marks it interrupted."""
+    receiver.default = Behaviour(status=503)
+    env = {**os.environ, "NANGO_HOOKS_URL": receiver.url, "NANGO_HOOKS_SIGNING_KEY": KEY}
+    db_path = home / "data" / "history.sqlite3"
+    for killed in range(1, 4):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nango_cli", "fire", "--sync", "s", "--retry-policy", "server"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # until this run's first attempt is recorded
+            if db_path.exists():
+                db = sqlite3.connect(db_path)
+                attempts = db.execute("SELECT count(*) FROM attempts").fetchone()[0]
+                db.close()
+                if attempts == killed:
+                    break
+            time.sleep(0.02)
+        assert proc.poll() is None, "fire ended before it could be killed mid-retry"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    db = _db(home)
+    assert db.execute("SELECT count(*) FROM webhooks").fetchone()[0] == 3
+    unfinished = db.execute(
+        "SELECT count(*) FROM webhooks WHERE status IN ('sending', 'interrupted')"
+    ).fetchone()[0]
+    assert unfinished == 3
+    receiver.default = Behaviour(status=200)
+    after = run(
+        "fire", "--sync", "s", env={"NANGO_HOOKS_URL": receiver.url, "NANGO_HOOKS_SIGNING_KEY": KEY}
+    )
+    assert after.returncode == 0
+    statuses = [r[0] for r in db.execute("SELECT status FROM webhooks ORDER BY created_at")]
+    assert statuses.count("interrupted") == 3 and statuses.count("delivered") == 1
+    attempts = db.execute("SELECT count(*) FROM attempts").fetchone()[0]
+    assert attempts == 4  # the first attempt of each killed run, then the good one

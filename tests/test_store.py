@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import sqlite3
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nango_cli.errors import NotFoundError
+from nango_cli.store import (
+    DELIVERED,
+    INTERRUPTED,
+    SENDING,
+    AttemptRecord,
+    HistoryFilter,
+    Store,
+    WebhookRecord,
+)
+
+
+def _webhook(id_: str, created: str = "2026-11-26T12:00:00.000Z", **kw: object) -> WebhookRecord:
+    fields: dict[str, object] = {
+        "id": id_,
+        "created_at": created,
+        "direction": "sent",
+        "env": "dev",
+        "type": "sync",
+        "body": b'{"a":1}',
+        "headers": {"x": "y"},
+        "status": SENDING,
+        "sync_name": "s",
+    }
+    fields.update(kw)
+    return WebhookRecord(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with Store(tmp_path / "data" / "h.sqlite3") as s:
+        yield s
+
+
+def test_migrations_are_named_and_recorded_once(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    Store(path).close()
+    with Store(path) as again:
+        assert again.applied_migrations() == ["001_initial"]
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_outbox_then_attempts_then_finish(store: Store) -> None:
+    store.record_webhook(_webhook("abc123abc123"))
+    assert store.get("abc1").status == SENDING
+    store.record_attempt(
+        "abc123abc123",
+        AttemptRecord(
+            target="http://t",
+            number=1,
+            started_at="now",
+            outcome="http_error",
+            status_code=500,
+            latency_ms=3.5,
+            response_body=b"z" * 70_000,
+            will_retry=True,
+            wait_s=0.1,
+        ),
+    )
+    store.finish_webhook("abc123abc123", DELIVERED)
+    got = store.get("abc123abc123")
+    assert got.status == DELIVERED and got.attempt_count == 1 and got.last_status_code == 500
+    assert got.body == b'{"a":1}' and got.headers == {"x": "y"}
+    (attempt,) = got.attempts
+    assert len(attempt.response_body) == 64 * 1024 and attempt.response_truncated
+    assert attempt.will_retry and attempt.wait_s == 0.1
+
+
+def test_id_prefixes_like_git(store: Store) -> None:
+    store.record_webhooks([_webhook("aaaa11112222"), _webhook("aaab33334444")])
+    assert store.resolve_id("aaaa") == "aaaa11112222"
+    assert store.resolve_id("AAAB3") == "aaab33334444"
+    with pytest.raises(NotFoundError, match="ambiguous"):
+        store.resolve_id("aaa")
+    with pytest.raises(NotFoundError, match="no webhook"):
+        store.resolve_id("ffff")
+    with pytest.raises(NotFoundError):
+        store.resolve_id("not-hex%")
+
+
+def test_rows_left_sending_by_a_dead_process_become_interrupted(store: Store) -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    store.record_webhook(_webhook("dead00000000"))
+    store.record_webhook(_webhook("abcd00000000"))
+    store._db.execute(
+        "UPDATE webhooks SET owner_pid = ? WHERE id = 'dead00000000'", (int(dead.stdout),)
+    )
+    assert store.mark_interrupted() == 1
+    assert store.get("dead").status == INTERRUPTED
+    assert store.get("abcd").status == SENDING  # ours, still running
+
+
+def test_list_filters_newest_first(store: Store) -> None:
+    store.record_webhooks(
+        [
+            _webhook("a00000000001", "2026-11-01T00:00:00.000Z", sync_name="x", status=DELIVERED),
+            _webhook("a00000000002", "2026-11-02T00:00:00.000Z", sync_name="y", type="auth"),
+            _webhook("a00000000003", "2026-11-03T00:00:00.000Z", sync_name="x", status="failed"),
+        ]
+    )
+    ids = [w.id for w in store.list(HistoryFilter())]
+    assert ids == ["a00000000003", "a00000000002", "a00000000001"]
+    assert [w.id for w in store.list(HistoryFilter(sync_name="x", limit=1))] == ["a00000000003"]
+    assert [w.id for w in store.list(HistoryFilter(type="auth"))] == ["a00000000002"]
+    assert [w.id for w in store.list(HistoryFilter(failed=True))] == ["a00000000003"]
+    since = HistoryFilter(since="2026-11-02T00:00:00.000Z")
+    assert len(store.list(since)) == 2
+
+
+def test_corrupt_store_is_a_clear_config_error(tmp_path: Path) -> None:
+    from nango_cli.errors import ConfigError
+
+    path = tmp_path / "h.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(ConfigError, match="cannot open the history store"):
+        Store(path)
+    assert path.read_bytes() == b"this is not a database" * 100
