@@ -86,6 +86,7 @@ class PlannedWebhook:
     model: str | None = None
     connection_id: str | None = None
     provider_config_key: str | None = None
+    replay_of: str | None = None
 
     @property
     def label(self) -> str:
@@ -410,9 +411,7 @@ class SentWebhook:
         return data
 
 
-def to_records(
-    webhooks: list[PlannedWebhook], targets: list[str], env: str, replay_of: str | None = None
-) -> list[WebhookRecord]:
+def to_records(webhooks: list[PlannedWebhook], targets: list[str], env: str) -> list[WebhookRecord]:
     return [
         WebhookRecord(
             id=new_id(),
@@ -428,7 +427,7 @@ def to_records(
             connection_id=w.connection_id,
             provider_config_key=w.provider_config_key,
             targets=targets,
-            replay_of=replay_of,
+            replay_of=w.replay_of,
         )
         for w in webhooks
     ]
@@ -444,8 +443,10 @@ def send_recorded(
     on_event: Callable[[AttemptEvent], None],
     sender: Sender | None = None,
     sleep: Callable[[float], Any] = time.sleep,
+    concurrent: bool = True,
 ) -> list[SentWebhook]:
-    """Deliver webhooks already committed to the store; concurrently when several.
+    """Deliver webhooks already committed to the store; concurrently when several
+    (unless `concurrent` is false, as for a replay, which keeps the original order).
 
     Nango sends a sync's per-model webhooks at once, in no order; so do we.
     Worker threads are daemons so Ctrl-C ends the process at once; rows still
@@ -475,8 +476,9 @@ def send_recorded(
         store.finish_webhook(item.record.id, DELIVERED if item.result.delivered else FAILED)
 
     try:
-        if len(sent) == 1:
-            run(sent[0], labels[0])
+        if len(sent) == 1 or not concurrent:
+            for item, label in zip(sent, labels, strict=True):
+                run(item, label)
         else:
             errors: list[BaseException] = []
 
@@ -514,6 +516,7 @@ def execute(
     on_event: Callable[[AttemptEvent], None],
     sender: Sender | None = None,
     sleep: Callable[[float], Any] = time.sleep,
+    concurrent: bool = True,
 ) -> list[SentWebhook]:
     """Record every webhook first (the outbox), then deliver."""
     records = to_records(fire_plan.webhooks, fire_plan.targets, fire_plan.env)
@@ -528,4 +531,5 @@ def execute(
         on_event,
         sender,
         sleep,
+        concurrent,
     )

@@ -372,6 +372,61 @@ class Store:
                 (attempt.status_code, attempt.latency_ms, webhook_id),
             )
 
+    def import_webhooks(self, webhooks: Sequence[WebhookRecord]) -> int:
+        """Insert webhooks (with their attempts) not already stored; returns how many were new."""
+        added = 0
+        with self._write() as db:
+            for w in webhooks:
+                cursor = db.execute(
+                    f"INSERT OR IGNORE INTO webhooks ({_WEBHOOK_COLUMNS}, owner_pid) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                    _webhook_values(w),
+                )
+                if cursor.rowcount == 0:
+                    continue
+                added += 1
+                db.executemany(
+                    "INSERT OR IGNORE INTO attempts (webhook_id, target, number, started_at, "
+                    "status_code, latency_ms, outcome, error_class, error, will_retry, wait_s, "
+                    "response_headers, response_body, response_truncated) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [
+                        (
+                            w.id,
+                            a.target,
+                            a.number,
+                            a.started_at,
+                            a.status_code,
+                            a.latency_ms,
+                            a.outcome,
+                            a.error_class,
+                            a.error,
+                            int(a.will_retry),
+                            a.wait_s,
+                            json.dumps(a.response_headers),
+                            a.response_body[:RESPONSE_BODY_CAP],
+                            int(a.response_truncated),
+                        )
+                        for a in w.attempts
+                    ],
+                )
+        return added
+
+    def prune(self, before: str) -> int:
+        """Delete webhooks (and their attempts) created before `before`; returns how many."""
+        with self._write() as db:
+            db.execute(
+                "DELETE FROM attempts WHERE webhook_id IN "
+                "(SELECT id FROM webhooks WHERE created_at < ?)",
+                (before,),
+            )
+            return db.execute("DELETE FROM webhooks WHERE created_at < ?", (before,)).rowcount
+
+    def clear(self) -> int:
+        with self._write() as db:
+            db.execute("DELETE FROM attempts")
+            return db.execute("DELETE FROM webhooks").rowcount
+
     def finish_webhook(self, webhook_id: str, status: str) -> None:
         with self._write() as db:
             db.execute(
@@ -446,7 +501,7 @@ class Store:
                 )
             ]
 
-    def list(self, flt: HistoryFilter) -> list[WebhookRecord]:
+    def list(self, flt: HistoryFilter, with_attempts: bool = False) -> list[WebhookRecord]:
         clauses: list[str] = []
         args: list[Any] = []
         for column, value in (
@@ -476,7 +531,11 @@ class Store:
                 f"ORDER BY created_at DESC, rowid DESC {limit}",
                 args,
             ).fetchall()
-        return [_row_to_webhook(r) for r in rows]
+        webhooks = [_row_to_webhook(r) for r in rows]
+        if with_attempts:
+            for webhook in webhooks:
+                webhook.attempts = self.attempts(webhook.id)
+        return webhooks
 
     def count(self) -> int:
         with self._lock:

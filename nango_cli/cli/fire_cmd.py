@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from nango_cli.cli import output
+from nango_cli.cli import delivery_view, output
 from nango_cli.cli.state import EnvOption, JsonOption, settings, use
 
 if TYPE_CHECKING:
-    from nango_cli.fire import AttemptEvent, FirePlan, SentWebhook
+    from nango_cli.fire import FirePlan
 
 SYNC = "Sync webhooks"
 OTHER = "Other webhook types"
@@ -310,7 +309,7 @@ def fire(
         sets=list(set_ or []),
         force=force,
         sign_mode=sign,
-        urls=[_checked_url(u) for u in url or []],
+        urls=[checked_url(u) for u in url or []],
         dry_run=dry_run,
     )
     if checkpoint_from is not None or checkpoint_to is not None:
@@ -323,12 +322,12 @@ def fire(
         opts.raw_body = read_input(body, "--body")
     plan = _plan(state, opts, retry_policy, retries, timeout)
     if dry_run:
-        _show_dry_run(plan, state.json)
-        return
-    _send(plan, state.json)
+        delivery_view.show_dry_run(plan, state.json)
+    else:
+        delivery_view.send(plan, state.json)
 
 
-def _checked_url(url: str) -> str:
+def checked_url(url: str) -> str:
     from nango_cli.config import validate_url
     from nango_cli.errors import UsageError
 
@@ -356,117 +355,10 @@ def _json_arg(option: str, text: str | None) -> Any:
 def _plan(
     state: Any, opts: Any, retry_policy: str | None, retries: int | None, timeout: str | None
 ) -> FirePlan:
-    from nango_cli.config import SETTINGS
-    from nango_cli.errors import UsageError
     from nango_cli.fire import plan
 
-    flags: dict[str, Any] = {}
-    for name, raw in (("retry_policy", retry_policy), ("retries", retries), ("timeout", timeout)):
-        if raw is None:
-            continue
-        try:
-            flags[name] = SETTINGS[name].parse(raw)
-        except ValueError as exc:
-            raise UsageError(f"invalid --{name.replace('_', '-')} {raw!r}: {exc}") from None
-    current = settings(state, flags)
+    current = settings(state, delivery_view.delivery_flags(retry_policy, retries, timeout))
     result = plan(opts, current)
     for text in result.notes:
         output.note(text)
     return result
-
-
-def _show_dry_run(plan: FirePlan, json_mode: bool) -> None:
-    targets = plan.targets or ["(no URL configured)"]
-    if json_mode:
-        output.emit_json(
-            {
-                "dry_run": True,
-                "env": plan.env,
-                "targets": plan.targets,
-                "skipped": plan.skipped,
-                "webhooks": [
-                    {"headers": w.headers, "body": w.body.decode("utf-8", "replace")}
-                    for w in plan.webhooks
-                ],
-            }
-        )
-        return
-    if plan.skipped:
-        output.note(f"Nango would not send this: {plan.skipped} (use --force to send anyway)")
-    for i, webhook in enumerate(plan.webhooks):
-        if i:
-            output.out()
-        for target in targets:
-            output.out(f"POST {output.safe(target)}")
-        for name, value in webhook.headers.items():
-            output.out(f"{output.safe(name)}: {output.safe(value)}")
-        output.out()
-        output.out(output.safe(webhook.body.decode("utf-8", "replace")))
-
-
-def _render_attempt(event: AttemptEvent) -> None:
-    attempt = event.attempt
-    if attempt.status_code is not None:
-        ok = attempt.outcome == "success"
-        result = output.paint(str(attempt.status_code), "green" if ok else "red", sys.stderr)
-    else:
-        result = output.paint(f"{attempt.error_class}: {attempt.error}", "red", sys.stderr)
-    latency = f"{attempt.latency_ms:.0f} ms" if attempt.latency_ms is not None else ""
-    then = f"retry in {attempt.wait_s:g}s: {event.reason}" if attempt.will_retry else event.reason
-    output.err(
-        f"{event.webhook_id} {event.label} → {output.safe(attempt.target)} "
-        f"#{attempt.number} {result} {latency} ({then})"
-    )
-
-
-def _send(plan: FirePlan, json_mode: bool) -> None:
-    from nango_cli.errors import DeliveryError, ExitCode
-    from nango_cli.fire import execute
-    from nango_cli.store import Store
-
-    if plan.skipped:
-        output.note(f"not sent: {plan.skipped}; use --force to send anyway")
-        if json_mode:
-            output.emit_json({"ok": True, "sent": False, "skipped": plan.skipped, "webhooks": []})
-        return
-    with Store.open_default() as store:
-        store.mark_interrupted()
-        sent = execute(plan, store, _render_attempt)
-    failed = [s for s in sent if not s.delivered]
-    if json_mode:
-        output.emit_json(
-            {
-                "ok": not failed,
-                "env": plan.env,
-                "targets": plan.targets,
-                "policy": plan.policy.name,
-                "webhooks": [s.to_dict() for s in sent],
-            }
-        )
-    else:
-        _summary(sent)
-    if failed:
-        # The JSON document above already says what failed; the error line goes to stderr only.
-        output.show_error(
-            DeliveryError(
-                f"{len(failed)} of {len(sent)} webhook(s) not delivered",
-                hint="`nango-hooks history show ID` has every attempt; "
-                "resend with `nango-hooks replay ID`",
-            ),
-            json_mode=False,
-        )
-        raise typer.Exit(int(ExitCode.DELIVERY_FAILED))
-
-
-def _summary(sent: list[SentWebhook]) -> None:
-    for item in sent:
-        attempts = sum(len(t.attempts) for t in item.result.targets) if item.result else 0
-        status = "delivered" if item.delivered else "failed"
-        style = "green" if item.delivered else "red"
-        label = item.record.type or "body"
-        if item.record.type == "sync":
-            label = f"sync {item.record.sync_name}/{item.record.model}"
-        output.out(
-            f"{item.record.id}  {output.paint(status, style, sys.stdout)}  "
-            f"{output.safe(label)}  ({attempts} attempt{'s' if attempts != 1 else ''})"
-        )

@@ -393,8 +393,12 @@ def test_sigkill_mid_retry_loses_nothing(home: Path, receiver: Receiver) -> None
         while time.monotonic() < deadline:  # until this run's first attempt is recorded
             if db_path.exists():
                 db = sqlite3.connect(db_path)
-                attempts = db.execute("SELECT count(*) FROM attempts").fetchone()[0]
-                db.close()
+                try:
+                    attempts = db.execute("SELECT count(*) FROM attempts").fetchone()[0]
+                except sqlite3.OperationalError:  # the first run is still migrating
+                    attempts = 0
+                finally:
+                    db.close()
                 if attempts == killed:
                     break
             time.sleep(0.02)
