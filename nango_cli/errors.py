@@ -15,6 +15,8 @@ class ExitCode(IntEnum):
     DELIVERY_FAILED = 4
     SIGNATURE_INVALID = 5
     NOT_FOUND = 6
+    TIMED_OUT = 7
+    UNAVAILABLE = 8
     INTERRUPTED = 130
 
 
@@ -61,3 +63,15 @@ class SignatureError(NangoHooksError):
 class NotFoundError(NangoHooksError):
     exit_code = ExitCode.NOT_FOUND
     kind = "not_found"
+
+
+class TimedOutError(NangoHooksError):
+    exit_code = ExitCode.TIMED_OUT
+    kind = "timeout"
+
+
+class BindError(NangoHooksError):
+    """The listener cannot bind its address (port in use, not allowed)."""
+
+    exit_code = ExitCode.UNAVAILABLE
+    kind = "unavailable"

@@ -238,9 +238,12 @@ def _explain_mismatch(
         return "trailing whitespace or a newline was added to the body after signing"
     try:
         parsed = json.loads(body)
+        candidates = (serialize(parsed), js_stringify(parsed).encode("utf-8", "surrogatepass"))
     except (ValueError, UnicodeDecodeError):
         return "the body is not JSON; it was altered or signed with a different key"
-    for candidate in (serialize(parsed), js_stringify(parsed).encode("utf-8", "surrogatepass")):
+    except RecursionError:
+        return "signed with a different key, or the body was altered"
+    for candidate in candidates:
         if candidate != body and hmac.compare_digest(sign(key, candidate), received):
             return (
                 "the body was re-serialized after signing (pretty-printed or keys reordered); "

@@ -132,3 +132,10 @@ def test_corrupt_store_is_a_clear_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot open the history store"):
         Store(path)
     assert path.read_bytes() == b"this is not a database" * 100
+
+
+def test_an_id_collision_draws_new_ids(store: Store) -> None:
+    store.record_webhook(_webhook("aaaaaaaaaaaa"))
+    clash = _webhook("aaaaaaaaaaaa")
+    store.record_webhooks([clash])
+    assert clash.id != "aaaaaaaaaaaa" and store.count() == 2

@@ -12,7 +12,14 @@ import typer
 from typer.core import TyperGroup
 
 from nango_cli import __version__
-from nango_cli.cli import completions_cmd, config_cmd, fire_cmd, history_cmd, replay_cmd
+from nango_cli.cli import (
+    completions_cmd,
+    config_cmd,
+    fire_cmd,
+    history_cmd,
+    listen_cmd,
+    replay_cmd,
+)
 from nango_cli.cli.state import AppState, app_state
 
 
@@ -108,5 +115,6 @@ def root(
 app.add_typer(config_cmd.app, name="config")
 fire_cmd.register(app)
 replay_cmd.register(app)
+listen_cmd.register(app)
 app.add_typer(history_cmd.app, name="history")
 completions_cmd.register(app)

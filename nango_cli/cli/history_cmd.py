@@ -141,7 +141,7 @@ def list_(
     _list(ctx, _filter(type_, sync, connection, failed, received, since, limit), json_output)
 
 
-def _pretty_body(body: bytes) -> str:
+def pretty_body(body: bytes) -> str:
     try:
         text = json.dumps(json.loads(body), indent=2, ensure_ascii=False)
     except (ValueError, UnicodeDecodeError):
@@ -194,7 +194,7 @@ def show(
         output.out(f"  {output.safe(name, False)}: {output.safe(value, False)}")
     output.out()
     output.out("body", "bold")
-    output.out(_pretty_body(webhook.body))
+    output.out(pretty_body(webhook.body))
     if webhook.attempts:
         output.out()
         output.out("attempts", "bold")

@@ -55,3 +55,18 @@ def parse_pairs(values: list[str] | None, option: str, sep: str) -> list[tuple[s
             raise UsageError(f"invalid {option} {value!r}", hint=f"use {option} NAME{sep}VALUE")
         pairs.append((key.strip(), rest.strip()))
     return pairs
+
+
+def parse_size(text: str, option: str) -> int:
+    """Bytes from `5MB`, `512KB`, `1048576` (binary multiples)."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?\s*", text.lower())
+    if not match:
+        raise UsageError(f"invalid {option} {text!r}", hint="e.g. 5MB, 512KB or a byte count")
+    unit = (match.group(2) or "b").rstrip("ib") or "b"
+    factor = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit[0]]
+    size = int(match.group(1)) * factor
+    if size < 1:
+        raise UsageError(f"{option} must be at least 1 byte")
+    return size
