@@ -271,6 +271,14 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "listen_path", "path", None, "Only path `listen` accepts (default: any).", _parse_path
         ),
+        Setting(
+            "nango_yaml",
+            "text",
+            None,
+            "Path of the project's nango.yaml (default: ./nango.yaml or "
+            "./nango-integrations/nango.yaml).",
+            _parse_text,
+        ),
     )
 }
 

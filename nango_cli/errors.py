@@ -17,6 +17,7 @@ class ExitCode(IntEnum):
     NOT_FOUND = 6
     TIMED_OUT = 7
     UNAVAILABLE = 8
+    CHECK_FAILED = 9
     INTERRUPTED = 130
 
 
@@ -75,3 +76,8 @@ class BindError(NangoHooksError):
 
     exit_code = ExitCode.UNAVAILABLE
     kind = "unavailable"
+
+
+class CheckFailedError(NangoHooksError):
+    exit_code = ExitCode.CHECK_FAILED
+    kind = "check"

@@ -24,6 +24,7 @@ from nango_cli.delivery import (
     make_policy,
 )
 from nango_cli.errors import ConfigError, UsageError
+from nango_cli.nango_yaml import SyncInfo
 from nango_cli.store import (
     DELIVERED,
     FAILED,
@@ -75,6 +76,7 @@ class FireOptions:
     sign_mode: str = "both"
     urls: list[str] = field(default_factory=list)
     dry_run: bool = False
+    nango_yaml: str | None = None
 
 
 @dataclass
@@ -124,28 +126,41 @@ def _parse_json_option(name: str, text: str | bytes) -> Any:
         ) from None
 
 
-def _sync_bodies(opts: FireOptions, settings: Settings, notes: list[str]) -> list[dict[str, Any]]:
+def resolve_sync(opts: FireOptions, settings: Settings, notes: list[str]) -> tuple[str, list[str]]:
+    """A sync's integration and models: flags, then the config's [syncs] table, then
+    nango.yaml, then the environment default, then derived from the name (with a note)."""
     if not opts.sync_name:
         raise UsageError(
             "fire needs a sync name", hint="e.g. nango-hooks fire --sync github-tickets"
         )
     sync = settings.sync(opts.sync_name)
-    integration = (
-        opts.integration or (sync.integration if sync else None) or settings["provider_config_key"]
-    )
+    integration = opts.integration or (sync.integration if sync else None)
+    models = list(opts.models) or (list(sync.models) if sync else [])
+    if not integration or not models:
+        found = _from_nango_yaml(opts, settings, notes)
+        if found:
+            integration = integration or found.integration
+            models = models or list(found.models)
+    integration = integration or settings["provider_config_key"]
     if not integration:
         integration = payloads.derive_integration(opts.sync_name)
         notes.append(
             f"integration not set: using {integration!r} (from the sync name); "
             "pass --integration or add it to [syncs] in the config"
         )
-    models = list(opts.models) or (list(sync.models) if sync else [])
     if not models:
         models = [payloads.derive_model(opts.sync_name)]
         notes.append(
             f"model not set: using {models[0]!r} (from the sync name); pass --model "
             "or add models to [syncs] in the config"
         )
+    return str(integration), models
+
+
+def _sync_bodies(opts: FireOptions, settings: Settings, notes: list[str]) -> list[dict[str, Any]]:
+    integration, models = resolve_sync(opts, settings, notes)
+    assert opts.sync_name is not None
+    sync = settings.sync(opts.sync_name)
     for counts in (opts.added, opts.updated, opts.deleted):
         unknown = [m for m in counts if m is not None and m not in models]
         if unknown:
@@ -160,7 +175,7 @@ def _sync_bodies(opts: FireOptions, settings: Settings, notes: list[str]) -> lis
             hint="use one of: " + ", ".join(payloads.SYNC_TYPES),
         )
     variant = opts.variant or (sync.variant if sync else None) or "base"
-    connection_id = _connection(opts, settings, notes)
+    connection_id = connection_for(opts, settings, notes)
     modified_after = (
         payloads.parse_timestamp(opts.modified_after)
         if opts.modified_after
@@ -202,7 +217,21 @@ def _sync_bodies(opts: FireOptions, settings: Settings, notes: list[str]) -> lis
     ]
 
 
-def _connection(opts: FireOptions, settings: Settings, notes: list[str]) -> str:
+def _from_nango_yaml(opts: FireOptions, settings: Settings, notes: list[str]) -> SyncInfo | None:
+    """The sync as nango.yaml declares it, when the project has one that declares it."""
+    from nango_cli import nango_yaml
+
+    path, syncs = nango_yaml.discover(opts.nango_yaml or settings["nango_yaml"])
+    found = syncs.get(opts.sync_name or "")
+    if path and found:
+        notes.append(
+            f"sync {found.name!r} from {path}: integration {found.integration!r}, "
+            f"models {', '.join(found.models) or '-'}"
+        )
+    return found
+
+
+def connection_for(opts: FireOptions, settings: Settings, notes: list[str]) -> str:
     connection_id = opts.connection_id or settings["connection_id"]
     if not connection_id:
         connection_id = DEFAULT_CONNECTION_ID
@@ -244,7 +273,7 @@ def _auth_body(opts: FireOptions, settings: Settings, notes: list[str]) -> dict[
         if opts.organization_id:
             end_user["organizationId"] = opts.organization_id
     return payloads.auth(
-        connection_id=_connection(opts, settings, notes),
+        connection_id=connection_for(opts, settings, notes),
         provider_config_key=integration,
         provider=opts.provider or integration,
         environment=settings.env,
@@ -300,7 +329,7 @@ def plan(opts: FireOptions, settings: Settings) -> FirePlan:
     elif opts.kind == "async_action":
         bodies = [
             payloads.async_action(
-                connection_id=_connection(opts, settings, notes),
+                connection_id=connection_for(opts, settings, notes),
                 provider_config_key=_integration(opts, settings, "an async action webhook"),
                 action_id=opts.action_id,
             )
@@ -308,7 +337,7 @@ def plan(opts: FireOptions, settings: Settings) -> FirePlan:
     elif opts.kind == "forward":
         external = _parse_json_option("the forwarded body", opts.forward_body or b"")
         integration = _integration(opts, settings, "a forward webhook")
-        connection = None if opts.unmatched else _connection(opts, settings, notes)
+        connection = None if opts.unmatched else connection_for(opts, settings, notes)
         bodies = [
             payloads.forward(
                 provider=opts.provider or integration,

@@ -223,7 +223,7 @@ def _find_header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-def _explain_mismatch(
+def explain_mismatch(
     key: str, body: bytes, received: str, sign: Any, other_keys: tuple[str, ...]
 ) -> str:
     """Best guess at why a signature does not match `body`."""
@@ -269,6 +269,6 @@ def verify_headers(
         elif hmac.compare_digest(sign(key, body), received.strip().lower()):
             verdicts.append(Verdict(header, "valid"))
         else:
-            reason = _explain_mismatch(key, body, received, sign, other_keys)
+            reason = explain_mismatch(key, body, received, sign, other_keys)
             verdicts.append(Verdict(header, "invalid", reason))
     return verdicts[0], verdicts[1]

@@ -13,12 +13,14 @@ from typer.core import TyperGroup
 
 from nango_cli import __version__
 from nango_cli.cli import (
+    check_cmd,
     completions_cmd,
     config_cmd,
     fire_cmd,
     history_cmd,
     listen_cmd,
     replay_cmd,
+    signature_cmd,
 )
 from nango_cli.cli.state import AppState, app_state
 
@@ -116,5 +118,7 @@ app.add_typer(config_cmd.app, name="config")
 fire_cmd.register(app)
 replay_cmd.register(app)
 listen_cmd.register(app)
+check_cmd.register(app)
+signature_cmd.register(app)
 app.add_typer(history_cmd.app, name="history")
 completions_cmd.register(app)

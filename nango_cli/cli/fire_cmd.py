@@ -238,6 +238,15 @@ def fire(
             "--dry-run", help="Print the exact request; send nothing.", rich_help_panel=SEND
         ),
     ] = False,
+    nango_yaml: Annotated[
+        str | None,
+        typer.Option(
+            "--nango-yaml",
+            help="nango.yaml to learn syncs from. [default: ./nango.yaml "
+            "or ./nango-integrations/nango.yaml]",
+            rich_help_panel=SYNC,
+        ),
+    ] = None,
     env: EnvOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -311,6 +320,7 @@ def fire(
         sign_mode=sign,
         urls=[checked_url(u) for u in url or []],
         dry_run=dry_run,
+        nango_yaml=nango_yaml,
     )
     if checkpoint_from is not None or checkpoint_to is not None:
         opts.checkpoints_given = True

@@ -1,0 +1,39 @@
+"""Every command has help and is documented; every exit code is documented."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from typer.main import get_command
+
+from nango_cli.cli import app
+from nango_cli.errors import ExitCode
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def _commands(group, prefix=()):  # type: ignore[no-untyped-def]
+    for name, command in getattr(group, "commands", {}).items():
+        path = (*prefix, name)
+        yield path, command
+        yield from _commands(command, path)
+
+
+def test_every_command_has_help_and_is_in_the_readme() -> None:
+    commands = list(_commands(get_command(app)))
+    assert len(commands) >= 20
+    for path, command in commands:
+        assert (command.help or "").strip(), f"{' '.join(path)} has no help text"
+        words = " ".join(path)
+        assert (
+            f"nango-hooks {words}" in README
+            or f"`{words}" in README
+            or (f"config {path[-1]}" in README)
+        ), f"`{words}` is not documented in README.md"
+
+
+def test_every_exit_code_is_documented() -> None:
+    section = README.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    documented = {int(code) for code in re.findall(r"^\| (\d+) \|", section, re.M)}
+    assert documented == {int(code) for code in ExitCode}
