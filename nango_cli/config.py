@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -483,6 +482,8 @@ def atomic_write(path: Path, content: bytes) -> None:
     The temporary file lives in the same directory (so the rename is atomic), is
     created 0600 before any byte is written, and is fsynced before the rename.
     """
+    import tempfile
+
     paths.ensure_private_dir(path.parent)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -243,6 +242,8 @@ def forwardable_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
 def async_action(
     *, connection_id: str, provider_config_key: str, action_id: str | None = None
 ) -> dict[str, Any]:
+    import uuid
+
     action_id = action_id or str(uuid.uuid4())
     return {
         "from": "nango",

@@ -48,7 +48,7 @@ class Receiver:
                 body = self.rfile.read(length)
                 with receiver._lock:
                     receiver.requests.append(
-                        Received("POST", self.path, dict(self.headers.items()), body)
+                        Received(self.command, self.path, dict(self.headers.items()), body)
                     )
                     behaviour = receiver.script.popleft() if receiver.script else receiver.default
                 if behaviour.reset:

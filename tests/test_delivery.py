@@ -141,3 +141,21 @@ def test_primary_then_secondary_each_with_own_retries(receiver: Receiver) -> Non
         assert [t.delivered for t in result.targets] == [False, True]
         assert not result.delivered
         assert [a.target for a, _ in seen] == [receiver.url] * 3 + [secondary.url]
+
+
+def test_302_becomes_a_get_as_in_nangos_http_client(receiver: Receiver) -> None:
+    with Receiver() as final:
+        receiver.then(Behaviour(status=302, headers={"Location": final.url}))
+        result, _, _seen = _deliver([receiver.url], "server")
+        assert result.delivered
+        (request,) = final.requests
+        assert request.method == "GET" and request.body == b""
+
+
+def test_a_redirect_loop_gives_up(receiver: Receiver) -> None:
+    receiver.default = Behaviour(status=307, headers={"Location": receiver.url})
+    result, _, seen = _deliver([receiver.url], "server")
+    assert not result.delivered
+    assert seen[0][0].error_class == "redirects"
+    assert len(receiver.requests) == 6  # the first request and 5 redirects
+    assert "does not retry redirects errors" in seen[0][1]

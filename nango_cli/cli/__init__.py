@@ -16,6 +16,7 @@ from nango_cli.cli import (
     check_cmd,
     completions_cmd,
     config_cmd,
+    fast_params,
     fire_cmd,
     history_cmd,
     listen_cmd,
@@ -23,6 +24,8 @@ from nango_cli.cli import (
     signature_cmd,
 )
 from nango_cli.cli.state import AppState, app_state
+
+fast_params.install()
 
 
 class NangoGroup(TyperGroup):
