@@ -57,6 +57,18 @@ class RetryPolicy:
             return True, "server policy retries 5xx"
         return False, f"server policy does not retry {code} (only 5xx and network errors)"
 
+    def decide(self, attempt: AttemptRecord, number: int) -> str:
+        """Number `attempt`, mark whether and when it is retried; returns the reason."""
+        attempt.number = number
+        retry, reason = self.wants_retry(attempt)
+        if retry and number > self.retries:
+            retry = False
+            reason = f"gave up after {number} attempt{'s' if number > 1 else ''}"
+        if retry:
+            attempt.will_retry = True
+            attempt.wait_s = self.delay(number - 1)
+        return reason
+
 
 def make_policy(name: str, retries: int | None = None) -> RetryPolicy:
     if name == "docs":
@@ -101,7 +113,7 @@ class DeliveryResult:
         return all(t.delivered for t in self.targets)
 
 
-def _classify(exc: BaseException) -> tuple[str, str]:
+def classify_error(exc: BaseException) -> tuple[str, str]:
     """(error_class, message) for a transport error, named like Node's error codes."""
     import errno
     import http.client
@@ -163,9 +175,9 @@ class Sender:
         except _TooManyRedirects:
             error_class, message = "redirects", f"more than {MAX_REDIRECTS} redirects"
         except (OSError, ValueError) as exc:
-            error_class, message = _classify(exc)
+            error_class, message = classify_error(exc)
         except Exception as exc:  # http.client raises HTTPException subclasses too
-            error_class, message = _classify(exc)
+            error_class, message = classify_error(exc)
         else:
             return AttemptRecord(
                 target=url,
@@ -277,17 +289,10 @@ def deliver(
         number = 1
         while True:
             attempt = sender.send(target, body, headers, timeout)
-            attempt.number = number
-            retry, reason = policy.wants_retry(attempt)
-            if retry and number > policy.retries:
-                retry = False
-                reason = f"gave up after {number} attempt{'s' if number > 1 else ''}"
-            if retry:
-                attempt.will_retry = True
-                attempt.wait_s = policy.delay(number - 1)
+            reason = policy.decide(attempt, number)
             result.attempts.append(attempt)
             on_attempt(attempt, reason)
-            if not retry:
+            if not attempt.will_retry:
                 break
             sleep(attempt.wait_s or 0.0)
             number += 1

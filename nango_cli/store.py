@@ -350,34 +350,21 @@ class Store:
         raise sqlite3.IntegrityError("could not find unused webhook ids")
 
     def record_attempt(self, webhook_id: str, attempt: AttemptRecord) -> None:
-        body = attempt.response_body[:RESPONSE_BODY_CAP]
-        truncated = attempt.response_truncated or len(attempt.response_body) > RESPONSE_BODY_CAP
+        self.record_attempts([(webhook_id, attempt)])
+
+    def record_attempts(self, items: Sequence[tuple[str, AttemptRecord]]) -> None:
+        """Attempts (capped response bodies) and their webhooks' counters, in one transaction."""
         with self._write() as db:
-            db.execute(
+            db.executemany(
                 "INSERT INTO attempts (webhook_id, target, number, started_at, status_code, "
                 "latency_ms, outcome, error_class, error, will_retry, wait_s, response_headers, "
                 "response_body, response_truncated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    webhook_id,
-                    attempt.target,
-                    attempt.number,
-                    attempt.started_at,
-                    attempt.status_code,
-                    attempt.latency_ms,
-                    attempt.outcome,
-                    attempt.error_class,
-                    attempt.error,
-                    int(attempt.will_retry),
-                    attempt.wait_s,
-                    json.dumps(attempt.response_headers),
-                    body,
-                    int(truncated),
-                ),
+                [_attempt_values(webhook_id, a) for webhook_id, a in items],
             )
-            db.execute(
+            db.executemany(
                 "UPDATE webhooks SET attempt_count = attempt_count + 1, last_status_code = ?, "
                 "latency_ms = ? WHERE id = ?",
-                (attempt.status_code, attempt.latency_ms, webhook_id),
+                [(a.status_code, a.latency_ms, webhook_id) for webhook_id, a in items],
             )
 
     def import_webhooks(self, webhooks: Sequence[WebhookRecord]) -> int:
@@ -398,25 +385,7 @@ class Store:
                     "status_code, latency_ms, outcome, error_class, error, will_retry, wait_s, "
                     "response_headers, response_body, response_truncated) "
                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    [
-                        (
-                            w.id,
-                            a.target,
-                            a.number,
-                            a.started_at,
-                            a.status_code,
-                            a.latency_ms,
-                            a.outcome,
-                            a.error_class,
-                            a.error,
-                            int(a.will_retry),
-                            a.wait_s,
-                            json.dumps(a.response_headers),
-                            a.response_body[:RESPONSE_BODY_CAP],
-                            int(a.response_truncated),
-                        )
-                        for a in w.attempts
-                    ],
+                    [_attempt_values(w.id, a) for a in w.attempts],
                 )
         return added
 
@@ -436,10 +405,13 @@ class Store:
             return db.execute("DELETE FROM webhooks").rowcount
 
     def finish_webhook(self, webhook_id: str, status: str) -> None:
+        self.finish_webhooks([(webhook_id, status)])
+
+    def finish_webhooks(self, items: Sequence[tuple[str, str]]) -> None:
         with self._write() as db:
-            db.execute(
+            db.executemany(
                 "UPDATE webhooks SET status = ?, owner_pid = NULL WHERE id = ?",
-                (status, webhook_id),
+                [(status, webhook_id) for webhook_id, status in items],
             )
 
     def mark_interrupted(self) -> int:
@@ -548,6 +520,25 @@ class Store:
     def count(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM webhooks").fetchone()[0])
+
+
+def _attempt_values(webhook_id: str, a: AttemptRecord) -> tuple[Any, ...]:
+    return (
+        webhook_id,
+        a.target,
+        a.number,
+        a.started_at,
+        a.status_code,
+        a.latency_ms,
+        a.outcome,
+        a.error_class,
+        a.error,
+        int(a.will_retry),
+        a.wait_s,
+        json.dumps(a.response_headers),
+        a.response_body[:RESPONSE_BODY_CAP],
+        int(a.response_truncated or len(a.response_body) > RESPONSE_BODY_CAP),
+    )
 
 
 def _webhook_values(w: WebhookRecord) -> tuple[Any, ...]:

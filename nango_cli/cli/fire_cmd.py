@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 SYNC = "Sync webhooks"
 OTHER = "Other webhook types"
 SEND = "Signing and sending"
+LOAD = "Load mode"
 
 
 def register(app: typer.Typer) -> None:
@@ -238,6 +239,34 @@ def fire(
             "--dry-run", help="Print the exact request; send nothing.", rich_help_panel=SEND
         ),
     ] = False,
+    count: Annotated[
+        int | None,
+        typer.Option(
+            "--count",
+            "-n",
+            min=1,
+            help="Load mode: send N distinct webhooks.",
+            rich_help_panel=LOAD,
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency",
+            min=1,
+            max=1000,
+            help="Load mode: requests in flight.",
+            rich_help_panel=LOAD,
+        ),
+    ] = 10,
+    rate: Annotated[
+        str | None,
+        typer.Option(
+            "--rate",
+            help="Load mode: at most R webhooks per second, e.g. 200/s.",
+            rich_help_panel=LOAD,
+        ),
+    ] = None,
     nango_yaml: Annotated[
         str | None,
         typer.Option(
@@ -331,6 +360,11 @@ def fire(
     if body:
         opts.raw_body = read_input(body, "--body")
     plan = _plan(state, opts, retry_policy, retries, timeout)
+    if count is not None and not dry_run:
+        from nango_cli.cli import load_view
+
+        load_view.run(plan, state, count, concurrency, load_view.parse_rate(rate), sign)
+        return
     if dry_run:
         delivery_view.show_dry_run(plan, state.json)
     else:
