@@ -215,6 +215,12 @@ class Verdict:
         return self.state == "valid"
 
 
+def _same_digest(expected: str, received: str) -> bool:
+    """Constant-time comparison that also takes a header with non-ASCII junk in it."""
+    candidate = received.strip().lower().encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(expected.encode("ascii"), candidate)
+
+
 def _find_header(headers: Mapping[str, str], name: str) -> str | None:
     lowered = name.lower()
     for key, value in headers.items():
@@ -266,7 +272,7 @@ def verify_headers(
             verdicts.append(Verdict(header, "missing"))
         elif not key:
             verdicts.append(Verdict(header, "no-key", "no signing key configured"))
-        elif hmac.compare_digest(sign(key, body), received.strip().lower()):
+        elif _same_digest(sign(key, body), received):
             verdicts.append(Verdict(header, "valid"))
         else:
             reason = explain_mismatch(key, body, received, sign, other_keys)

@@ -8,6 +8,7 @@ import struct
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -27,6 +28,8 @@ class Behaviour:
     reset: bool = False  # close with RST instead of answering
     delay: float = 0.0  # wait before answering
     drip: bool = False  # send the body one byte at a time, `delay` apart
+    huge: int = 0  # stream this many bytes of body, generated as they are sent
+    after: Callable[[], object] | None = None  # run once the answer is written
 
 
 class Receiver:
@@ -60,6 +63,19 @@ class Receiver:
                     return
                 if behaviour.delay and not behaviour.drip:
                     time.sleep(behaviour.delay)
+                if behaviour.huge:
+                    self.send_response(behaviour.status)
+                    self.send_header("content-length", str(behaviour.huge))
+                    self.end_headers()
+                    chunk, sent = b"z" * 65536, 0
+                    try:
+                        while sent < behaviour.huge:
+                            self.wfile.write(chunk)
+                            sent += len(chunk)
+                    except OSError:
+                        pass  # the client stopped reading, as it should
+                    self.close_connection = True
+                    return
                 self.send_response(behaviour.status)
                 for name, value in behaviour.headers.items():
                     self.send_header(name, value)
@@ -75,6 +91,9 @@ class Receiver:
                         time.sleep(behaviour.delay)
                 else:
                     self.wfile.write(behaviour.body)
+                self.wfile.flush()
+                if behaviour.after is not None:
+                    behaviour.after()
 
             do_GET = do_POST
 

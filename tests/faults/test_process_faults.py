@@ -1,0 +1,192 @@
+"""Fault-tolerance: processes killed with SIGKILL, and many processes sharing one store."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import KEY, ROOT, run
+from tests.receiver import Behaviour, Receiver
+
+KILLS_PER_POINT = 4
+
+
+def _spawn(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "nango_cli", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _count(db_path: Path, sql: str) -> int:
+    if not db_path.exists():
+        return 0
+    db = sqlite3.connect(db_path)
+    try:
+        return int(db.execute(sql).fetchone()[0])
+    except sqlite3.OperationalError:  # not migrated yet
+        return 0
+    finally:
+        db.close()
+
+
+def _wait_for(predicate, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.005)
+
+
+def test_sigkill_at_every_point_loses_nothing(home: Path) -> None:
+    """Kill `fire` right after the outbox write, mid-retry, and after the 2xx before the
+    final write, several times each; then every webhook is stored, the unfinished ones
+    are marked interrupted, and replaying them delivers the original bytes."""
+    db_path = home / "data" / "history.sqlite3"
+    env = {"NANGO_HOOKS_SIGNING_KEY": KEY}
+    spawned = 0
+    with Receiver() as slow, Receiver() as failing, Receiver() as answering:
+        slow.default = Behaviour(delay=30)
+        failing.default = Behaviour(status=503)
+        for point in ("after-outbox", "mid-retry", "after-2xx"):
+            for _ in range(KILLS_PER_POINT):
+                before = _count(db_path, "SELECT count(*) FROM webhooks")
+                attempts_before = _count(db_path, "SELECT count(*) FROM attempts")
+                if point == "after-outbox":
+                    proc = _spawn("fire", "--sync", "s", "--url", slow.url, env=env)
+                    _wait_for(lambda b=before: _count(db_path, "SELECT count(*) FROM webhooks") > b)
+                elif point == "mid-retry":
+                    proc = _spawn(
+                        "fire",
+                        "--sync",
+                        "s",
+                        "--url",
+                        failing.url,
+                        "--retry-policy",
+                        "server",
+                        env=env,
+                    )
+                    _wait_for(
+                        lambda a=attempts_before: (
+                            _count(db_path, "SELECT count(*) FROM attempts") > a
+                        )
+                    )
+                else:
+                    holder: dict[str, subprocess.Popen[bytes]] = {}
+                    answering.then(Behaviour(after=lambda h=holder: h["proc"].kill()))
+                    holder["proc"] = proc = _spawn(
+                        "fire", "--sync", "s", "--url", answering.url, env=env
+                    )
+                    proc.wait(20)  # killed by the receiver, right after answering 200
+                if proc.poll() is None:
+                    proc.kill()
+                assert proc.wait(20) == -signal.SIGKILL
+                spawned += 1
+                assert _count(db_path, "SELECT count(*) FROM webhooks") == before + 1
+    # a later command notices the dead owners
+    rows = json.loads(run("history", "--json", "-n", "100").stdout)
+    assert len(rows) == spawned == 3 * KILLS_PER_POINT
+    statuses = {r["status"] for r in rows}
+    assert statuses <= {"interrupted", "delivered"} and "interrupted" in statuses
+    originals = {
+        r["id"]: bytes(b)
+        for r, b in zip(
+            rows,
+            [
+                sqlite3.connect(db_path)
+                .execute("SELECT body FROM webhooks WHERE id = ?", (r["id"],))
+                .fetchone()[0]
+                for r in rows
+            ],
+            strict=True,
+        )
+    }
+    interrupted = [r["id"] for r in rows if r["status"] == "interrupted"]
+    with Receiver() as app:
+        replay = run("replay", *interrupted, "--to", app.url, env=env)
+        assert replay.returncode == 0, replay.stderr
+        assert sorted(r.body for r in app.requests) == sorted(originals[i] for i in interrupted)
+
+
+def test_sixteen_concurrent_fires_share_one_store(home: Path) -> None:
+    with Receiver() as receiver:
+        env = {"NANGO_HOOKS_SIGNING_KEY": KEY, "NANGO_HOOKS_URL": receiver.url}
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "nango_cli",
+                    "fire",
+                    "--sync",
+                    f"s{i}",
+                    "-m",
+                    "A",
+                    "-m",
+                    "B",
+                ],
+                cwd=ROOT,
+                env={**os.environ, **env},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(16)
+        ]
+        outputs = [p.communicate(timeout=120) for p in procs]
+    for proc, (_, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err
+        assert "locked" not in err
+    db = sqlite3.connect(home / "data" / "history.sqlite3")
+    assert (
+        db.execute("SELECT count(*) FROM webhooks WHERE status = 'delivered'").fetchone()[0] == 32
+    )
+    assert db.execute("SELECT count(*) FROM attempts").fetchone()[0] == 32
+    assert len(receiver.requests) == 32
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from nango_cli.config import ConfigFile
+path = Path(sys.argv[1])
+i = 0
+while True:
+    i += 1
+    config = ConfigFile.load(path)
+    config.table_for_write("dev")["retries"] = i % 20
+    config.table_for_write("dev")["url"] = "http://127.0.0.1:%d/" % (1000 + i % 20)
+    config.save()
+"""
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_sigkill_while_writing_config_leaves_old_or_new(home: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    path = home / "config.toml"
+    assert run("config", "set", "retries", "0").returncode == 0
+    for _ in range(8):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], cwd=ROOT)
+        time.sleep(0.15 + rng.random() * 0.1)
+        proc.kill()
+        proc.wait(10)
+        data = tomllib.loads(path.read_text())  # parses: the old or the new version, whole
+        dev = data["environments"]["dev"]
+        assert 0 <= dev["retries"] < 20
+        if "url" in dev:
+            assert dev["url"] == f"http://127.0.0.1:{1000 + dev['retries']}/"
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert run("config", "get", "retries").returncode == 0
