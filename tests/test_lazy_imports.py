@@ -67,3 +67,12 @@ def test_fire_imports_nothing_heavy(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_values_typed_on_the_command_line_are_still_validated(cli, args: list[str]) -> None:
     result = cli(*args)
     assert result.exit_code == 2 and "Traceback" not in result.stderr
+
+
+def test_numbers_typed_in_range_skip_pydantic() -> None:
+    assert _heavy_modules("history", "--limit", "5") == []
+
+
+def test_in_range_numbers_still_reach_the_command(cli) -> None:
+    assert cli("history", "--limit", "3", "--json").exit_code == 0
+    assert cli("history", "--limit", "-3").exit_code == 2

@@ -3,8 +3,9 @@
 Typer 0.29 builds a pydantic TypeAdapter for every non-bool parameter it
 processes, even one left at its default of None. That imports pydantic (about
 90 ms, more than the rest of a command) on every run. Absent values, strings,
-lists of strings and numeric defaults need no coercion, so they skip it; every
-other case (any number typed on the command line included) goes through Typer
+lists of strings, numeric defaults and plain in-range numbers need nothing more
+than `int()`/`float()`, so they skip it; every other case (an out-of-range or
+malformed number included, so its error message is Typer's) goes through Typer
 unchanged. Measured by benchmarks/startup.py; guarded by a test
 that fails if a plain command imports pydantic again (for example after a Typer
 upgrade changes these internals; pyproject pins typer <0.30).
@@ -12,7 +13,34 @@ upgrade changes these internals; pyproject pins typer <0.30).
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
+
+_INT = re.compile(r"[+-]?[0-9]{1,18}")
+
+
+def _in_range(param: Any, number: float) -> bool:
+    """Within the parameter's min/max (when it clamps, Typer's own path decides)."""
+    info = param.type_descriptor.parameter_info
+    if getattr(info, "clamp", False):
+        return False
+    low, high = info.min, info.max
+    return (low is None or number >= low) and (high is None or number <= high)
+
+
+def _plain_int(param: Any, value: Any) -> bool:
+    return isinstance(value, str) and bool(_INT.fullmatch(value)) and _in_range(param, int(value))
+
+
+def _plain_float(param: Any, value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        number = float(value)
+    except ValueError:
+        return False
+    return math.isfinite(number) and _in_range(param, number)
 
 
 def install() -> None:
@@ -31,7 +59,11 @@ def install() -> None:
         elif annotation is str and not multiple and isinstance(value, str):
             coerced = value
         elif annotation in (int, float) and not multiple and type(value) is annotation:
-            coerced = value  # a default, already typed (text from the command line is not)
+            coerced = value  # a default, already typed
+        elif annotation is int and not multiple and _plain_int(self, value):
+            coerced = int(value)
+        elif annotation is float and not multiple and _plain_float(self, value):
+            coerced = float(value)
         elif (
             annotation == list[str]
             and isinstance(value, list | tuple)
