@@ -21,6 +21,21 @@ NANGO_VERSION = "0.71.0"
 USER_AGENT = f"nango/{NANGO_VERSION} (linux/6.8.0; node.js/20.18.0)"
 MAX_REDIRECTS = 5
 # Network failures Nango's server retries (its list of Node error codes, by class).
+# Headers that describe one hop of a request, not the webhook: never replayed or proxied.
+HOP_BY_HOP = frozenset(
+    {
+        "host",
+        "content-length",
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "te",
+        "upgrade",
+        "expect",
+        "accept-encoding",
+        "proxy-connection",
+    }
+)
 RETRIABLE_NETWORK_ERRORS = frozenset(
     {"reset", "timeout", "aborted", "refused", "unreachable", "dns"}
 )
@@ -141,6 +156,44 @@ def classify_error(exc: BaseException) -> tuple[str, str]:
     return "network", str(exc) or type(exc).__name__
 
 
+def answered_attempt(
+    url: str,
+    started_at: str,
+    start: float,
+    status: int,
+    headers: dict[str, str],
+    content: bytes,
+    truncated: bool = False,
+) -> AttemptRecord:
+    """An attempt that got an HTTP answer; `start` is its perf_counter() start."""
+    return AttemptRecord(
+        target=url,
+        number=0,
+        started_at=started_at,
+        outcome="success" if 200 <= status < 300 else "http_error",
+        status_code=status,
+        latency_ms=round((time.perf_counter() - start) * 1000, 3),
+        response_headers=headers,
+        response_body=content,
+        response_truncated=truncated,
+    )
+
+
+def failed_attempt(
+    url: str, started_at: str, start: float, error_class: str, message: str
+) -> AttemptRecord:
+    """An attempt that got no HTTP answer (network error, timeout, redirect loop)."""
+    return AttemptRecord(
+        target=url,
+        number=0,
+        started_at=started_at,
+        outcome="network_error",
+        latency_ms=round((time.perf_counter() - start) * 1000, 3),
+        error_class=error_class,
+        error=message,
+    )
+
+
 class _Deadline(Exception):
     pass
 
@@ -179,26 +232,10 @@ class Sender:
         except Exception as exc:  # http.client raises HTTPException subclasses too
             error_class, message = classify_error(exc)
         else:
-            return AttemptRecord(
-                target=url,
-                number=0,
-                started_at=started,
-                outcome="success" if 200 <= status < 300 else "http_error",
-                status_code=status,
-                latency_ms=round((time.perf_counter() - start) * 1000, 3),
-                response_headers=response_headers,
-                response_body=content,
-                response_truncated=truncated,
+            return answered_attempt(
+                url, started, start, status, response_headers, content, truncated
             )
-        return AttemptRecord(
-            target=url,
-            number=0,
-            started_at=started,
-            outcome="network_error",
-            latency_ms=round((time.perf_counter() - start) * 1000, 3),
-            error_class=error_class,
-            error=message,
-        )
+        return failed_attempt(url, started, start, error_class, message)
 
     def _post(
         self, url: str, body: bytes, headers: dict[str, str], deadline: float

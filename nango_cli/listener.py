@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from nango_cli import schema, signing
+from nango_cli.delivery import HOP_BY_HOP
 from nango_cli.errors import BindError, UsageError
 from nango_cli.payloads import now_timestamp
 from nango_cli.store import RECEIVED, Store, WebhookRecord, new_id
@@ -37,18 +38,6 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_BODY = 5 * 1024 * 1024
 _BATCH_LIMIT = 512
-# Not forwarded by the proxy: they describe this hop, not the webhook.
-_HOP_HEADERS = {
-    "host",
-    "content-length",
-    "connection",
-    "keep-alive",
-    "transfer-encoding",
-    "te",
-    "upgrade",
-    "expect",
-    "proxy-connection",
-}
 
 
 @dataclass
@@ -459,7 +448,7 @@ class Listener:
             self._client = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=20), auto_decompress=False
             )
-        out_headers = {k: v for k, v in headers.items() if k.lower() not in _HOP_HEADERS}
+        out_headers = {k: v for k, v in headers.items() if k.lower() not in HOP_BY_HOP}
         start = time.perf_counter()
         try:
             async with self._client.post(url, data=body, headers=out_headers) as response:

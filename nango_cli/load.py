@@ -20,7 +20,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nango_cli import signing
-from nango_cli.delivery import MAX_REDIRECTS, RetryPolicy, classify_error
+from nango_cli.delivery import (
+    MAX_REDIRECTS,
+    RetryPolicy,
+    answered_attempt,
+    classify_error,
+    failed_attempt,
+)
 from nango_cli.fire import FirePlan, PlannedWebhook, to_records
 from nango_cli.payloads import format_timestamp
 from nango_cli.store import DELIVERED, FAILED, INTERRUPTED, AttemptRecord, Store
@@ -200,25 +206,8 @@ class LoadRunner:
         except TimeoutError:
             error_class, message = "timeout", f"no complete response within {self.plan.timeout:g}s"
         else:
-            return AttemptRecord(
-                target=url,
-                number=0,
-                started_at=started,
-                outcome="success" if 200 <= status < 300 else "http_error",
-                status_code=status,
-                latency_ms=round((time.perf_counter() - start) * 1000, 3),
-                response_headers=response_headers,
-                response_body=content,
-            )
-        return AttemptRecord(
-            target=url,
-            number=0,
-            started_at=started,
-            outcome="network_error",
-            latency_ms=round((time.perf_counter() - start) * 1000, 3),
-            error_class=error_class,
-            error=message,
-        )
+            return answered_attempt(url, started, start, status, response_headers, content)
+        return failed_attempt(url, started, start, error_class, message)
 
     async def _deliver(
         self,

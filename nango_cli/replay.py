@@ -11,26 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nango_cli import history, payloads, signing
-from nango_cli.delivery import base_headers
+from nango_cli.delivery import HOP_BY_HOP, base_headers
 from nango_cli.errors import ConfigError, UsageError
 from nango_cli.fire import PlannedWebhook
 from nango_cli.store import WebhookRecord
 
-# Headers that describe one hop of a request, not the webhook: never replayed as stored.
-HOP_BY_HOP = frozenset(
-    {
-        "host",
-        "content-length",
-        "connection",
-        "keep-alive",
-        "transfer-encoding",
-        "te",
-        "upgrade",
-        "expect",
-        "accept-encoding",
-        "proxy-connection",
-    }
-)
 _SIGNATURE_HEADERS = {signing.HMAC_HEADER.lower(), signing.LEGACY_HEADER.lower()}
 
 

@@ -34,7 +34,9 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _encode_string = json.encoder.py_encode_basestring  # ensure_ascii=False escaping, like JS
 
 
-def _js_key_order(keys: list[str]) -> list[str]:
+def _js_key_order(keys: list[str], sort: bool = True) -> list[str]:
+    """Integer-like keys first in numeric order (as JavaScript objects keep them), then
+    the rest sorted by UTF-16 code units (stable stringify) or in insertion order."""
     index_keys: list[tuple[int, str]] = []
     other_keys: list[str] = []
     for key in keys:
@@ -43,8 +45,9 @@ def _js_key_order(keys: list[str]) -> list[str]:
         else:
             other_keys.append(key)
     index_keys.sort()
-    # UTF-16 code unit order: big-endian UTF-16 bytes compare the same way.
-    other_keys.sort(key=lambda k: k.encode("utf-16-be", "surrogatepass"))
+    if sort:
+        # UTF-16 code unit order: big-endian UTF-16 bytes compare the same way.
+        other_keys.sort(key=lambda k: k.encode("utf-16-be", "surrogatepass"))
     return [key for _, key in index_keys] + other_keys
 
 
@@ -85,7 +88,7 @@ def _js_string(value: str) -> str:
     return encoded
 
 
-def _write(value: Any, out: list[str]) -> None:
+def _write(value: Any, out: list[str], sort: bool = True) -> None:
     if value is None:
         out.append("null")
     elif value is True:
@@ -101,20 +104,20 @@ def _write(value: Any, out: list[str]) -> None:
     elif isinstance(value, Mapping):
         out.append("{")
         first = True
-        for key in _js_key_order([str(k) for k in value]):
+        for key in _js_key_order([str(k) for k in value], sort):
             if not first:
                 out.append(",")
             first = False
             out.append(_js_string(key))
             out.append(":")
-            _write(value[key], out)
+            _write(value[key], out, sort)
         out.append("}")
     elif isinstance(value, list | tuple):
         out.append("[")
         for i, item in enumerate(value):
             if i:
                 out.append(",")
-            _write(item, out)
+            _write(item, out, sort)
         out.append("]")
     else:
         raise TypeError(f"cannot serialize {type(value).__name__} as JSON")
@@ -134,33 +137,8 @@ def serialize(value: Any) -> bytes:
 def js_stringify(value: Any) -> str:
     """`JSON.stringify(value)` without sorting: keys in insertion order (as parsed)."""
     out: list[str] = []
-    _write_unsorted(value, out)
+    _write(value, out, sort=False)
     return "".join(out)
-
-
-def _write_unsorted(value: Any, out: list[str]) -> None:
-    if isinstance(value, Mapping):
-        keys = [str(k) for k in value]
-        index_keys = sorted(
-            (k for k in keys if _INDEX_KEY.match(k) and int(k) <= _MAX_ARRAY_INDEX), key=int
-        )
-        ordered = index_keys + [k for k in keys if k not in set(index_keys)]
-        out.append("{")
-        for i, key in enumerate(ordered):
-            if i:
-                out.append(",")
-            out.append(_js_string(key) + ":")
-            _write_unsorted(value[key], out)
-        out.append("}")
-    elif isinstance(value, list | tuple):
-        out.append("[")
-        for i, item in enumerate(value):
-            if i:
-                out.append(",")
-            _write_unsorted(item, out)
-        out.append("]")
-    else:
-        _write(value, out)
 
 
 # ---------------------------------------------------------------- signatures
