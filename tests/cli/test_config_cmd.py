@@ -124,3 +124,40 @@ def test_json_errors_have_one_shape(cli) -> None:
     assert result.exit_code == 2
     doc = json.loads(result.stdout)
     assert doc["ok"] is False and doc["error"]["exit_code"] == 2 and doc["error"]["kind"] == "usage"
+
+
+def test_set_key_prompts_hidden_on_a_terminal(home: Path) -> None:
+    """A real pseudo-terminal: the prompt appears, the key is not echoed, and it is saved."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nango_cli", "config", "set-key"],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        cwd=ROOT,
+        env=dict(os.environ),
+        start_new_session=True,
+    )
+    os.close(terminal)
+    seen = b""
+    deadline = time.monotonic() + 20
+    while b"hidden" not in seen and time.monotonic() < deadline:
+        seen += os.read(controller, 1024)
+    os.write(controller, KEY.encode() + b"\n")
+    assert proc.wait(20) == 0
+    try:
+        while chunk := os.read(controller, 1024):
+            seen += chunk
+    except OSError:
+        pass
+    os.close(controller)
+    assert KEY.encode() not in seen  # not echoed, not printed back
+    assert run("config", "get", "signing_key", "--reveal").stdout.strip() == KEY

@@ -420,3 +420,27 @@ def test_sigkill_mid_retry_loses_nothing(home: Path, receiver: Receiver) -> None
     assert statuses.count("interrupted") == 3 and statuses.count("delivered") == 1
     attempts = db.execute("SELECT count(*) FROM attempts").fetchone()[0]
     assert attempts == 4  # the first attempt of each killed run, then the good one
+
+
+def test_ctrl_c_mid_retry_exits_130_and_marks_the_webhook_interrupted(
+    home: Path, receiver: Receiver
+) -> None:
+    receiver.default = Behaviour(status=503)
+    env = {**os.environ, "NANGO_HOOKS_URL": receiver.url, "NANGO_HOOKS_SIGNING_KEY": KEY}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nango_cli", "fire", "--sync", "s", "--retry-policy", "server"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while not receiver.requests and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)  # now waiting 3 s before the retry
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130 and "Traceback" not in err
+    row = _db(home).execute("SELECT status, attempt_count FROM webhooks").fetchone()
+    assert (row["status"], row["attempt_count"]) == ("interrupted", 1)

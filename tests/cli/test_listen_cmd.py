@@ -359,3 +359,13 @@ def test_external_webhook_is_forwarded_as_nango_would(keyed, cli) -> None:
     assert sync_body["connectionId"] == "conn-1"
     rows = json.loads(cli("history", "--json").stdout)
     assert {r["direction"] for r in rows} == {"sent", "received"} and len(rows) == 3
+
+
+def test_default_body_cap_is_5_mb(keyed) -> None:
+    with listening("--count", "1") as lst:
+        too_big = httpx.post(lst.url, content=b"x" * (5 * 1024 * 1024 + 1))
+        assert too_big.status_code == 413
+        just_fits = httpx.post(lst.url, content=b"y" * (5 * 1024 * 1024))
+        assert just_fits.status_code == 200
+        code, out, _ = lst.finish()
+    assert code == 0 and "5242880 B" in out
