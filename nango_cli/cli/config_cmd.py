@@ -23,19 +23,6 @@ DefaultsOption = Annotated[
 RevealOption = Annotated[bool, typer.Option("--reveal", help="Show secrets in full.")]
 
 
-def _target_env(ctx: typer.Context, env: str | None, defaults: bool) -> str | None:
-    """The environment a write goes to (None for [defaults])."""
-    if defaults:
-        return None
-    from nango_cli.config import resolve_env
-
-    state = use(ctx, env)
-    import os
-
-    name, _ = resolve_env(state.env, config_file(state), os.environ)
-    return name
-
-
 def _where(env: str | None) -> str:
     return "[defaults]" if env is None else f"environment {env!r}"
 
@@ -43,12 +30,15 @@ def _where(env: str | None) -> str:
 def _write_setting(
     ctx: typer.Context, env: str | None, name: str, value: object | None, defaults: bool = False
 ) -> tuple[str | None, object | None]:
-    from nango_cli.config import get_setting
+    import os
+
+    from nango_cli.config import get_setting, resolve_env
 
     setting = get_setting(name)
-    target = _target_env(ctx, env, defaults)
     state = use(ctx, env)
     file = config_file(state)
+    # The environment a write goes to, or None for [defaults].
+    target = None if defaults else resolve_env(state.env, file, os.environ)[0]
     table = file.table_for_write(target)
     parsed = None
     if value is None:
