@@ -218,13 +218,13 @@ class Listener:
             else:
                 await self._stop.wait()
         finally:
-            # Stop accepting, let in-flight requests finish (they wait for their row), then
-            # drain the writer so nothing answered or queued is lost.
+            # Stop accepting, then let in-flight requests finish while the writer still runs:
+            # each waits for its row, and one that queued after a final flush would wait
+            # for aiohttp's shutdown timeout (60 s). Only then stop the writer and drain it.
             await site.stop()
-            await runner.shutdown()
-            await self._flush()
-            writer.cancel()
             await runner.cleanup()
+            writer.cancel()
+            await self._flush()
             if self._client is not None:
                 await self._client.close()
         return self.summary
