@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from nango_cli.config import Settings
 
 DEFAULT_MAX_BODY = 5 * 1024 * 1024
+_RECEIVED = b'{"received": true}'
 _BATCH_LIMIT = 512
 
 
@@ -352,17 +353,16 @@ class Listener:
         hmac_v, legacy_v = self._verdicts(body, headers)
         fields, notes = schema.check(body)
         self._seen += 1
-        reply: dict[str, object]
         if opts.reject_invalid and not hmac_v.ok:
-            status, reply = 401, {"error": "invalid signature"}
+            status, response_body = 401, b'{"error": "invalid signature"}'
         elif self._seen <= opts.fail_first:
-            status, reply = 500, {"error": f"--fail-first: failing request {self._seen}"}
+            status = 500
+            response_body = f'{{"error": "--fail-first: failing request {self._seen}"}}'.encode()
         else:
-            status, reply = opts.status, {"received": True}
+            status, response_body = opts.status, _RECEIVED
         if opts.delay:
             await asyncio.sleep(opts.delay)
         forward = None
-        response_body = json.dumps(reply).encode()
         response_type = "application/json"
         if opts.forward_to and status < 400:
             forward, proxied = await self._proxy(body, headers)

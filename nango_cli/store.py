@@ -554,7 +554,7 @@ def _webhook_values(w: WebhookRecord) -> tuple[Any, ...]:
         w.model,
         w.connection_id,
         w.provider_config_key,
-        json.dumps(w.targets),
+        json.dumps(w.targets) if w.targets else "[]",
         json.dumps(w.headers),
         w.body,
         w.status,
