@@ -67,26 +67,24 @@ def main() -> None:
                 "NANGO_HOOKS_HOME": home,
                 "NANGO_HOOKS_SIGNING_KEY": "bench-key-00000000000000000000",
             }
+            # The same webhook for load mode and, via --dry-run, for wrk's script.
+            fire_args = [
+                exe,
+                "--json",
+                "fire",
+                "--sync",
+                "github-tickets",
+                "-i",
+                "github",
+                "-c",
+                "bench-connection",
+                "-m",
+                "Ticket",
+                "--url",
+                url,
+            ]
             fire = subprocess.run(
-                [
-                    exe,
-                    "--json",
-                    "fire",
-                    "--sync",
-                    "github-tickets",
-                    "-i",
-                    "github",
-                    "-c",
-                    "bench-connection",
-                    "-m",
-                    "Ticket",
-                    "--url",
-                    url,
-                    "--count",
-                    str(args.count),
-                    "--concurrency",
-                    str(args.concurrency),
-                ],
+                [*fire_args, "--count", str(args.count), "--concurrency", str(args.concurrency)],
                 env=env,
                 capture_output=True,
                 text=True,
@@ -94,26 +92,7 @@ def main() -> None:
             )
             load = json.loads(fire.stdout)["load"]
             dry = subprocess.run(
-                [
-                    exe,
-                    "--json",
-                    "fire",
-                    "--sync",
-                    "github-tickets",
-                    "-i",
-                    "github",
-                    "-c",
-                    "bench-connection",
-                    "-m",
-                    "Ticket",
-                    "--url",
-                    url,
-                    "--dry-run",
-                ],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
+                [*fire_args, "--dry-run"], env=env, capture_output=True, text=True, check=True
             )
             webhook = json.loads(dry.stdout)["webhooks"][0]
             lua = Path(home) / "post.lua"

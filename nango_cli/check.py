@@ -143,16 +143,7 @@ class Runner:
             body = dict(body)
             body["connectionId"] = str(body.get("connectionId", "")) + "-tampered"
             data = signing.serialize(body)
-        obj = body if isinstance(body, dict) else {}
-        return PlannedWebhook(
-            type=obj.get("type"),
-            body=data,
-            headers=headers,
-            sync_name=obj.get("syncName"),
-            model=obj.get("model"),
-            connection_id=obj.get("connectionId"),
-            provider_config_key=obj.get("providerConfigKey"),
-        )
+        return PlannedWebhook.for_body(body, data, headers)
 
     def _send(self, webhooks: list[PlannedWebhook], concurrent: bool = False) -> list[SentWebhook]:
         plan = FirePlan(

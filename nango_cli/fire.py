@@ -90,6 +90,20 @@ class PlannedWebhook:
     provider_config_key: str | None = None
     replay_of: str | None = None
 
+    @classmethod
+    def for_body(cls, body: Any, data: bytes, headers: dict[str, str]) -> PlannedWebhook:
+        """A webhook sending `data`, described by the fields of `body` when it is an object."""
+        obj = body if isinstance(body, dict) else {}
+        return cls(
+            type=obj.get("type") if isinstance(obj.get("type"), str) else None,
+            body=data,
+            headers=headers,
+            sync_name=obj.get("syncName"),
+            model=obj.get("model"),
+            connection_id=obj.get("connectionId"),
+            provider_config_key=obj.get("providerConfigKey"),
+        )
+
     @property
     def label(self) -> str:
         if self.type == "sync":
@@ -380,18 +394,7 @@ def plan(opts: FireOptions, settings: Settings) -> FirePlan:
         data = raw if raw is not None else signing.serialize(body)
         headers = {**extra_headers, **base_headers()}
         headers.update(signing.signature_headers(key or "", data, opts.sign_mode))
-        obj = body if isinstance(body, dict) else {}
-        webhooks.append(
-            PlannedWebhook(
-                type=obj.get("type") if isinstance(obj.get("type"), str) else None,
-                body=data,
-                headers=headers,
-                sync_name=obj.get("syncName"),
-                model=obj.get("model"),
-                connection_id=obj.get("connectionId"),
-                provider_config_key=obj.get("providerConfigKey"),
-            )
-        )
+        webhooks.append(PlannedWebhook.for_body(body, data, headers))
     skipped = None if opts.force else _skip_reason(opts, settings, bodies)
     return FirePlan(
         webhooks=webhooks,

@@ -382,10 +382,7 @@ class Listener:
             answered=status,
             forward=forward,
         )
-        record = self._record(event)
-        await self._store(record)
-        event.id = record.id  # a colliding id was replaced when stored
-        self._count(event)
+        await self._save(event)
         return web.Response(status=status, body=response_body, content_type=response_type)
 
     def _record(self, event: ReceivedEvent) -> WebhookRecord:
@@ -425,15 +422,20 @@ class Listener:
             meta=meta,
         )
 
-    def _count(self, event: ReceivedEvent) -> None:
+    async def _save(self, event: ReceivedEvent, valid: bool | None = None) -> None:
+        """Store the event (before it is answered), count it, report it, maybe stop."""
+        record = self._record(event)
+        await self._store(record)
+        event.id = record.id  # a colliding id was replaced when stored
+        valid = event.valid if valid is None else valid
         self.summary.received += 1
-        if event.valid:
+        if valid:
             self.summary.valid += 1
         else:
             self.summary.invalid += 1
         self.on_event(event)
         loop = asyncio.get_running_loop()
-        if self.options.require_valid and not event.valid:
+        if self.options.require_valid and not valid:
             loop.call_soon(self.stop, "invalid-signature")
         elif self.options.count is not None and self.summary.received >= self.options.count:
             loop.call_soon(self.stop, "count")
@@ -489,14 +491,8 @@ class Listener:
         )
         if problem is None:
             event.external_ids = await asyncio.to_thread(self._send_external, body, headers)
-        record = self._record(event)
-        await self._store(record)
-        event.id = record.id
-        self.summary.received += 1
-        self.summary.valid += 1
-        self.on_event(event)
-        if self.options.count is not None and self.summary.received >= self.options.count:
-            asyncio.get_running_loop().call_soon(self.stop, "count")
+        # An external webhook carries no Nango signature: it counts as valid.
+        await self._save(event, valid=True)
         reply = {"received": True} if problem is None else {"error": problem}
         return web.json_response(reply, status=event.answered)
 

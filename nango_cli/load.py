@@ -12,6 +12,7 @@ quarter second, never a webhook (those rows are then marked interrupted).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -74,15 +75,7 @@ def variants(
             if k not in (signing.HMAC_HEADER, signing.LEGACY_HEADER)
         }
         headers.update(signing.signature_headers(key or "", data, sign_mode))
-        yield PlannedWebhook(
-            type=webhook.type,
-            body=data,
-            headers=headers,
-            sync_name=webhook.sync_name,
-            model=webhook.model,
-            connection_id=webhook.connection_id,
-            provider_config_key=webhook.provider_config_key,
-        )
+        yield dataclasses.replace(webhook, body=data, headers=headers)
 
 
 def _percentile(sorted_values: list[float], p: float) -> float | None:

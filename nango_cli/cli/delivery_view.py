@@ -82,7 +82,6 @@ def render_attempt(event: AttemptEvent) -> None:
 
 def send(plan: FirePlan, json_mode: bool, concurrent: bool = True) -> None:
     """Record, deliver, render; exit 4 when any webhook was not delivered."""
-    from nango_cli.errors import DeliveryError, ExitCode
     from nango_cli.fire import execute
     from nango_cli.store import Store
 
@@ -108,16 +107,24 @@ def send(plan: FirePlan, json_mode: bool, concurrent: bool = True) -> None:
     else:
         summary(sent)
     if failed:
-        # The JSON document above already says what failed; the error line goes to stderr only.
-        output.show_error(
-            DeliveryError(
-                f"{len(failed)} of {len(sent)} webhook(s) not delivered",
-                hint="`nango-hooks history show ID` has every attempt; "
-                "resend with `nango-hooks replay ID`",
-            ),
-            json_mode=False,
+        exit_undelivered(
+            len(failed),
+            len(sent),
+            "`nango-hooks history show ID` has every attempt; resend with `nango-hooks replay ID`",
         )
-        raise typer.Exit(int(ExitCode.DELIVERY_FAILED))
+
+
+def exit_undelivered(failed: int, total: int, hint: str) -> None:
+    """The delivery-failed error line and exit code 4.
+
+    Only on stderr: in --json mode the document already printed says what failed.
+    """
+    from nango_cli.errors import DeliveryError, ExitCode
+
+    output.show_error(
+        DeliveryError(f"{failed} of {total} webhook(s) not delivered", hint=hint), json_mode=False
+    )
+    raise typer.Exit(int(ExitCode.DELIVERY_FAILED))
 
 
 def summary(sent: list[SentWebhook]) -> None:

@@ -11,6 +11,7 @@ from nango_cli.cli import delivery_view, output
 from nango_cli.cli.state import EnvOption, JsonOption, settings, use
 
 if TYPE_CHECKING:
+    from nango_cli.config import Settings
     from nango_cli.fire import FirePlan
 
 SYNC = "Sync webhooks"
@@ -359,11 +360,12 @@ def fire(
         opts.forward_body = read_input(forward, "--forward")
     if body:
         opts.raw_body = read_input(body, "--body")
-    plan = _plan(state, opts, retry_policy, retries, timeout)
+    plan, current = _plan(state, opts, retry_policy, retries, timeout)
     if count is not None and not dry_run:
         from nango_cli.cli import load_view
 
-        load_view.run(plan, state, count, concurrency, load_view.parse_rate(rate), sign)
+        rate_per_s = load_view.parse_rate(rate)
+        load_view.run(plan, state, current["signing_key"], count, concurrency, rate_per_s, sign)
         return
     if dry_run:
         delivery_view.show_dry_run(plan, state.json)
@@ -398,11 +400,11 @@ def _json_arg(option: str, text: str | None) -> Any:
 
 def _plan(
     state: Any, opts: Any, retry_policy: str | None, retries: int | None, timeout: str | None
-) -> FirePlan:
+) -> tuple[FirePlan, Settings]:
     from nango_cli.fire import plan
 
     current = settings(state, delivery_view.delivery_flags(retry_policy, retries, timeout))
     result = plan(opts, current)
     for text in result.notes:
         output.note(text)
-    return result
+    return result, current

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from nango_cli.cli import output
-from nango_cli.cli.state import AppState, settings
+from nango_cli.cli.delivery_view import exit_undelivered
+from nango_cli.cli.state import AppState
 
 if TYPE_CHECKING:
     from nango_cli.fire import FirePlan
@@ -33,6 +34,7 @@ def parse_rate(text: str | None) -> float | None:
 def run(
     plan: FirePlan,
     state: AppState,
+    key: str | None,
     count: int,
     concurrency: int,
     rate: float | None,
@@ -40,14 +42,13 @@ def run(
 ) -> None:
     import asyncio
 
-    from nango_cli.errors import DeliveryError, ExitCode
+    from nango_cli.errors import ExitCode
     from nango_cli.load import LoadRunner
     from nango_cli.store import Store
 
     if plan.skipped:
         output.note(f"not sent: {plan.skipped}; use --force to send anyway")
         return
-    key = settings(state)["signing_key"]
     progress, update = _progress(count, state.json)
     with Store.open_default() as store:
         store.mark_interrupted()
@@ -64,15 +65,11 @@ def run(
                 progress.stop()
     _render(report, plan, state.json)
     if report.failed:
-        output.show_error(
-            DeliveryError(
-                f"{report.failed} of {report.count} webhook(s) not delivered",
-                hint="`nango-hooks history --failed` lists them; `nango-hooks replay --failed` "
-                "resends them",
-            ),
-            json_mode=False,
+        exit_undelivered(
+            report.failed,
+            report.count,
+            "`nango-hooks history --failed` lists them; `nango-hooks replay --failed` resends them",
         )
-        raise typer.Exit(int(ExitCode.DELIVERY_FAILED))
 
 
 def _progress(count: int, json_mode: bool) -> tuple[Any, Any]:
