@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nango_cli import payloads, signing
-from nango_cli.delivery import RetryPolicy, Sender, base_headers, make_policy
-from nango_cli.fire import FirePlan, PlannedWebhook, SentWebhook, execute
+from nango_cli.delivery import RetryPolicy, make_policy, merge_headers, wire_headers
+from nango_cli.pipeline import DeliveryPlan, PlannedWebhook, SentWebhook, SyncSender, execute
 from nango_cli.store import AttemptRecord, Store
+from nango_cli.transports import TLSOptions
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class CheckTarget:
     connection_id: str
     timeout: float = 20.0
     policy: str = "docs"
+    tls: TLSOptions = field(default_factory=TLSOptions)
 
 
 def describe(attempt: AttemptRecord) -> str:
@@ -115,10 +117,12 @@ def nango_would(policy: RetryPolicy, attempt: AttemptRecord) -> str:
 
 
 class Runner:
-    def __init__(self, target: CheckTarget, store: Store, sender: Sender | None = None) -> None:
+    def __init__(self, target: CheckTarget, store: Store, sender: SyncSender | None = None) -> None:
+        from nango_cli.transports.httpx_sender import Sender
+
         self.t = target
         self.store = store
-        self.sender = sender or Sender()
+        self.sender = sender or Sender(target.tls)
         self.policy = make_policy(target.policy)
         self.modified_after = payloads.now_timestamp()
 
@@ -138,17 +142,18 @@ class Runner:
         self, body: Any, sign: str = "both", key: str | None = None, tamper: bool = False
     ) -> PlannedWebhook:
         data = signing.serialize(body)
-        headers = {**base_headers(), **signing.signature_headers(key or self.t.key, data, sign)}
+        headers = merge_headers(
+            wire_headers(), signing.signature_headers(key or self.t.key, data, sign)
+        )
         if tamper:
             body = dict(body)
             body["connectionId"] = str(body.get("connectionId", "")) + "-tampered"
             data = signing.serialize(body)
-        return PlannedWebhook.for_body(body, data, headers)
+        return PlannedWebhook.for_body(body, data, headers, [self.t.url])
 
     def _send(self, webhooks: list[PlannedWebhook], concurrent: bool = False) -> list[SentWebhook]:
-        plan = FirePlan(
+        plan = DeliveryPlan(
             webhooks=webhooks,
-            targets=[self.t.url],
             policy=make_policy("none"),
             timeout=self.t.timeout,
             env=self.t.env,
@@ -158,7 +163,7 @@ class Runner:
     # -- judging
 
     def _accepted(self, spec: CheckSpec, sent: list[SentWebhook]) -> CheckResult:
-        attempts = [s.result.targets[0].attempts[0] for s in sent if s.result]
+        attempts = [s.attempts[0] for s in sent if s.attempts]
         ids = [s.record.id for s in sent]
         bad = [a for a in attempts if a.outcome != "success"]
         happened = "; ".join(describe(a) for a in attempts)

@@ -22,24 +22,24 @@ File layout::
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from nango_cli import paths
+from nango_cli import files, paths
 from nango_cli.errors import ConfigError, UsageError
+from nango_cli.nango import SYNC_TYPES
 
 DEFAULT_ENV = "dev"
 ENV_VAR_PREFIX = "NANGO_HOOKS_"
 ENV_SELECT_VAR = "NANGO_HOOKS_ENV"
 RETRY_POLICIES = ("docs", "server", "none")
-SYNC_TYPES = ("INITIAL", "INCREMENTAL", "WEBHOOK")
 _ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-_TOP_LEVEL_KEYS = {"default_env", "defaults", "environments", "syncs"}
+_TOP_LEVEL_KEYS = {"default_env", "defaults", "environments", "syncs", "connections"}
+_CONNECTION_KEYS = {"url"}
 _SYNC_KEYS = {"integration", "models", "sync_type", "variant"}
 
 
@@ -124,9 +124,9 @@ def _parse_text(raw: object) -> str:
 def _parse_key(raw: object) -> str:
     text = str(raw).strip()
     if not text:
-        raise ValueError("the signing key is empty")
-    if any(ch.isspace() or ord(ch) < 32 for ch in text):
-        raise ValueError("the signing key must not contain whitespace or control characters")
+        raise ValueError("the key is empty")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise ValueError("a key must not contain whitespace or control characters")
     return text
 
 
@@ -137,8 +137,7 @@ def _parse_path(raw: object) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     name: str
     kind: str  # shown in help: url, secret, text, int, bool, duration, choice, path
     default: Any
@@ -217,6 +216,24 @@ SETTINGS: dict[str, Setting] = {
             _parse_key,
             secret=True,
         ),
+        Setting(
+            "previous_signing_key",
+            "secret",
+            None,
+            "The signing key before a rotation; it still verifies (Nango signs with either "
+            "for up to 5 minutes). `config set-key --rotate NEW` sets it.",
+            _parse_key,
+            secret=True,
+        ),
+        Setting(
+            "secret_key",
+            "secret",
+            None,
+            "Nango API secret key: the local API's bearer token, and how a signature made "
+            "with it is recognised. Never stored in history.",
+            _parse_key,
+            secret=True,
+        ),
         Setting("connection_id", "text", None, "Default connectionId.", _parse_text),
         Setting(
             "provider_config_key",
@@ -271,11 +288,11 @@ SETTINGS: dict[str, Setting] = {
             "listen_path", "path", None, "Only path `listen` accepts (default: any).", _parse_path
         ),
         Setting(
-            "nango_yaml",
+            "project",
             "text",
             None,
-            "Path of the project's nango.yaml (default: ./nango.yaml or "
-            "./nango-integrations/nango.yaml).",
+            "The Nango project: a directory with .nango/ or nango.yaml, or one of those files "
+            "(default: ./ or ./nango-integrations/).",
             _parse_text,
         ),
     )
@@ -305,8 +322,7 @@ def validate_env_name(name: str) -> str:
 # ---------------------------------------------------------------- the file
 
 
-@dataclass(frozen=True)
-class SyncDef:
+class SyncDef(NamedTuple):
     name: str
     integration: str | None = None
     models: tuple[str, ...] = ()
@@ -314,11 +330,18 @@ class SyncDef:
     variant: str | None = None
 
 
+_SECRET_NAMES = ("signing_key", "previous_signing_key", "secret_key")
+_TOML_WHERE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+
+
 @dataclass
 class ConfigFile:
     path: Path
     data: dict[str, Any] = field(default_factory=dict)
     exists: bool = False
+    text: str = ""
+    # Risks the CLI shows once: an unsafe directory, a readable file holding a key.
+    warnings: list[str] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: Path) -> ConfigFile:
@@ -338,27 +361,43 @@ class ConfigFile:
                 f"cannot read {path}: {exc.strerror}", hint="check the file's permissions"
             ) from None
         try:
-            data = tomllib.loads(raw.decode("utf-8"))
+            text = raw.decode("utf-8")
+            data = tomllib.loads(text)
         except UnicodeDecodeError:
             raise ConfigError(
                 f"{path} is not UTF-8 text",
                 hint="fix or move the file; nango-hooks never overwrites a file it cannot parse",
             ) from None
         except tomllib.TOMLDecodeError as exc:
+            message = str(exc)
+            found = _TOML_WHERE.search(message)
+            where = f", line {found.group(1)}, column {found.group(2)}" if found else ""
+            problem = _TOML_WHERE.sub("", message)
             raise ConfigError(
-                f"{path}: invalid TOML: {exc}",
+                f"{path}{where}: invalid TOML ({problem})",
                 hint="fix that line, or move the file away to start afresh; "
                 "nango-hooks never overwrites a file it cannot parse",
             ) from None
-        config = cls(path=path, data=data, exists=True)
+        config = cls(path=path, data=data, exists=True, text=text)
         config.validate()
+        config.warnings = files.directory_warnings(path.parent)
+        if files.readable_by_others(path) and config.holds_secret():
+            config.warnings.append(
+                f"{path} holds a key and is readable by other users; chmod 600 {path}"
+            )
         return config
+
+    def holds_secret(self) -> bool:
+        tables = [self.defaults_table(), *(self.env_table(e) for e in self.environments())]
+        return any(name in table for table in tables for name in _SECRET_NAMES)
 
     # -- structure checks (a file that parses can still be wrong)
 
     def _fail(self, where: str, problem: str) -> ConfigError:
+        line = _locate(self.text, where)
+        at = f", line {line}" if line else ""
         return ConfigError(
-            f"{self.path}: {where}: {problem}",
+            f"{self.path}{at}: {where}: {problem}",
             hint="fix it with `nango-hooks config set/unset` or by editing the file",
         )
 
@@ -387,6 +426,21 @@ class ConfigFile:
             raise self._fail("syncs", "must be a table of syncs")
         for name, table in syncs.items():
             self._sync_from_table(name, table)
+        connections = self.data.get("connections", {})
+        if not isinstance(connections, dict):
+            raise self._fail("connections", "must be a table of connections")
+        for connection, table in connections.items():
+            where = f"connections.{connection}"
+            if not isinstance(table, dict):
+                raise self._fail(where, "must be a table")
+            unknown = set(table) - _CONNECTION_KEYS
+            if unknown:
+                raise self._fail(f"{where}.{sorted(unknown)[0]}", "unknown key (valid: url)")
+            if "url" in table:
+                try:
+                    validate_url(table["url"])
+                except ValueError as exc:
+                    raise self._fail(f"{where}.url", str(exc)) from None
 
     def _check_settings_table(self, where: str, table: object) -> None:
         if not isinstance(table, dict):
@@ -443,6 +497,18 @@ class ConfigFile:
     def environments(self) -> list[str]:
         return list(self.data.get("environments", {}))
 
+    def connection_url(self, connection_id: str) -> str | None:
+        table = self.data.get("connections", {}).get(connection_id)
+        url = table.get("url") if isinstance(table, dict) else None
+        return str(url) if url else None
+
+    def connection_urls(self) -> dict[str, str]:
+        return {
+            str(c): str(t["url"])
+            for c, t in self.data.get("connections", {}).items()
+            if isinstance(t, dict) and t.get("url")
+        }
+
     def syncs(self) -> dict[str, SyncDef]:
         return {
             name: self._sync_from_table(name, table)
@@ -457,12 +523,41 @@ class ConfigFile:
             return self.data.setdefault("defaults", {})  # type: ignore[no-any-return]
         return self.data.setdefault("environments", {}).setdefault(env, {})  # type: ignore[no-any-return]
 
-    def save(self) -> None:
+    def save(self) -> files.Written:
+        """Write the file (0600, atomically); a symlinked config is written through."""
         import tomli_w
 
         text = tomli_w.dumps(_drop_empty_tables(self.data))
-        atomic_write(self.path, text.encode("utf-8"))
+        if not self.path.parent.exists():
+            files.ensure_state_dir(self.path.parent)  # made by us, so 0700
+        written = files.atomic_write(self.path, text.encode("utf-8"))
         self.exists = True
+        return written
+
+
+def _locate(text: str, where: str) -> int | None:
+    """The line of `where` (a dotted path such as environments.dev.url) in TOML text:
+    the key inside its table, else the table's header, else None."""
+    *table, key = where.split(".")
+    lines = text.splitlines()
+    start = 0
+    if table:
+        names = {".".join(table), ".".join(f'"{t}"' for t in table)}
+        for number, line in enumerate(lines):
+            header = line.strip()
+            if header.startswith("[") and header.strip("[] ") in names:
+                start = number + 1
+                break
+        else:
+            return None
+    pattern = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=")
+    for number in range(start, len(lines)):
+        stripped = lines[number].strip()
+        if number > start and stripped.startswith("[") and table:
+            break
+        if pattern.match(lines[number]):
+            return number + 1
+    return start or None
 
 
 def _drop_empty_tables(data: dict[str, Any]) -> dict[str, Any]:
@@ -470,48 +565,16 @@ def _drop_empty_tables(data: dict[str, Any]) -> dict[str, Any]:
     for key, value in data.items():
         if isinstance(value, dict):
             value = _drop_empty_tables(value)
-            if not value and key in ("defaults", "environments", "syncs"):
+            if not value and key in ("defaults", "environments", "syncs", "connections"):
                 continue
         out[key] = value
     return out
 
 
-def atomic_write(path: Path, content: bytes) -> None:
-    """Replace `path` with `content` so that a crash leaves the old or the new file, whole.
-
-    The temporary file lives in the same directory (so the rename is atomic), is
-    created 0600 before any byte is written, and is fsynced before the rename.
-    """
-    import tempfile
-
-    paths.ensure_private_dir(path.parent)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 # ---------------------------------------------------------------- resolution
 
 
-@dataclass(frozen=True)
-class Resolved:
+class Resolved(NamedTuple):
     name: str
     value: Any
     # "flag", "env var NANGO_HOOKS_X", "file [environments.dev]", "file [defaults]" or "default"
@@ -535,6 +598,15 @@ class Settings:
 
     def sync(self, name: str) -> SyncDef | None:
         return self.file.syncs().get(name)
+
+    def targets_for(self, connection_id: str | None) -> list[str]:
+        """Where a webhook for this connection goes: its per-connection URL alone (a
+        connection's webhook_url_override replaces both environment URLs in Nango), else
+        the environment's primary then secondary URL."""
+        override = self.file.connection_url(connection_id) if connection_id else None
+        if override:
+            return [override]
+        return [u for u in (self["url"], self["secondary_url"]) if u]
 
 
 def resolve_env(flag: str | None, file: ConfigFile, environ: Mapping[str, str]) -> tuple[str, str]:

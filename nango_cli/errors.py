@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     UNAVAILABLE = 8
     CHECK_FAILED = 9
     INTERRUPTED = 130
+    BROKEN_PIPE = 141
 
 
 class NangoHooksError(Exception):
@@ -27,10 +28,12 @@ class NangoHooksError(Exception):
     exit_code: ExitCode = ExitCode.UNEXPECTED
     kind = "error"
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, data: object = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # What the command had done when it failed (shown in the --json envelope).
+        self.data = data
 
     def to_dict(self) -> dict[str, object]:
         return {

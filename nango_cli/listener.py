@@ -20,16 +20,17 @@ import asyncio
 import errno
 import ipaddress
 import json
-import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from nango_cli import schema, signing
 from nango_cli.delivery import HOP_BY_HOP
 from nango_cli.errors import BindError, UsageError
 from nango_cli.payloads import now_timestamp
-from nango_cli.store import RECEIVED, Store, WebhookRecord, new_id
+from nango_cli.store import RECEIVED, RESPONSE_BODY_CAP, AttemptRecord, Store, WebhookRecord, new_id
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -53,6 +54,7 @@ class ListenOptions:
     delay: float = 0.0
     reject_invalid: bool = False
     forward_to: str | None = None
+    forward_timeout: float = 20.0
     max_body: int = DEFAULT_MAX_BODY
     count: int | None = None
     timeout: float | None = None
@@ -67,11 +69,28 @@ class ListenOptions:
 
 @dataclass
 class ForwardResult:
+    """What the app answered when a webhook was proxied to it (one attempt, no retries)."""
+
     url: str
-    status_code: int | None
-    latency_ms: float
-    excerpt: str
-    error: str | None = None
+    attempt: AttemptRecord
+
+    @property
+    def status_code(self) -> int | None:
+        return self.attempt.status_code
+
+    @property
+    def latency_ms(self) -> float:
+        return self.attempt.latency_ms or 0.0
+
+    @property
+    def excerpt(self) -> str:
+        return self.attempt.response_body[:200].decode("utf-8", "backslashreplace")
+
+    @property
+    def error(self) -> str | None:
+        if self.attempt.error_class is None:
+            return None
+        return f"{self.attempt.error_class}: {self.attempt.error}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +99,7 @@ class ForwardResult:
             "latency_ms": self.latency_ms,
             "excerpt": self.excerpt,
             "error": self.error,
+            "attempt": self.attempt.to_dict(include_body=False),
         }
 
 
@@ -160,6 +180,7 @@ class ListenSummary:
 class _Pending:
     record: WebhookRecord
     done: asyncio.Future[None]
+    attempts: list[AttemptRecord] = field(default_factory=list)
 
 
 class Listener:
@@ -179,7 +200,8 @@ class Listener:
         self._stop = asyncio.Event()
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._seen = 0
-        self._client: Any = None
+        self._sender: Any = None
+        self._executor: ThreadPoolExecutor | None = None
         if options.external and settings is None:
             raise UsageError("external mode needs settings")
 
@@ -226,8 +248,8 @@ class Listener:
             await runner.cleanup()
             writer.cancel()
             await self._flush()
-            if self._client is not None:
-                await self._client.close()
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
         return self.summary
 
     def _bind_error(self, exc: OSError) -> BindError:
@@ -267,7 +289,10 @@ class Listener:
 
     async def _commit(self, batch: list[_Pending]) -> None:
         try:
-            self.store.record_webhooks([p.record for p in batch])
+            self.store.record_webhooks(
+                [p.record for p in batch],
+                [(p.record.id, a) for p in batch for a in p.attempts],
+            )
         except Exception as exc:  # every waiting request learns its row was not stored
             for pending in batch:
                 if not pending.done.done():
@@ -284,9 +309,9 @@ class Listener:
         if batch:
             await self._commit(batch)
 
-    async def _store(self, record: WebhookRecord) -> None:
+    async def _store(self, record: WebhookRecord, attempts: list[AttemptRecord]) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(record, done))
+        await self._queue.put(_Pending(record, done, attempts))
         await done
 
     # ------------------------------------------------------------ requests
@@ -363,11 +388,9 @@ class Listener:
         if opts.delay:
             await asyncio.sleep(opts.delay)
         forward = None
-        response_type = "application/json"
+        response_headers: dict[str, str] | None = None
         if opts.forward_to and status < 400:
-            forward, proxied = await self._proxy(body, headers)
-            if proxied is not None:
-                status, response_body, response_type = proxied
+            forward, (status, response_body, response_headers) = await self._proxy(body, headers)
         event = ReceivedEvent(
             id=new_id(),
             created_at=now_timestamp(),
@@ -383,7 +406,9 @@ class Listener:
             forward=forward,
         )
         await self._save(event)
-        return web.Response(status=status, body=response_body, content_type=response_type)
+        if response_headers is None:
+            return web.Response(status=status, body=response_body, content_type="application/json")
+        return web.Response(status=status, body=response_body, headers=response_headers)
 
     def _record(self, event: ReceivedEvent) -> WebhookRecord:
         summary = event.summary_fields()
@@ -425,7 +450,11 @@ class Listener:
     async def _save(self, event: ReceivedEvent, valid: bool | None = None) -> None:
         """Store the event (before it is answered), count it, report it, maybe stop."""
         record = self._record(event)
-        await self._store(record)
+        # The forward to the app is stored as the received webhook's attempt.
+        attempts = [event.forward.attempt] if event.forward else []
+        for attempt in attempts:
+            attempt.number = 1
+        await self._store(record, attempts)
         event.id = record.id  # a colliding id was replaced when stored
         valid = event.valid if valid is None else valid
         self.summary.received += 1
@@ -442,30 +471,38 @@ class Listener:
 
     async def _proxy(
         self, body: bytes, headers: dict[str, str]
-    ) -> tuple[ForwardResult, tuple[int, bytes, str] | None]:
-        import aiohttp
-
+    ) -> tuple[ForwardResult, tuple[int, bytes, dict[str, str]]]:
+        """Send the webhook on to the app, unchanged, with the httpx sender (in a worker
+        thread); the app's whole answer (up to --max-body) goes back to the sender."""
         url = self.options.forward_to or ""
-        if self._client is None:
-            self._client = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=20), auto_decompress=False
-            )
+        if self._sender is None:
+            from nango_cli.transports.httpx_sender import Sender
+
+            self._sender = Sender()
         out_headers = {k: v for k, v in headers.items() if k.lower() not in HOP_BY_HOP}
-        start = time.perf_counter()
-        try:
-            async with self._client.post(url, data=body, headers=out_headers) as response:
-                reply = await response.content.read(64 * 1024)
-                latency = round((time.perf_counter() - start) * 1000, 3)
-                excerpt = reply[:200].decode("utf-8", "backslashreplace")
-                content_type = response.headers.get("content-type", "application/octet-stream")
-                result = ForwardResult(url, response.status, latency, excerpt)
-                return result, (response.status, reply, content_type.split(";")[0])
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            latency = round((time.perf_counter() - start) * 1000, 3)
-            message = str(exc) or type(exc).__name__
-            result = ForwardResult(url, None, latency, "", message)
-            reply = json.dumps({"error": f"app unreachable: {message}"}).encode()
-            return result, (502, reply, "application/json")
+        cap = max(self.options.max_body, RESPONSE_BODY_CAP)
+        attempt = await asyncio.get_running_loop().run_in_executor(
+            self._forward_pool(),
+            partial(self._sender.send, url, body, out_headers, self.options.forward_timeout, cap),
+        )
+        result = ForwardResult(url, attempt)
+        if attempt.status_code is None:
+            reply = json.dumps({"error": f"app unreachable: {result.error}"}).encode()
+            return result, (502, reply, {"Content-Type": "application/json"})
+        if attempt.response_truncated:
+            reply = json.dumps({"error": f"the app's answer is larger than {cap} bytes"}).encode()
+            return result, (502, reply, {"Content-Type": "application/json"})
+        relayed = {
+            k: v
+            for k, v in attempt.response_headers.items()
+            if k.lower() not in HOP_BY_HOP and k.lower() != "date" and k.lower() != "server"
+        }
+        return result, (attempt.status_code, attempt.response_body, relayed)
+
+    def _forward_pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="forward")
+        return self._executor
 
     # ------------------------------------------------------------ external mode
 
@@ -497,7 +534,7 @@ class Listener:
         return web.json_response(reply, status=event.answered)
 
     def _send_external(self, body: bytes, headers: dict[str, str]) -> list[str]:
-        from nango_cli import fire
+        from nango_cli import fire, pipeline
 
         assert self.settings is not None
         opts = self.options
@@ -524,7 +561,7 @@ class Listener:
             plans.append(fire.plan(sync, self.settings))
         ids: list[str] = []
         for one in plans:
-            sent = fire.execute(one, self.store, self.on_event)
+            sent = pipeline.execute(one, self.store, self.on_event)
             ids.extend(s.record.id for s in sent)
         return ids
 

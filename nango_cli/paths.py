@@ -51,14 +51,3 @@ def config_file(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 def history_db() -> Path:
     return data_dir() / DB_FILENAME
-
-
-def ensure_private_dir(path: Path) -> None:
-    """Create `path` (and parents) with mode 0700 for the leaf; tighten an existing leaf."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        if path.stat().st_mode & 0o077:
-            path.chmod(0o700)
-    except OSError:
-        # A directory we cannot chmod (not ours) still works; the file itself is 0600.
-        pass

@@ -1,4 +1,4 @@
-"""Builders for every Nango webhook body (spec: shared/nango-webhooks.md, section 4).
+"""Builders for every Nango webhook body (docs/protocol.md, Bodies).
 
 Builders return plain dicts; `signing.serialize` turns them into the exact bytes.
 Optional fields are left out rather than set to None, as Nango omits `undefined`.
@@ -12,58 +12,21 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from nango_cli.config import SYNC_TYPES
 from nango_cli.errors import UsageError
-
-__all__ = ["SYNC_TYPES"]
-AUTH_OPERATIONS = ("creation", "override", "refresh")
-AUTH_MODES = (
-    "OAUTH1",
-    "OAUTH2",
-    "OAUTH2_CC",
-    "BASIC",
-    "API_KEY",
-    "CUSTOM",
-    "APP",
-    "NONE",
-    "TBA",
-    "JWT",
-    "BILL",
-    "TWO_STEP",
-    "SIGNATURE",
-    "MCP_OAUTH2",
-    "MCP_OAUTH2_GENERIC",
-    "INSTALL_PLUGIN",
-    "AWS_SIGV4",
-)
-# Headers Nango drops when it forwards an external API's webhook: every header
-# whose lowercased name starts with one of these.
-FORWARD_DROPPED_PREFIXES = (
-    "host",
-    "authorization",
-    "connection",
-    "keep-alive",
-    "content-length",
-    "content-type",
-    "content-encoding",
-    "cookie",
-    "set-cookie",
-    "referer",
-    "user-agent",
-    "sec-",
-    "proxy-",
-    "www-authenticate",
-    "server",
-)
-
+from nango_cli.nango import FORWARD_DROPPED_PREFIXES
 
 # ---------------------------------------------------------------- time
 
 
 def format_timestamp(moment: datetime) -> str:
     """ISO-8601 UTC with milliseconds, as JavaScript's Date.toISOString()."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    m = moment.astimezone(UTC)
+    # Formatted by hand: strftime is several times slower, and load mode stamps
+    # every attempt.
+    return (
+        f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:"
+        f"{m.second:02d}.{m.microsecond // 1000:03d}Z"
+    )
 
 
 def now_timestamp() -> str:

@@ -1,4 +1,4 @@
-"""`replay`: stored (or exported, or raw) webhooks -> optional edit/re-sign -> deliver -> record.
+"""`replay`: stored (or exported, or raw) webhooks -> optional edit/re-sign -> the pipeline.
 
 By default a replay sends the stored bytes with the stored signature headers,
 exactly what Nango does on a retry; only `--resign` or `--set` change them.
@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nango_cli import history, payloads, signing
-from nango_cli.delivery import HOP_BY_HOP, base_headers
+from nango_cli.delivery import HOP_BY_HOP, check_header_values, merge_headers, wire_headers
 from nango_cli.errors import ConfigError, UsageError
-from nango_cli.fire import PlannedWebhook
+from nango_cli.pipeline import PlannedWebhook
 from nango_cli.store import WebhookRecord
 
 _SIGNATURE_HEADERS = {signing.HMAC_HEADER.lower(), signing.LEGACY_HEADER.lower()}
@@ -29,6 +29,7 @@ class ReplaySource:
     model: str | None = None
     connection_id: str | None = None
     provider_config_key: str | None = None
+    negative: bool = False
 
     @property
     def signed(self) -> bool:
@@ -45,13 +46,14 @@ def from_record(webhook: WebhookRecord) -> ReplaySource:
         model=webhook.model,
         connection_id=webhook.connection_id,
         provider_config_key=webhook.provider_config_key,
+        negative=webhook.negative,
     )
 
 
 def _fields_of(body: bytes) -> dict[str, Any]:
     try:
         parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return {}
     return parsed if isinstance(parsed, dict) else {}
 
@@ -65,7 +67,7 @@ def from_file(data: bytes, name: str) -> list[ReplaySource]:
     for number, line in enumerate(lines, 1):
         try:
             parsed = json.loads(line)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             parsed = None
         if not (isinstance(parsed, dict) and parsed.get("format") == history.EXPORT_FORMAT):
             if exported:
@@ -82,14 +84,19 @@ def from_file(data: bytes, name: str) -> list[ReplaySource]:
         if exported:
             return exported
     fields = _fields_of(data)
+
+    def text(key: str) -> str | None:
+        value = fields.get(key)
+        return value if isinstance(value, str) else None
+
     return [
         ReplaySource(
             body=data,
-            type=fields.get("type") if isinstance(fields.get("type"), str) else None,
-            sync_name=fields.get("syncName"),
-            model=fields.get("model"),
-            connection_id=fields.get("connectionId"),
-            provider_config_key=fields.get("providerConfigKey"),
+            type=text("type"),
+            sync_name=text("syncName"),
+            model=text("model"),
+            connection_id=text("connectionId"),
+            provider_config_key=text("providerConfigKey"),
         )
     ]
 
@@ -97,21 +104,35 @@ def from_file(data: bytes, name: str) -> list[ReplaySource]:
 def prepare(
     sources: list[ReplaySource],
     key: str | None,
+    targets_for: Any,
     resign: bool = False,
     sets: list[str] | None = None,
     env: str = "dev",
-) -> list[PlannedWebhook]:
-    """The requests a replay sends: stored bytes and signatures unless edited or re-signed."""
+) -> tuple[list[PlannedWebhook], list[str]]:
+    """The requests a replay sends (stored bytes and signatures unless edited or
+    re-signed), and notes on what was changed on the way.
+
+    `targets_for(connection_id)` says where each webhook goes.
+    """
     assignments = [payloads.parse_assignment(text) for text in sets or []]
     planned = []
+    notes: list[str] = []
     for source in sources:
         body = source.body
         headers = {k: v for k, v in source.headers.items() if k.lower() not in HOP_BY_HOP}
+        redacted = [k for k, v in headers.items() if v == history.REDACTED]
+        if redacted:
+            # An export made without --reveal: the real values are not in the file.
+            headers = {k: v for k, v in headers.items() if k not in redacted}
+            notes.append(
+                f"{source.original_id or 'the webhook'}: sent without {', '.join(redacted)} "
+                "(redacted in the export; export with --reveal to keep them)"
+            )
         must_sign = resign or bool(assignments) or not source.signed
         if assignments:
             try:
                 parsed = json.loads(body)
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 raise UsageError(
                     f"--set needs a JSON body, and webhook {source.original_id or ''} is not JSON",
                     hint="replay it unedited, or edit the body in a file and use --file",
@@ -126,22 +147,24 @@ def prepare(
                     hint="set it with `nango-hooks config set-key`",
                 )
             headers = {k: v for k, v in headers.items() if k.lower() not in _SIGNATURE_HEADERS}
-            headers.update(signing.signature_headers(key, body))
-        present = {k.lower() for k in headers}
-        for name, value in base_headers().items():
-            if name not in present:
-                headers[name] = value
-        fields = _fields_of(body) if assignments else {}
-        planned.append(
-            PlannedWebhook(
-                type=fields.get("type", source.type),
-                body=body,
-                headers=headers,
-                sync_name=fields.get("syncName", source.sync_name),
-                model=fields.get("model", source.model),
-                connection_id=fields.get("connectionId", source.connection_id),
-                provider_config_key=fields.get("providerConfigKey", source.provider_config_key),
-                replay_of=source.original_id,
+            headers = merge_headers(headers, signing.signature_headers(key, body))
+        # What the webhook was sent with wins; the wire headers fill what is missing.
+        headers = merge_headers(wire_headers(), headers)
+        problem = check_header_values(headers)
+        if problem:
+            raise UsageError(
+                f"cannot replay {source.original_id or 'the webhook'}: {problem}",
+                hint="edit the header in the exported file, or replay with --resign",
             )
-        )
-    return planned
+        fields = _fields_of(body) if assignments else {}
+        webhook = PlannedWebhook.for_body(fields, body, headers)
+        webhook.type = webhook.type or source.type
+        webhook.sync_name = webhook.sync_name or source.sync_name
+        webhook.model = webhook.model or source.model
+        webhook.connection_id = webhook.connection_id or source.connection_id
+        webhook.provider_config_key = webhook.provider_config_key or source.provider_config_key
+        webhook.targets = list(targets_for(webhook.connection_id))
+        webhook.replay_of = source.original_id
+        webhook.negative = source.negative and not must_sign
+        planned.append(webhook)
+    return planned, notes

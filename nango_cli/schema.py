@@ -1,4 +1,4 @@
-"""Check a received body against Nango's webhook types (shared/nango-webhooks.md, section 4).
+"""Check a received body against Nango's webhook types (docs/protocol.md, Bodies).
 
 Returns notes, never raises: an unknown `type` is information (Nango adds types
 without notice and receivers must ignore them), a missing or mistyped field is a
@@ -11,10 +11,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from nango_cli.config import SYNC_TYPES
-from nango_cli.payloads import AUTH_MODES, AUTH_OPERATIONS
+from nango_cli.nango import AUTH_MODES, AUTH_OPERATIONS, SYNC_TYPES, WEBHOOK_TYPES
 
-KNOWN_TYPES = ("sync", "auth", "forward", "async_action")
+KNOWN_TYPES = WEBHOOK_TYPES
 
 
 @dataclass(frozen=True)

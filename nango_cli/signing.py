@@ -11,8 +11,11 @@ change bytes, and therefore signatures, so they are reproduced here:
   `1e-7` -> `1e-7`, `1e21` -> `1e+21`, `-0` -> `0`, NaN/Infinity -> `null`;
 * a lone surrogate in a string is written as a `\\udXXX` escape.
 
-Known limit: Python integers are written exactly; JavaScript would round an
-integer beyond 2**53 to the nearest double.
+* integers beyond 2**53 - 1 are not exact in JavaScript: Nango parses an
+  external payload with JSON.parse, which rounds them to the nearest double, and
+  re-serializes them as Number.prototype.toString prints that double
+  (12345678901234567891 -> 12345678901234567000). `parse_json` and `serialize`
+  do the same, and report each rounding so the CLI can warn.
 """
 
 from __future__ import annotations
@@ -23,11 +26,11 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
-HMAC_HEADER = "X-Nango-Hmac-Sha256"
-LEGACY_HEADER = "X-Nango-Signature"
+from nango_cli.nango import HMAC_HEADER, LEGACY_HEADER, MAX_SAFE_INTEGER
+
+__all__ = ["HMAC_HEADER", "LEGACY_HEADER"]
 _MAX_ARRAY_INDEX = 2**32 - 2
 _INDEX_KEY = re.compile(r"^(0|[1-9][0-9]*)$")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -88,7 +91,20 @@ def _js_string(value: str) -> str:
     return encoded
 
 
-def _write(value: Any, out: list[str], sort: bool = True) -> None:
+def js_integer(value: int) -> tuple[str, bool]:
+    """An integer as JavaScript prints it after JSON.parse: exact up to 2**53 - 1, else
+    the nearest double (Infinity, written by JSON.stringify as null, past the range).
+    Returns (text, rounded)."""
+    if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        return str(value), False
+    try:
+        text = js_number(float(value))
+    except OverflowError:
+        text = "null"
+    return text, text != str(value)
+
+
+def _write(value: Any, out: list[str], sort: bool = True, rounded: list[str] | None = None) -> None:
     if value is None:
         out.append("null")
     elif value is True:
@@ -98,7 +114,10 @@ def _write(value: Any, out: list[str], sort: bool = True) -> None:
     elif isinstance(value, str):
         out.append(_js_string(value))
     elif isinstance(value, int):
-        out.append(str(value))
+        text, was_rounded = js_integer(value)
+        if was_rounded and rounded is not None:
+            rounded.append(f"{value} -> {text}")
+        out.append(text)
     elif isinstance(value, float):
         out.append(js_number(value))
     elif isinstance(value, Mapping):
@@ -110,28 +129,55 @@ def _write(value: Any, out: list[str], sort: bool = True) -> None:
             first = False
             out.append(_js_string(key))
             out.append(":")
-            _write(value[key], out, sort)
+            _write(value[key], out, sort, rounded)
         out.append("}")
     elif isinstance(value, list | tuple):
         out.append("[")
         for i, item in enumerate(value):
             if i:
                 out.append(",")
-            _write(item, out, sort)
+            _write(item, out, sort, rounded)
         out.append("]")
     else:
         raise TypeError(f"cannot serialize {type(value).__name__} as JSON")
 
 
-def stable_stringify(value: Any) -> str:
+def stable_stringify(value: Any, notes: list[str] | None = None) -> str:
     out: list[str] = []
-    _write(value, out)
+    rounded: list[str] = []
+    _write(value, out, rounded=rounded)
+    if rounded and notes is not None:
+        shown = ", ".join(rounded[:3]) + (
+            f" and {len(rounded) - 3} more" if len(rounded) > 3 else ""
+        )
+        notes.append(
+            f"integers beyond 2^53 rounded as JavaScript's JSON.parse does ({shown}); "
+            "Nango sends them rounded too"
+        )
     return "".join(out)
 
 
-def serialize(value: Any) -> bytes:
-    """The exact bytes Nango would sign and send for `value`."""
-    return stable_stringify(value).encode("utf-8", "surrogatepass")
+def serialize(value: Any, notes: list[str] | None = None) -> bytes:
+    """The exact bytes Nango would sign and send for `value`; a rounded integer adds a
+    note to `notes` when given."""
+    return stable_stringify(value, notes).encode("utf-8", "surrogatepass")
+
+
+def _parse_int(text: str) -> int | float:
+    # A number literal too long for Python's int() limit is far beyond a double anyway.
+    if len(text.lstrip("-")) > 400:
+        return float("-inf") if text.startswith("-") else float("inf")
+    return int(text)
+
+
+def parse_json(data: bytes | str) -> Any:
+    """json.loads, safe for any input: huge integer literals do not raise (they become
+    the infinities JavaScript would make of them), and nesting beyond the interpreter's
+    limit is a ValueError like any other malformed JSON."""
+    try:
+        return json.loads(data, parse_int=_parse_int)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def js_stringify(value: Any) -> str:
@@ -139,6 +185,34 @@ def js_stringify(value: Any) -> str:
     out: list[str] = []
     _write(value, out, sort=False)
     return "".join(out)
+
+
+class KeyRing(NamedTuple):
+    """The keys a webhook may be verified with, and those that explain a mismatch.
+
+    `current` and `previous` both verify (after a rotation Nango signs with either
+    for up to 5 minutes); `secret` is the API secret key, which newer environments
+    do not sign webhooks with; `others` are other environments' signing keys.
+    """
+
+    current: str | None = None
+    previous: str | None = None
+    secret: str | None = None
+    others: tuple[str, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Any, others: tuple[str, ...] = ()) -> KeyRing:
+        return cls(
+            current=settings["signing_key"],
+            previous=settings["previous_signing_key"],
+            secret=settings["secret_key"],
+            others=others,
+        )
+
+    def verifying(self) -> list[tuple[str, str]]:
+        """(which, key) pairs that make a signature valid."""
+        found = [("current", self.current), ("previous", self.previous)]
+        return [(which, key) for which, key in found if key]
 
 
 # ---------------------------------------------------------------- signatures
@@ -180,13 +254,17 @@ def signature_headers(key: str, body: bytes, mode: str = "both") -> dict[str, st
 # ---------------------------------------------------------------- verification
 
 
-@dataclass(frozen=True)
-class Verdict:
+VerdictState = Literal["valid", "invalid", "missing", "no-key"]
+
+
+class Verdict(NamedTuple):
     """The outcome of checking one signature header."""
 
     header: str
-    state: str  # "valid" | "invalid" | "missing" | "no-key"
+    state: VerdictState
     reason: str | None = None
+    # Which key made it valid: "current", or "previous" (inside a rotation window).
+    matched: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -207,26 +285,35 @@ def _find_header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-def explain_mismatch(
-    key: str, body: bytes, received: str, sign: Any, other_keys: tuple[str, ...]
-) -> str:
+SECRET_KEY_DIAGNOSIS = (
+    "signed with the API secret key, not the webhook signing key: environments created "
+    "after 2026-04-20 (or that rotated their API key) sign with a dedicated webhook signing "
+    "key (Environment Settings > Webhooks)"
+)
+
+
+def explain_mismatch(key: str, body: bytes, received: str, sign: Any, keys: KeyRing) -> str:
     """Best guess at why a signature does not match `body`."""
     received = received.strip().lower()
     if not re.fullmatch(r"[0-9a-f]{64}", received):
         return "the header is not a 64-character hex digest"
-    for other in other_keys:
+    if (
+        keys.secret
+        and keys.secret != key
+        and hmac.compare_digest(sign(keys.secret, body), received)
+    ):
+        return SECRET_KEY_DIAGNOSIS
+    for other in keys.others:
         if other and other != key and hmac.compare_digest(sign(other, body), received):
             return "signed with a different key (it matches another environment's key)"
     stripped = body.rstrip(b"\r\n \t")
     if stripped != body and hmac.compare_digest(sign(key, stripped), received):
         return "trailing whitespace or a newline was added to the body after signing"
     try:
-        parsed = json.loads(body)
+        parsed = parse_json(body)
         candidates = (serialize(parsed), js_stringify(parsed).encode("utf-8", "surrogatepass"))
     except (ValueError, UnicodeDecodeError):
         return "the body is not JSON; it was altered or signed with a different key"
-    except RecursionError:
-        return "signed with a different key, or the body was altered"
     for candidate in candidates:
         if candidate != body and hmac.compare_digest(sign(key, candidate), received):
             return (
@@ -237,22 +324,32 @@ def explain_mismatch(
 
 
 def verify_headers(
-    key: str | None,
+    keys: KeyRing | str | None,
     body: bytes,
     headers: Mapping[str, str],
     other_keys: tuple[str, ...] = (),
 ) -> tuple[Verdict, Verdict]:
-    """Verdicts for the HMAC and the legacy header of a received request."""
+    """Verdicts for the HMAC and the legacy header of a received request; either the
+    current or (in a rotation window) the previous signing key makes one valid."""
+    if not isinstance(keys, KeyRing):
+        keys = KeyRing(current=keys, others=other_keys)
     verdicts = []
     for header, sign in ((HMAC_HEADER, hmac_signature), (LEGACY_HEADER, legacy_signature)):
         received = _find_header(headers, header)
         if received is None:
             verdicts.append(Verdict(header, "missing"))
-        elif not key:
+            continue
+        candidates = keys.verifying()
+        if not candidates:
             verdicts.append(Verdict(header, "no-key", "no signing key configured"))
-        elif _same_digest(sign(key, body), received):
-            verdicts.append(Verdict(header, "valid"))
+            continue
+        matched = next(
+            (which for which, key in candidates if _same_digest(sign(key, body), received)), None
+        )
+        if matched is not None:
+            reason = "previous key: rotation window" if matched == "previous" else None
+            verdicts.append(Verdict(header, "valid", reason, matched))
         else:
-            reason = explain_mismatch(key, body, received, sign, other_keys)
+            reason = explain_mismatch(candidates[0][1], body, received, sign, keys)
             verdicts.append(Verdict(header, "invalid", reason))
     return verdicts[0], verdicts[1]

@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from nango_cli import paths
+if TYPE_CHECKING:
+    import random
+
+import nango_cli
+from nango_cli import files, paths
 from nango_cli.errors import ConfigError, NotFoundError, UsageError
+from nango_cli.text import escape_surrogates
 
 RESPONSE_BODY_CAP = 64 * 1024
 BUSY_TIMEOUT_MS = 30_000
@@ -94,18 +98,57 @@ def _m001_initial(db: sqlite3.Connection) -> None:
     )
 
 
+def _m002_redirects_and_negatives(db: sqlite3.Connection) -> None:
+    # The hops an attempt followed, and what the sender noticed on the way (a redirect
+    # to another host, the circuit breaker opening); and webhooks sent to be rejected
+    # (a bad or missing signature), which `replay --failed` leaves alone.
+    _run_script(
+        db,
+        """
+        ALTER TABLE attempts ADD COLUMN redirects TEXT;
+        ALTER TABLE attempts ADD COLUMN note TEXT;
+        ALTER TABLE webhooks ADD COLUMN negative INTEGER NOT NULL DEFAULT 0
+        """,
+    )
+
+
 # Ordered, named, append-only: a released migration is never edited.
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("001_initial", _m001_initial),
+    ("002_redirects_and_negatives", _m002_redirects_and_negatives),
+]
+
+Outcome = Literal["success", "http_error", "network_error"]
+ErrorClass = Literal[
+    "reset",
+    "timeout",
+    "aborted",
+    "refused",
+    "unreachable",
+    "dns",
+    "tls",
+    "protocol",
+    "redirects",
+    "url",
+    "proxy",
+    "network",
+    "circuit_breaker_open",
 ]
 
 
+_left_open: list[sqlite3.Connection] = []
+
 # Ids must be unique, not secret: a seeded PRNG is ~100x cheaper than a urandom call per id,
 # which matters at thousands of webhooks a second. A collision is retried on insert.
-_ids = random.Random(os.urandom(16))
+_ids: random.Random | None = None
 
 
 def new_id() -> str:
+    global _ids
+    if _ids is None:
+        import random
+
+        _ids = random.Random(os.urandom(16))
     return f"{_ids.getrandbits(48):012x}"
 
 
@@ -114,16 +157,18 @@ class AttemptRecord:
     target: str
     number: int
     started_at: str
-    outcome: str  # "success" | "http_error" | "network_error"
+    outcome: Outcome
     status_code: int | None = None
     latency_ms: float | None = None
-    error_class: str | None = None
+    error_class: ErrorClass | None = None
     error: str | None = None
     will_retry: bool = False
     wait_s: float | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
     response_body: bytes = b""
     response_truncated: bool = False
+    redirects: list[str] = field(default_factory=list)
+    note: str | None = None
 
     def to_dict(self, include_body: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -137,6 +182,8 @@ class AttemptRecord:
             "error": self.error,
             "will_retry": self.will_retry,
             "wait_s": self.wait_s,
+            "redirects": self.redirects,
+            "note": self.note,
         }
         if include_body:
             data["response_headers"] = self.response_headers
@@ -166,6 +213,7 @@ class WebhookRecord:
     replay_of: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     attempts: list[AttemptRecord] = field(default_factory=list)
+    negative: bool = False
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -184,13 +232,19 @@ class WebhookRecord:
             "last_status_code": self.last_status_code,
             "latency_ms": self.latency_ms,
             "replay_of": self.replay_of,
+            "negative": self.negative,
         }
 
 
+_ATTEMPT_INSERT = (
+    "{verb} INTO attempts (webhook_id, target, number, started_at, status_code, latency_ms, "
+    "outcome, error_class, error, will_retry, wait_s, response_headers, response_body, "
+    "response_truncated, redirects, note) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
 _WEBHOOK_COLUMNS = (
     "id, created_at, direction, env, type, sync_name, model, connection_id, "
     "provider_config_key, targets, headers, body, status, attempt_count, "
-    "last_status_code, latency_ms, replay_of, meta"
+    "last_status_code, latency_ms, replay_of, meta, negative"
 )
 
 
@@ -214,6 +268,7 @@ def _row_to_webhook(row: sqlite3.Row) -> WebhookRecord:
         latency_ms=row["latency_ms"],
         replay_of=row["replay_of"],
         meta=json.loads(row["meta"]),
+        negative=bool(row["negative"]),
     )
 
 
@@ -232,6 +287,8 @@ def _row_to_attempt(row: sqlite3.Row) -> AttemptRecord:
         response_headers=json.loads(row["response_headers"] or "{}"),
         response_body=bytes(row["response_body"] or b""),
         response_truncated=bool(row["response_truncated"]),
+        redirects=json.loads(row["redirects"] or "[]"),
+        note=row["note"],
     )
 
 
@@ -253,6 +310,7 @@ class HistoryFilter:
     env: str | None = None
     direction: str | None = None
     failed: bool = False
+    include_negative: bool = True
     since: str | None = None
     until: str | None = None
     limit: int | None = 50
@@ -264,8 +322,16 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
-        paths.ensure_private_dir(path.parent)
+        # Risks about a directory nango-hooks did not create, for the CLI to show.
+        self.warnings = files.ensure_state_dir(path.parent)
         try:
+            # Created 0600 before SQLite opens it: SQLite gives the -wal and -shm files
+            # the database file's mode, so they are never readable by others either.
+            files.create_private(path)
+            for suffix in ("-wal", "-shm"):
+                sidecar = path.with_name(path.name + suffix)
+                if sidecar.exists():
+                    files.create_private(sidecar)
             self._db = sqlite3.connect(
                 path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
             )
@@ -275,13 +341,11 @@ class Store:
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute("PRAGMA foreign_keys = ON")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:
             raise ConfigError(
                 f"cannot open the history store {path}: {exc}",
                 hint="move the file away to start a new history (nothing else is touched)",
             ) from None
-        with suppress(OSError):
-            path.chmod(0o600)
 
     @classmethod
     def open_default(cls) -> Store:
@@ -289,6 +353,15 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
+            if nango_cli.FAST_EXIT:
+                # The process is about to leave with os._exit. Closing the last
+                # connection would make SQLite checkpoint the WAL into the database
+                # with an fsync (20-50 ms, a fifth of a `fire`); every transaction is
+                # already committed to the WAL, which the next process reads and
+                # SQLite's auto-checkpoint folds in. So the connection is dropped
+                # with the process instead.
+                _left_open.append(self._db)
+                return
             self._db.close()
 
     def __enter__(self) -> Store:
@@ -333,20 +406,30 @@ class Store:
     def record_webhook(self, webhook: WebhookRecord) -> None:
         self.record_webhooks([webhook])
 
-    def record_webhooks(self, webhooks: Sequence[WebhookRecord]) -> None:
-        """Insert in one transaction; on an id collision, new ids are drawn and it is retried."""
+    def record_webhooks(
+        self,
+        webhooks: Sequence[WebhookRecord],
+        attempts: Sequence[tuple[str, AttemptRecord]] = (),
+    ) -> None:
+        """Insert in one transaction (with `attempts` of those webhooks, if any); on an id
+        collision, new ids are drawn and it is retried."""
         for _ in range(5):
             try:
                 with self._write() as db:
                     db.executemany(
                         f"INSERT INTO webhooks ({_WEBHOOK_COLUMNS}, owner_pid) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "VALUES (" + ", ".join("?" * 20) + ")",
                         [(*_webhook_values(w), os.getpid()) for w in webhooks],
                     )
+                    if attempts:
+                        self._insert_attempts(db, attempts)
                 return
             except sqlite3.IntegrityError:
+                renamed = {}
                 for webhook in webhooks:
-                    webhook.id = new_id()
+                    old_id, webhook.id = webhook.id, new_id()
+                    renamed[old_id] = webhook.id
+                attempts = [(renamed.get(wid, wid), a) for wid, a in attempts]
         raise sqlite3.IntegrityError("could not find unused webhook ids")
 
     def record_attempt(self, webhook_id: str, attempt: AttemptRecord) -> None:
@@ -355,39 +438,42 @@ class Store:
     def record_attempts(self, items: Sequence[tuple[str, AttemptRecord]]) -> None:
         """Attempts (capped response bodies) and their webhooks' counters, in one transaction."""
         with self._write() as db:
-            db.executemany(
-                "INSERT INTO attempts (webhook_id, target, number, started_at, status_code, "
-                "latency_ms, outcome, error_class, error, will_retry, wait_s, response_headers, "
-                "response_body, response_truncated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [_attempt_values(webhook_id, a) for webhook_id, a in items],
-            )
-            db.executemany(
-                "UPDATE webhooks SET attempt_count = attempt_count + 1, last_status_code = ?, "
-                "latency_ms = ? WHERE id = ?",
-                [(a.status_code, a.latency_ms, webhook_id) for webhook_id, a in items],
-            )
+            self._insert_attempts(db, items)
 
-    def import_webhooks(self, webhooks: Sequence[WebhookRecord]) -> int:
-        """Insert webhooks (with their attempts) not already stored; returns how many were new."""
-        added = 0
+    @staticmethod
+    def _insert_attempts(
+        db: sqlite3.Connection, items: Sequence[tuple[str, AttemptRecord]]
+    ) -> None:
+        db.executemany(
+            _ATTEMPT_INSERT.format(verb="INSERT"),
+            [_attempt_values(webhook_id, a) for webhook_id, a in items],
+        )
+        db.executemany(
+            "UPDATE webhooks SET attempt_count = attempt_count + 1, last_status_code = ?, "
+            "latency_ms = ? WHERE id = ?",
+            [(a.status_code, a.latency_ms, webhook_id) for webhook_id, a in items],
+        )
+
+    def import_webhooks(self, webhooks: Iterable[WebhookRecord]) -> tuple[int, int]:
+        """Insert webhooks (with their attempts) not already stored, in one transaction:
+        if `webhooks` raises (a bad line), nothing is imported. Returns (read, new)."""
+        added = read = 0
         with self._write() as db:
             for w in webhooks:
+                read += 1
                 cursor = db.execute(
                     f"INSERT OR IGNORE INTO webhooks ({_WEBHOOK_COLUMNS}, owner_pid) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                    "VALUES (" + ", ".join("?" * 19) + ", NULL)",
                     _webhook_values(w),
                 )
                 if cursor.rowcount == 0:
                     continue
                 added += 1
                 db.executemany(
-                    "INSERT OR IGNORE INTO attempts (webhook_id, target, number, started_at, "
-                    "status_code, latency_ms, outcome, error_class, error, will_retry, wait_s, "
-                    "response_headers, response_body, response_truncated) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    _ATTEMPT_INSERT.format(verb="INSERT OR IGNORE"),
                     [_attempt_values(w.id, a) for a in w.attempts],
                 )
-        return added
+        return read, added
 
     def prune(self, before: str) -> int:
         """Delete webhooks (and their attempts) created before `before`; returns how many."""
@@ -497,6 +583,8 @@ class Store:
         if flt.failed:
             clauses.append("status IN (?, ?)")
             args.extend([FAILED, INTERRUPTED])
+        if not flt.include_negative:
+            clauses.append("negative = 0")
         if flt.since:
             clauses.append("created_at >= ?")
             args.append(flt.since)
@@ -522,38 +610,48 @@ class Store:
             return int(self._db.execute("SELECT count(*) FROM webhooks").fetchone()[0])
 
 
+def _storable(text: str | None) -> str | None:
+    """A text column as SQLite can take it: a lone surrogate (valid in JSON, not in
+    UTF-8) is kept as its `\\udXXX` escape instead of failing the whole transaction."""
+    return escape_surrogates(text) if text is not None and not text.isascii() else text
+
+
 def _attempt_values(webhook_id: str, a: AttemptRecord) -> tuple[Any, ...]:
     return (
         webhook_id,
-        a.target,
+        _storable(a.target),
         a.number,
-        a.started_at,
+        _storable(a.started_at),
         a.status_code,
         a.latency_ms,
         a.outcome,
         a.error_class,
-        a.error,
+        _storable(a.error),
         int(a.will_retry),
         a.wait_s,
         json.dumps(a.response_headers),
         a.response_body[:RESPONSE_BODY_CAP],
         int(a.response_truncated or len(a.response_body) > RESPONSE_BODY_CAP),
+        json.dumps(a.redirects) if a.redirects else None,
+        _storable(a.note),
     )
 
 
 def _webhook_values(w: WebhookRecord) -> tuple[Any, ...]:
     if w.direction not in ("sent", "received"):
         raise UsageError(f"invalid direction {w.direction!r}")
+    # JSON columns are written with ASCII escapes, so only plain text columns can hold
+    # what UTF-8 cannot: those taken from a received or imported body.
     return (
         w.id,
         w.created_at,
         w.direction,
-        w.env,
-        w.type,
-        w.sync_name,
-        w.model,
-        w.connection_id,
-        w.provider_config_key,
+        _storable(w.env),
+        _storable(w.type),
+        _storable(w.sync_name),
+        _storable(w.model),
+        _storable(w.connection_id),
+        _storable(w.provider_config_key),
         json.dumps(w.targets) if w.targets else "[]",
         json.dumps(w.headers),
         w.body,
@@ -563,4 +661,5 @@ def _webhook_values(w: WebhookRecord) -> tuple[Any, ...]:
         w.latency_ms,
         w.replay_of,
         json.dumps(w.meta),
+        int(w.negative),
     )

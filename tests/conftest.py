@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -12,6 +14,45 @@ from typer.testing import CliRunner
 from tests.receiver import Receiver
 
 KEY = "4b0f5b1e-7c1a-4a4e-9d7e-5f8f1c2a9b3d"
+
+
+def check_envelope(document: Any) -> None:
+    """Every --json document is {"ok": true, "data": …} or {"ok": false, "error": …}."""
+    assert isinstance(document, dict) and isinstance(document.get("ok"), bool), document
+    if document["ok"]:
+        assert "data" in document and "error" not in document, document
+    else:
+        error = document.get("error")
+        assert isinstance(error, dict), document
+        assert set(error) == {"kind", "message", "hint", "exit_code"}, error
+        assert isinstance(error["message"], str) and isinstance(error["exit_code"], int)
+
+
+def jdata(text: str) -> Any:
+    """The data of a successful --json document (the envelope checked on the way)."""
+    document = json.loads(text)
+    check_envelope(document)
+    assert document["ok"] is True, document
+    return document["data"]
+
+
+def jpayload(text: str) -> Any:
+    """The data of a --json document, successful or not (a failure may carry what was
+    done before it failed, such as a check report)."""
+    document = json.loads(text)
+    check_envelope(document)
+    return document.get("data")
+
+
+def jerror(text: str) -> dict[str, Any]:
+    """The error of a failed --json document (the envelope checked on the way)."""
+    document = json.loads(text)
+    check_envelope(document)
+    assert document["ok"] is False, document
+    error: dict[str, Any] = document["error"]
+    return error
+
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -74,3 +115,11 @@ def configured(cli: Cli, receiver: Receiver) -> Receiver:
     assert cli("config", "set-url", receiver.url).exit_code == 0
     assert cli("config", "set-key", KEY).exit_code == 0
     return receiver
+
+
+@pytest.fixture(scope="session")
+def nango_node() -> Path:
+    """Nango's Node.js SDK and types 0.71.10 (tests/nango_node.py)."""
+    from tests import nango_node as packages
+
+    return packages.install()

@@ -1,11 +1,30 @@
-"""The delivery engine against real loopback receivers; only the backoff clock is fake."""
+"""The delivery loop, the attempt contract's pieces and the httpx sender's TLS and
+proxy handling, against real loopback servers; only the backoff clock is fake."""
 
 from __future__ import annotations
 
+import http.server
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
 import pytest
 
-from nango_cli.delivery import Sender, deliver, make_policy
+from nango_cli.delivery import (
+    BodyCap,
+    CircuitBreaker,
+    Outgoing,
+    delivery_steps,
+    make_policy,
+    merge_headers,
+    next_hop,
+    run_steps,
+)
 from nango_cli.store import AttemptRecord
+from nango_cli.transports import TLSOptions, proxy_for
+from nango_cli.transports.httpx_sender import Sender
 from tests.receiver import Behaviour, Receiver, free_port
 
 BODY = b'{"type":"sync"}'
@@ -15,28 +34,32 @@ HEADERS = {"content-type": "application/json"}
 class Clock:
     def __init__(self) -> None:
         self.waits: list[float] = []
+        self.now = 0.0
 
     def sleep(self, seconds: float) -> None:
         self.waits.append(seconds)
+        self.now += seconds
+
+    def monotonic(self) -> float:
+        return self.now
 
 
-def _deliver(targets: list[str], policy: str, retries: int | None = None, timeout: float = 5.0):
-    clock = Clock()
+def _deliver(
+    targets: list[str],
+    policy: str,
+    retries: int | None = None,
+    timeout: float = 5.0,
+    breaker: CircuitBreaker | None = None,
+    clock: Clock | None = None,
+    sender: Sender | None = None,
+):
+    clock = clock or Clock()
     seen: list[tuple[AttemptRecord, str]] = []
-    sender = Sender()
-    try:
-        result = deliver(
-            BODY,
-            HEADERS,
-            targets,
-            make_policy(policy, retries),
-            timeout,
-            sender,
-            lambda a, r: seen.append((a, r)),
-            clock.sleep,
-        )
-    finally:
-        sender.close()
+    sender = sender or Sender()
+    steps = delivery_steps(
+        targets, make_policy(policy, retries), lambda a, r: seen.append((a, r)), breaker
+    )
+    result = run_steps(steps, lambda t: sender.send(t, BODY, HEADERS, timeout), clock.sleep)
     return result, clock, seen
 
 
@@ -159,3 +182,216 @@ def test_a_redirect_loop_gives_up(receiver: Receiver) -> None:
     assert seen[0][0].error_class == "redirects"
     assert len(receiver.requests) == 6  # the first request and 5 redirects
     assert "does not retry redirects errors" in seen[0][1]
+
+
+# ---------------------------------------------------------------- circuit breaker
+
+
+def test_the_circuit_breaker_opens_past_five_failures_in_ten_seconds(receiver: Receiver) -> None:
+    """Nango's defaults: the 6th failure within 10 s opens it for 60 s; refused attempts
+    make no request and are not retried; after the cooldown one probe decides."""
+    clock = Clock()
+    breaker = CircuitBreaker(clock=clock.monotonic)
+    receiver.default = Behaviour(status=503)
+    _deliver([receiver.url], "docs", clock=clock, breaker=breaker)  # 3 failures
+    assert breaker.refusal(receiver.url) is None
+    clock.now += 1
+    result, _, seen = _deliver([receiver.url], "docs", clock=clock, breaker=breaker)
+    assert [a.status_code for a, _ in seen] == [503, 503, 503]  # the 6th opened it
+    assert "opened the circuit breaker" in (seen[-1][0].note or "")
+    requests_before = len(receiver.requests)
+    result, _, seen = _deliver([receiver.url], "server", clock=clock, breaker=breaker)
+    ((refused, reason),) = seen
+    assert refused.error_class == "circuit_breaker_open" and not refused.will_retry
+    assert "does not retry" in reason or "circuit breaker is open" in reason
+    assert len(receiver.requests) == requests_before  # nothing was sent
+    clock.now += 60
+    receiver.default = Behaviour(status=200)
+    result, _, seen = _deliver([receiver.url], "server", clock=clock, breaker=breaker)
+    assert result.delivered  # the probe succeeded: closed again
+    assert breaker.refusal(receiver.url) is None
+
+
+def test_failures_outside_the_window_do_not_add_up() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(clock=clock.monotonic)
+    for _ in range(5):
+        assert not breaker.record("u", success=False)
+    clock.now += 10
+    for _ in range(5):
+        assert not breaker.record("u", success=False)
+    assert breaker.refusal("u") is None  # 10 failures, but never 6 within 10 s
+    assert breaker.record("u", success=False) is True  # the 6th in this window opens it
+    assert breaker.refusal("u") is not None
+    assert breaker.refusal("other") is None  # per URL
+
+
+def test_a_failed_probe_opens_it_again() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(threshold=1, clock=clock.monotonic)
+    breaker.record("u", False)
+    assert breaker.record("u", False) is True
+    clock.now += 60
+    assert breaker.refusal("u") is None  # the probe
+    assert breaker.refusal("u") is not None  # another while the probe is out
+    assert breaker.record("u", False) is True
+    assert breaker.refusal("u") is not None
+
+
+# ---------------------------------------------------------------- contract pieces
+
+
+def test_next_hop_follows_axios_rules() -> None:
+    post = Outgoing(
+        "POST",
+        "https://a.example/hook",
+        {"content-type": "application/json", "authorization": "x", "x-nango-hmac-sha256": "s"},
+        b"{}",
+    )
+    assert next_hop(post, 200, "/x") is None
+    assert next_hop(post, 302, None) is None
+    hop = next_hop(post, 302, "/moved")
+    assert hop is not None and hop.note is None
+    assert (hop.request.method, hop.request.url, hop.request.body) == (
+        "GET",
+        "https://a.example/moved",
+        None,
+    )
+    assert "content-type" not in hop.request.headers
+    hop = next_hop(post, 308, "http://b.example/x")
+    assert hop is not None and hop.request.method == "POST" and hop.request.body == b"{}"
+    assert hop.note == "redirected to another host (b.example); redirected from https to http"
+    assert "authorization" not in hop.request.headers  # dropped across hosts, as axios does
+    assert "x-nango-hmac-sha256" in hop.request.headers
+
+
+def test_merge_headers_is_case_insensitive_and_later_layers_win() -> None:
+    merged = merge_headers(
+        {"X-Nango-Hmac-Sha256": "spoofed", "Accept": "*/*", "X-GitHub-Event": "issues"},
+        {"accept": "application/json"},
+        {"x-nango-hmac-sha256": "real"},
+    )
+    assert merged == {
+        "x-nango-hmac-sha256": "real",
+        "accept": "application/json",
+        "X-GitHub-Event": "issues",
+    }
+
+
+def test_body_cap_is_honest_about_truncation() -> None:
+    exact = BodyCap(4)
+    assert not exact.feed(b"ab") and not exact.feed(b"cd")
+    assert exact.content == b"abcd" and not exact.truncated
+    over = BodyCap(4)
+    assert over.feed(b"abcde")
+    assert over.content == b"abcd" and over.truncated
+
+
+def test_a_non_transport_error_is_raised_not_recorded_as_network(receiver: Receiver) -> None:
+    """Before, any exception during a send became a retried "network" attempt (a header
+    httpx could not encode, say); now only transport failures are attempts."""
+    sender = Sender()
+    with pytest.raises(UnicodeEncodeError):
+        sender.send(receiver.url, BODY, {"x-redacted": "\u2026 redacted"}, 5.0)
+    assert receiver.requests == []
+
+
+# ---------------------------------------------------------------- proxies
+
+
+def test_proxy_decision_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    assert proxy_for("https://hooks.example.com/x") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp:3128")
+    monkeypatch.setenv("HTTP_PROXY", "proxy.corp:8080")
+    assert proxy_for("https://hooks.example.com/x") == "http://proxy.corp:3128"
+    assert proxy_for("http://hooks.example.com/x") == "http://proxy.corp:8080"
+    for loopback in ("http://127.0.0.1:3000/", "http://localhost:3000/", "http://[::1]:3000/"):
+        assert proxy_for(loopback) is None  # never for loopback
+    monkeypatch.setenv("NO_PROXY", ".example.com, 10.0.0.0/8, other.test:8443")
+    assert proxy_for("https://hooks.example.com/x") is None
+    assert proxy_for("https://example.com/x") is None
+    assert proxy_for("http://10.1.2.3/x") is None
+    assert proxy_for("https://other.test:8443/x") is None
+    assert proxy_for("https://other.test/x") == "http://proxy.corp:3128"
+    monkeypatch.setenv("NO_PROXY", "*")
+    assert proxy_for("https://hooks.example.com/x") is None
+
+
+class _ForwardProxy(http.server.BaseHTTPRequestHandler):
+    """A forward proxy that answers for the origin itself (the test never leaves 127.0.0.1)."""
+
+    protocol_version = "HTTP/1.1"
+    seen: ClassVar[list[tuple[str, str]]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        type(self).seen.append((self.command, self.path))
+        self.send_response(202)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_non_loopback_target_goes_through_the_proxy(
+    monkeypatch: pytest.MonkeyPatch, receiver: Receiver
+) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ForwardProxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _ForwardProxy.seen = []
+    try:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.server_address[1]}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        attempt = Sender().send("http://hooks.example.test/nango", BODY, HEADERS, 5.0)
+        assert attempt.status_code == 202
+        assert _ForwardProxy.seen == [("POST", "http://hooks.example.test/nango")]
+        # loopback targets bypass the proxy
+        assert Sender().send(receiver.url, BODY, HEADERS, 5.0).status_code == 200
+        assert len(_ForwardProxy.seen) == 1 and len(receiver.requests) == 1
+    finally:
+        server.shutdown()
+
+
+# ---------------------------------------------------------------- TLS
+
+
+@pytest.fixture(scope="module")
+def tls_receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Receiver, Path]]:
+    """The receiver behind TLS, with a certificate from a CA of the test's own."""
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    ca_path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_path))
+    with Receiver() as receiver:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert.configure_cert(context)
+        receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
+        yield receiver, ca_path
+
+
+def test_https_with_the_servers_ca(tls_receiver: tuple[Receiver, Path]) -> None:
+    receiver, ca_path = tls_receiver
+    url = receiver.url.replace("http://", "https://")
+    attempt = Sender(TLSOptions(ca_cert=str(ca_path))).send(url, BODY, HEADERS, 5.0)
+    assert attempt.status_code == 200
+
+
+def test_https_self_signed_is_a_tls_error_unless_trusted(
+    tls_receiver: tuple[Receiver, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receiver, ca_path = tls_receiver
+    url = receiver.url.replace("http://", "https://")
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    attempt = Sender().send(url, BODY, HEADERS, 5.0)
+    assert attempt.error_class == "tls" and "not trusted" in (attempt.error or "")
+    assert Sender(TLSOptions(insecure=True)).send(url, BODY, HEADERS, 5.0).status_code == 200
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_path))
+    assert Sender().send(url, BODY, HEADERS, 5.0).status_code == 200

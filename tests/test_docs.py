@@ -14,10 +14,16 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
 
 def _commands(group, prefix=()):  # type: ignore[no-untyped-def]
-    for name, command in getattr(group, "commands", {}).items():
+    """Every command, loading the lazy root group's commands as `--help` would."""
+    import typer
+
+    ctx = typer.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
         path = (*prefix, name)
         yield path, command
-        yield from _commands(command, path)
+        if hasattr(command, "list_commands"):
+            yield from _commands(command, path)
 
 
 def test_every_command_has_help_and_is_in_the_readme() -> None:
@@ -37,3 +43,15 @@ def test_every_exit_code_is_documented() -> None:
     section = README.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
     documented = {int(code) for code in re.findall(r"^\| (\d+) \|", section, re.M)}
     assert documented == {int(code) for code in ExitCode}
+
+
+def test_the_root_listing_matches_each_commands_own_help() -> None:
+    """`--help` lists commands from a table (so it imports none of them); each line
+    must be the command's own first help line."""
+    from nango_cli.cli import COMMANDS
+
+    root = get_command(app)
+    for path, command in _commands(root):
+        if len(path) == 1:
+            first_line = (command.help or "").strip().splitlines()[0]
+            assert COMMANDS[path[0]][1] == first_line, path[0]

@@ -1,26 +1,31 @@
-"""`nango-hooks check` (a conformance suite for a webhook handler) and `nango-hooks syncs`."""
+"""`nango-hooks check`: a conformance suite for a webhook handler."""
 
-from __future__ import annotations
-
-import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from nango_cli.cli import output
-from nango_cli.cli.state import EnvOption, JsonOption, settings, use
+from nango_cli.cli.common import (
+    CaCertOption,
+    EnvOption,
+    InsecureOption,
+    JsonOption,
+    ProjectOption,
+    SyncOption,
+    checked_url,
+    delivery_flags,
+    open_store,
+    settings,
+    tls_options,
+    use,
+)
+from nango_cli.cli.output import Column, Styled
 
 if TYPE_CHECKING:
     from nango_cli.check import CheckResult
 
-NangoYamlOption = Annotated[
-    str | None,
-    typer.Option(
-        "--nango-yaml",
-        help="nango.yaml to read. [default: ./nango.yaml or ./nango-integrations/nango.yaml]",
-    ),
-]
-_STYLE = {"pass": "green", "warn": "yellow", "fail": "red"}
+_STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "not judged": "yellow"}
+app = typer.Typer(rich_markup_mode=None)
 
 
 def _names(values: list[str] | None) -> list[str]:
@@ -34,53 +39,62 @@ def _names(values: list[str] | None) -> list[str]:
     return names
 
 
+@app.command("check")
 def check(
     ctx: typer.Context,
     url: Annotated[
-        str | None, typer.Argument(help="The handler's URL. [default: the environment's url]")
+        str | None,
+        typer.Argument(metavar="[URL]", help="The handler's URL. [default: the environment's url]"),
     ] = None,
-    sync: Annotated[
-        str | None, typer.Option("--sync", "-s", help="Sync to use in the webhooks.")
-    ] = None,
+    sync: SyncOption = None,
     integration: Annotated[
-        str | None, typer.Option("--integration", "-i", help="providerConfigKey.")
+        str | None,
+        typer.Option("--integration", "-i", metavar="KEY", help="providerConfigKey."),
     ] = None,
     connection: Annotated[
-        str | None, typer.Option("--connection", "-c", help="connectionId.")
+        str | None, typer.Option("--connection", "-c", metavar="ID", help="connectionId.")
     ] = None,
     only: Annotated[
-        list[str] | None, typer.Option("--only", help="Run only these checks (comma-separated).")
+        list[str] | None,
+        typer.Option("--only", metavar="CHECKS", help="Run only these checks (comma-separated)."),
     ] = None,
-    skip: Annotated[list[str] | None, typer.Option("--skip", help="Skip these checks.")] = None,
+    skip: Annotated[
+        list[str] | None,
+        typer.Option("--skip", metavar="CHECKS", help="Skip these checks (comma-separated)."),
+    ] = None,
     timeout: Annotated[
-        str | None, typer.Option("--timeout", help="Deadline per webhook. [default: 20s, Nango's]")
+        str | None,
+        typer.Option(
+            "--timeout", metavar="DURATION", help="Deadline per webhook. [default: 20s, Nango's]"
+        ),
     ] = None,
     retry_policy: Annotated[
-        str | None, typer.Option("--retry-policy", help="Policy used to explain failures.")
+        str | None,
+        typer.Option("--retry-policy", metavar="POLICY", help="Policy used to explain failures."),
     ] = None,
-    nango_yaml: NangoYamlOption = None,
+    project: ProjectOption = None,
+    ca_cert: CaCertOption = None,
+    insecure: InsecureOption = False,
     env: EnvOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Test a webhook handler against Nango's contract; exit 0 only if every required check passes.
+    """Test a webhook handler against Nango's contract.
 
-    Checks: sync, sync-error, auth-creation, auth-refresh-failure, forward, async-action,
-    unknown-type, tampered-body, wrong-key, missing-signature, legacy-only (warn only),
-    duplicate, concurrent-models. README explains each.
+    Exit 0 only if every required check passes (9 otherwise). Checks: sync,
+    sync-error, auth-creation, auth-refresh-failure, forward, async-action,
+    unknown-type, tampered-body, wrong-key, missing-signature, legacy-only
+    (warn only), duplicate, concurrent-models. README explains each.
     """
+    from nango_cli.bodies import FireOptions, connection_for, resolve_sync
     from nango_cli.check import CHECK_NAMES, CheckTarget, run_checks
-    from nango_cli.cli.delivery_view import delivery_flags
-    from nango_cli.cli.fire_cmd import checked_url
     from nango_cli.errors import CheckFailedError, ConfigError
-    from nango_cli.fire import FireOptions, connection_for, resolve_sync
-    from nango_cli.store import Store
 
     state = use(ctx, env, json_output)
     chosen = _names(only) or list(CHECK_NAMES)
     skipped = set(_names(skip))
     names = [n for n in chosen if n not in skipped]
     current = settings(state, delivery_flags(retry_policy, None, timeout))
-    target_url = checked_url(url) if url else current["url"]
+    target_url = checked_url(url, "URL") if url else current["url"]
     if not target_url:
         raise ConfigError(
             "no handler URL to check", hint="pass URL, or `nango-hooks config set-url`"
@@ -92,10 +106,10 @@ def check(
         )
     notes: list[str] = []
     opts = FireOptions(
-        sync_name=sync or _default_sync(current, nango_yaml),
+        sync_name=sync or _default_sync(current, project),
         integration=integration,
         connection_id=connection,
-        nango_yaml=nango_yaml,
+        project=project,
     )
     sync_integration, models = resolve_sync(opts, current, notes)
     for text in notes:
@@ -110,56 +124,52 @@ def check(
         connection_id=connection_for(opts, current, []),
         timeout=float(current["timeout"]),
         policy=current["retry_policy"],
+        tls=tls_options(ca_cert, insecure),
     )
     if not state.json:
         output.err(f"checking {target_url} ({len(names)} checks, sync {opts.sync_name})")
-    with Store.open_default() as store:
+    with open_store() as store:
         results = run_checks(target, store, names, (lambda r: None) if state.json else _progress)
     failed = [r for r in results if r.failed]
-    if state.json:
-        output.emit_json(
-            {"ok": not failed, "url": target_url, "checks": [r.to_dict() for r in results]}
-        )
-    else:
+    data = {"url": target_url, "checks": [r.to_dict() for r in results]}
+    if not state.json:
         _table(results)
     if failed:
-        error = CheckFailedError(
+        raise CheckFailedError(
             f"{len(failed)} required check(s) failed: {', '.join(r.name for r in failed)}",
             hint="README.md, section Check, says why each matters",
+            data=data,
         )
-        output.show_error(error, json_mode=False)
-        raise typer.Exit(int(error.exit_code))
+    if state.json:
+        output.emit(data)
 
 
-def _default_sync(current: object, nango_yaml: str | None) -> str:
-    """The first sync the project knows (config, then nango.yaml), else an example one."""
+def _default_sync(current: object, project: str | None) -> str:
+    """The first sync the project knows (config, then project files), else an example one."""
+    from nango_cli import project as projects
     from nango_cli.config import Settings
-    from nango_cli.nango_yaml import discover
 
     assert isinstance(current, Settings)
     configured = current.file.syncs()
     if configured:
         return next(iter(configured))
-    _, found = discover(nango_yaml or current["nango_yaml"])
-    return next(iter(found), "github-tickets")
+    found = projects.discover(project or current["project"])
+    return next(iter(found.syncs), "github-tickets")
 
 
-def _progress(result: CheckResult) -> None:
-    mark = output.paint(result.verdict, _STYLE[result.verdict], sys.stderr)
-    output.err(f"  {mark} {result.name}")
+def _progress(result: "CheckResult") -> None:
+    output.err("  ", Styled(result.verdict, _STYLE[result.verdict]), f" {result.name}")
 
 
-def _table(results: list[CheckResult]) -> None:
+def _table(results: list["CheckResult"]) -> None:
     output.table(
-        ["check", "expected", "happened", "verdict"],
+        [Column("check", cut=False), "expected", "happened", Column("verdict", cut=False)],
         [
             [
                 r.name,
                 r.expectation,
-                output.safe(r.happened, False),
-                output.paint(
-                    r.verdict + ("" if r.required else " (optional)"), _STYLE[r.verdict], sys.stdout
-                ),
+                r.happened,
+                Styled(r.verdict + ("" if r.required else " (optional)"), _STYLE[r.verdict]),
             ]
             for r in results
         ],
@@ -167,58 +177,3 @@ def _table(results: list[CheckResult]) -> None:
     for r in results:
         if r.nango_would and r.verdict != "pass":
             output.out(f"  {r.name}: {r.nango_would}")
-
-
-def syncs(
-    ctx: typer.Context,
-    nango_yaml: NangoYamlOption = None,
-    env: EnvOption = None,
-    json_output: JsonOption = False,
-) -> None:
-    """List the syncs known from nango.yaml and the config's [syncs] tables."""
-    from nango_cli.nango_yaml import discover
-
-    state = use(ctx, env, json_output)
-    current = settings(state)
-    path, found = discover(nango_yaml or current["nango_yaml"])
-    rows = [{**s.to_dict(), "source": str(path)} for s in found.values()]
-    for name, s in current.file.syncs().items():
-        rows.append(
-            {
-                "integration": s.integration,
-                "sync": name,
-                "models": list(s.models),
-                "sync_type": s.sync_type,
-                "runs": None,
-                "webhook_subscriptions": [],
-                "source": "config",
-            }
-        )
-    if state.json:
-        output.emit_json({"nango_yaml": str(path) if path else None, "syncs": rows})
-        return
-    if not rows:
-        output.err(
-            "no syncs found: no nango.yaml here or in ./nango-integrations/, and no "
-            "[syncs] in the config"
-        )
-        return
-    output.table(
-        ["integration", "sync", "models", "sync type", "webhook subscriptions", "source"],
-        [
-            [
-                output.safe(str(r["integration"] or "-"), False),
-                output.safe(str(r["sync"]), False),
-                output.safe(", ".join(r["models"]) or "-", False),
-                str(r["sync_type"] or "-"),
-                output.safe(", ".join(r["webhook_subscriptions"]) or "-", False),
-                str(r["source"]),
-            ]
-            for r in rows
-        ],
-    )
-
-
-def register(app: typer.Typer) -> None:
-    app.command("check")(check)
-    app.command("syncs")(syncs)

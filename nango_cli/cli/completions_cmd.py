@@ -1,13 +1,12 @@
 """`nango-hooks completions SHELL`: print the shell completion script."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
 
 SHELLS = ("bash", "zsh", "fish")
 COMPLETE_VAR = "_NANGO_HOOKS_COMPLETE"
+app = typer.Typer(rich_markup_mode=None)
 
 
 def script(shell: str) -> str:
@@ -16,16 +15,24 @@ def script(shell: str) -> str:
     return get_completion_script(prog_name="nango-hooks", complete_var=COMPLETE_VAR, shell=shell)
 
 
+@app.command("completions")
 def completions(
-    shell: Annotated[str, typer.Argument(help="bash, zsh or fish.", metavar="SHELL")],
+    shell: Annotated[
+        str,
+        typer.Argument(
+            metavar="SHELL",
+            help="bash, zsh or fish.",
+            autocompletion=lambda incomplete: [s for s in SHELLS if s.startswith(incomplete)],
+        ),
+    ],
 ) -> None:
-    """Print the completion script for SHELL (see README: Shell completions)."""
+    """Print the shell completion script for bash, zsh or fish.
+
+    Completes commands, options, sync names, environment names and setting
+    names. README, Shell completions, says where to put it.
+    """
     from nango_cli.errors import UsageError
 
     if shell not in SHELLS:
         raise UsageError(f"unsupported shell {shell!r}", hint="use one of: " + ", ".join(SHELLS))
     typer.echo(script(shell), nl=False)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("completions")(completions)

@@ -1,17 +1,28 @@
 """`nango-hooks config …`: read and write settings."""
 
-from __future__ import annotations
-
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from nango_cli.cli import output
-from nango_cli.cli.state import EnvOption, JsonOption, config_file, settings, use
+from nango_cli.cli.common import (
+    AppState,
+    EnvOption,
+    JsonOption,
+    complete_envs,
+    complete_settings,
+    config_file,
+    settings,
+    use,
+)
+from nango_cli.cli.output import Column
+
+if TYPE_CHECKING:
+    from nango_cli.config import ConfigFile
 
 app = typer.Typer(
-    help="Show and change settings (URLs, signing key, retries, environments).",
+    help="Show and change settings: URLs, keys, retries, environments.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -21,56 +32,154 @@ DefaultsOption = Annotated[
     typer.Option("--defaults", help="Write to [defaults] (shared by every environment) instead."),
 ]
 RevealOption = Annotated[bool, typer.Option("--reveal", help="Show secrets in full.")]
+SettingArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="NAME", help="Setting name (listed below).", autocompletion=complete_settings
+    ),
+]
+
+
+def _settings_epilog() -> str:
+    from nango_cli.config import SETTINGS
+
+    lines = ["Settings:"]
+    lines += [f"  {s.name:<22}{s.help}" for s in SETTINGS.values()]
+    return "\n\n".join(["\b\n" + "\n".join(lines)])
 
 
 def _where(env: str | None) -> str:
     return "[defaults]" if env is None else f"environment {env!r}"
 
 
-def _write_setting(
-    ctx: typer.Context, env: str | None, name: str, value: object | None, defaults: bool = False
-) -> tuple[str | None, object | None]:
+def _save(file: "ConfigFile", state: AppState, done: str, data: dict[str, Any]) -> None:
+    """Write the file and say what was done (and where a symlinked config really went)."""
+    written = file.save()
+    data = {**data, "config_file": str(written.path), "through_symlink": written.through_symlink}
+    if state.json:
+        output.emit(data)
+        return
+    output.err(done)
+    if written.through_symlink:
+        output.note(f"{file.path} is a symlink: wrote its target, {written.path}")
+
+
+def _target_env(state: AppState, file: "ConfigFile", defaults: bool) -> str | None:
     import os
 
-    from nango_cli.config import get_setting, resolve_env
+    from nango_cli.config import resolve_env
+
+    return None if defaults else resolve_env(state.env, file, os.environ)[0]
+
+
+def _write_setting(
+    ctx: typer.Context,
+    env: str | None,
+    json_output: bool,
+    name: str,
+    value: object,
+    defaults: bool = False,
+    shown: str | None = None,
+) -> None:
+    from nango_cli.config import get_setting
+    from nango_cli.errors import UsageError
 
     setting = get_setting(name)
-    state = use(ctx, env)
+    state = use(ctx, env, json_output)
     file = config_file(state)
-    # The environment a write goes to, or None for [defaults].
-    target = None if defaults else resolve_env(state.env, file, os.environ)[0]
-    table = file.table_for_write(target)
-    parsed = None
-    if value is None:
-        table.pop(setting.name, None)
-    else:
-        try:
-            parsed = setting.parse(value)
-        except ValueError as exc:
-            from nango_cli.errors import UsageError
-
-            raise UsageError(
-                f"invalid value for {setting.name}: {exc}",
-                hint=f"{setting.name} ({setting.kind}): {setting.help}",
-            ) from None
-        table[setting.name] = setting.to_toml(parsed)
-    file.save()
-    return target, parsed
+    target = _target_env(state, file, defaults)
+    try:
+        parsed = setting.parse(value)
+    except ValueError as exc:
+        raise UsageError(
+            f"invalid value for {setting.name}: {exc}",
+            hint=f"{setting.name} ({setting.kind}): {setting.help}",
+        ) from None
+    file.table_for_write(target)[setting.name] = setting.to_toml(parsed)
+    display = shown or setting.display(parsed)
+    _save(
+        file,
+        state,
+        f"{setting.name} of {_where(target)} set to {display}",
+        {"name": setting.name, "value": display, "env": target},
+    )
 
 
 @app.command("set-url")
 def set_url(
     ctx: typer.Context,
-    url: Annotated[str, typer.Argument(help="The app's webhook endpoint, http(s)://host/path.")],
+    url: Annotated[
+        str, typer.Argument(metavar="URL", help="The app's webhook endpoint, http(s)://host/path.")
+    ],
     secondary: Annotated[
         bool, typer.Option("--secondary", help="Set the secondary URL instead.")
     ] = False,
+    connection: Annotated[
+        str | None,
+        typer.Option(
+            "--connection",
+            "-c",
+            metavar="ID",
+            help="This connection's own URL (Nango's webhook_url_override): its webhooks go "
+            "only there.",
+        ),
+    ] = None,
     env: EnvOption = None,
+    json_output: JsonOption = False,
 ) -> None:
-    """Set the webhook URL of an environment."""
-    name = "secondary_url" if secondary else "url"
-    target, value = _write_setting(ctx, env, name, url)
-    output.err(f"{name} of {_where(target)} set to {output.safe(str(value))}")
+    """Set the webhook URL of an environment, or of one connection."""
+    if connection is None:
+        _write_setting(ctx, env, json_output, "secondary_url" if secondary else "url", url)
+        return
+    from nango_cli.config import validate_url
+    from nango_cli.errors import UsageError
+
+    if secondary:
+        raise UsageError(
+            "--secondary and --connection exclude each other",
+            hint="a connection's URL replaces both environment URLs, as in Nango",
+        )
+    try:
+        checked = validate_url(url)
+    except ValueError as exc:
+        raise UsageError(f"invalid URL {url!r}: {exc}") from None
+    state = use(ctx, env, json_output)
+    file = config_file(state)
+    file.data.setdefault("connections", {}).setdefault(connection, {})["url"] = checked
+    _save(
+        file,
+        state,
+        f"webhooks of connection {connection!r} now go only to {checked}",
+        {"connection": connection, "url": checked},
+    )
+
+
+@app.command("unset-url")
+def unset_url(
+    ctx: typer.Context,
+    connection: Annotated[
+        str, typer.Option("--connection", "-c", metavar="ID", help="The connection.")
+    ],
+    env: EnvOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Remove a connection's own URL (its webhooks go to the environment's URLs again)."""
+    from nango_cli.errors import NotFoundError
+
+    state = use(ctx, env, json_output)
+    file = config_file(state)
+    table = file.data.get("connections", {}).get(connection)
+    if not isinstance(table, dict) or "url" not in table:
+        raise NotFoundError(
+            f"connection {connection!r} has no URL of its own", hint="`config envs` lists them"
+        )
+    del table["url"]
+    _save(
+        file,
+        state,
+        f"connection {connection!r} uses the environment's URLs again",
+        {"connection": connection, "removed": True},
+    )
 
 
 @app.command("set-key")
@@ -78,18 +187,38 @@ def set_key(
     ctx: typer.Context,
     key: Annotated[
         str | None,
-        typer.Argument(help="The webhook signing key; omit it to be prompted (hidden)."),
+        typer.Argument(
+            metavar="[KEY]", help="The webhook signing key; omit it to be prompted (hidden)."
+        ),
     ] = None,
     stdin: Annotated[
         bool, typer.Option("--stdin", help="Read the key from standard input.")
     ] = False,
+    rotate: Annotated[
+        bool,
+        typer.Option(
+            "--rotate",
+            help="A rotation: the current key becomes previous_signing_key (both verify).",
+        ),
+    ] = False,
+    secret: Annotated[
+        bool,
+        typer.Option(
+            "--secret",
+            help="Set the API secret key (secret_key) instead: the local API's bearer token, "
+            "and what verification failures are compared with.",
+        ),
+    ] = False,
     env: EnvOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Set the webhook signing key (Nango: Environment Settings > Webhooks)."""
+    from nango_cli.config import mask_secret
     from nango_cli.errors import UsageError
 
+    what = "API secret key" if secret else "webhook signing key"
     if key is None and stdin:
-        key = sys.stdin.read().strip()
+        key = sys.stdin.readline(4096).strip()
     elif key is None:
         if not sys.stdin.isatty():
             raise UsageError(
@@ -99,52 +228,95 @@ def set_key(
             )
         import getpass
 
-        key = getpass.getpass("Webhook signing key (hidden): ").strip()
+        key = getpass.getpass(f"{what[0].upper()}{what[1:]} (hidden): ").strip()
     if not key:
-        raise UsageError(
-            "the signing key is empty", hint="copy it from Nango's environment settings"
-        )
-    from nango_cli.config import mask_secret
-
-    target, value = _write_setting(ctx, env, "signing_key", key)
-    output.err(f"signing key of {_where(target)} saved ({mask_secret(str(value))})")
-
-
-@app.command("set")
-def set_value(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Setting name; `config show` lists them.")],
-    value: Annotated[str, typer.Argument(help="New value.")],
-    defaults: DefaultsOption = False,
-    env: EnvOption = None,
-) -> None:
-    """Set a setting in an environment (or in [defaults])."""
+        raise UsageError(f"the {what} is empty", hint="copy it from Nango's environment settings")
+    if rotate and secret:
+        raise UsageError("--rotate applies to the signing key, not --secret")
+    state = use(ctx, env, json_output)
+    file = config_file(state)
+    target = _target_env(state, file, False)
+    table = file.table_for_write(target)
+    name = "secret_key" if secret else "signing_key"
     from nango_cli.config import get_setting
 
-    setting = get_setting(name)
-    target, parsed = _write_setting(ctx, env, name, value, defaults)
-    output.err(f"{setting.name} of {_where(target)} set to {setting.display(parsed)}")
+    try:
+        value = get_setting(name).parse(key)
+    except ValueError as exc:
+        raise UsageError(f"invalid {what}: {exc}") from None
+    rotated = None
+    if rotate:
+        current = settings(state)["signing_key"]
+        if not current:
+            raise UsageError(
+                f"nothing to rotate: {_where(target)} has no signing key yet",
+                hint="set it first with `nango-hooks config set-key`",
+            )
+        table["previous_signing_key"] = current
+        rotated = mask_secret(str(current))
+    table[name] = value
+    done = f"{what} of {_where(target)} saved ({mask_secret(str(value))})"
+    if rotated:
+        done += f"; the previous key ({rotated}) still verifies until you `config unset " + (
+            "previous_signing_key`"
+        )
+    _save(
+        file,
+        state,
+        done,
+        {"name": name, "value": mask_secret(str(value)), "env": target, "previous": rotated},
+    )
 
 
-@app.command("unset")
-def unset_value(
+@app.command("set", epilog=_settings_epilog())
+def set_value(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Setting name.")],
+    name: SettingArgument,
+    value: Annotated[str, typer.Argument(metavar="VALUE", help="New value.")],
     defaults: DefaultsOption = False,
     env: EnvOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Set a setting in an environment (or in [defaults])."""
+    _write_setting(ctx, env, json_output, name, value, defaults)
+
+
+@app.command("unset", epilog=_settings_epilog())
+def unset_value(
+    ctx: typer.Context,
+    name: SettingArgument,
+    defaults: DefaultsOption = False,
+    env: EnvOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Remove a setting from an environment (or from [defaults])."""
     from nango_cli.config import get_setting
 
     setting = get_setting(name)
-    target, _ = _write_setting(ctx, env, name, None, defaults)
-    output.err(f"{setting.name} removed from {_where(target)}")
+    state = use(ctx, env, json_output)
+    file = config_file(state)
+    target = _target_env(state, file, defaults)
+    table = file.env_table(target) if target is not None else file.defaults_table()
+    if setting.name not in table:
+        message = f"{setting.name} was not set in {_where(target)}: nothing to remove"
+        if state.json:
+            output.emit({"name": setting.name, "env": target, "removed": False})
+        else:
+            output.err(message)
+        return
+    del file.table_for_write(target)[setting.name]
+    _save(
+        file,
+        state,
+        f"{setting.name} removed from {_where(target)}",
+        {"name": setting.name, "env": target, "removed": True},
+    )
 
 
-@app.command("get")
+@app.command("get", epilog=_settings_epilog())
 def get_value(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Setting name.")],
+    name: SettingArgument,
     reveal: RevealOption = False,
     env: EnvOption = None,
     json_output: JsonOption = False,
@@ -157,15 +329,15 @@ def get_value(
     state = use(ctx, env, json_output)
     current = settings(state)
     resolved = current.values[setting.name]
-    if state.json:
-        output.emit_json(_entry(setting.name, resolved.value, resolved.source, reveal))
-        return
     if resolved.value is None:
         raise NotFoundError(
             f"{setting.name} is not set for environment {current.env!r}",
             hint=f"set it with `nango-hooks config set {setting.name} VALUE`",
         )
-    output.out(output.safe(setting.display(resolved.value, reveal)))
+    if state.json:
+        output.emit(_entry(setting.name, resolved.value, resolved.source, reveal))
+        return
+    output.out(setting.display(resolved.value, reveal))
 
 
 def _entry(name: str, value: object, source: str, reveal: bool) -> dict[str, object]:
@@ -173,7 +345,9 @@ def _entry(name: str, value: object, source: str, reveal: bool) -> dict[str, obj
 
     setting = SETTINGS[name]
     shown: object = value
-    if setting.secret and value is not None and not reveal:
+    if (setting.secret and value is not None and not reveal) or (
+        setting.kind == "duration" and value is not None
+    ):
         shown = setting.display(value)
     return {"name": name, "value": shown, "source": source, "secret": setting.secret}
 
@@ -186,11 +360,14 @@ def show(
     json_output: JsonOption = False,
 ) -> None:
     """Every effective setting with where it comes from (flag, env var, file, default)."""
+    from nango_cli.config import SETTINGS
+
     state = use(ctx, env, json_output)
     current = settings(state)
     syncs = current.file.syncs()
+    overrides = current.file.connection_urls()
     if state.json:
-        output.emit_json(
+        output.emit(
             {
                 "env": current.env,
                 "env_source": current.env_source,
@@ -207,16 +384,15 @@ def show(
                     }
                     for name, s in syncs.items()
                 },
+                "connections": overrides,
             }
         )
         return
-    from nango_cli.config import SETTINGS
-
-    output.out(f"environment {current.env} ({current.env_source})", "bold")
+    output.out(f"environment {current.env} ({current.env_source})", style="bold")
     output.table(
-        ["setting", "value", "source"],
+        [Column("setting", cut=False), "value", "source"],
         [
-            [r.name, output.safe(SETTINGS[r.name].display(r.value, reveal)) or "-", r.source]
+            [r.name, SETTINGS[r.name].display(r.value, reveal) or "-", r.source]
             for r in current.values.values()
         ],
     )
@@ -225,17 +401,18 @@ def show(
         output.table(
             ["sync", "integration", "models", "sync type"],
             [
-                [
-                    output.safe(name),
-                    output.safe(s.integration or "-"),
-                    output.safe(", ".join(s.models) or "-"),
-                    s.sync_type or "-",
-                ]
+                [name, s.integration or "-", ", ".join(s.models) or "-", s.sync_type or "-"]
                 for name, s in syncs.items()
             ],
         )
+    if overrides:
+        output.out()
+        output.table(
+            ["connection", "its own URL (replaces the environment's)"],
+            list([[c, u] for c, u in overrides.items()]),
+        )
     exists = "" if current.file.exists else " (not created yet)"
-    output.out(f"file: {current.file.path}{exists}", "dim")
+    output.out(f"file: {current.file.path}{exists}", style="dim")
 
 
 @app.command("path")
@@ -246,14 +423,14 @@ def path(ctx: typer.Context, json_output: JsonOption = False) -> None:
     state = use(ctx, None, json_output)
     config_path = paths.config_file(state.config)
     if state.json:
-        output.emit_json({"config_file": str(config_path), "history_db": str(paths.history_db())})
+        output.emit({"config_file": str(config_path), "history_db": str(paths.history_db())})
         return
     output.out(str(config_path))
 
 
 @app.command("envs")
 def envs(ctx: typer.Context, json_output: JsonOption = False) -> None:
-    """List the environments in the config file; the current one is starred."""
+    """List the environments and per-connection URLs; the current environment is starred."""
     import os
 
     from nango_cli.config import resolve_env
@@ -264,58 +441,90 @@ def envs(ctx: typer.Context, json_output: JsonOption = False) -> None:
     names = file.environments()
     if current not in names:
         names.append(current)
+    overrides = file.connection_urls()
     if state.json:
-        output.emit_json({"current": current, "source": source, "environments": sorted(names)})
+        output.emit(
+            {
+                "current": current,
+                "source": source,
+                "environments": sorted(names),
+                "connections": overrides,
+            }
+        )
         return
     for name in sorted(names):
         marker = "*" if name == current else " "
-        output.out(f"{marker} {output.safe(name)}")
+        output.out(f"{marker} {name}")
+    for connection, url in overrides.items():
+        output.out(f"  connection {connection} → {url}", style="dim")
 
 
 @app.command("use")
 def use_env(
     ctx: typer.Context,
     env_name: Annotated[
-        str, typer.Argument(metavar="ENV", help="Environment to make the default.")
+        str,
+        typer.Argument(
+            metavar="ENV", help="Environment to make the default.", autocompletion=complete_envs
+        ),
     ],
+    create: Annotated[
+        bool, typer.Option("--create", help="Create the environment if it does not exist.")
+    ] = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Make ENV the default environment (NANGO_HOOKS_ENV and --env still win)."""
     from nango_cli.config import validate_env_name
+    from nango_cli.errors import NotFoundError
 
     name = validate_env_name(env_name)
-    state = use(ctx)
+    state = use(ctx, None, json_output)
     file = config_file(state)
+    known = file.environments()
+    if name not in known and not create:
+        raise NotFoundError(
+            f"there is no environment {name!r}"
+            + (f" (known: {', '.join(sorted(known))})" if known else ""),
+            hint=f"create it with `nango-hooks config use {name} --create`, or set a value in "
+            f"it: `nango-hooks -e {name} config set-url URL`",
+        )
     file.data["default_env"] = name
     file.data.setdefault("environments", {}).setdefault(name, {})
-    file.save()
-    output.err(f"default environment is now {name!r}")
+    _save(file, state, f"default environment is now {name!r}", {"default_env": name})
 
 
 @app.command("set-sync")
 def set_sync(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Sync name, e.g. github-tickets.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Sync name, e.g. github-tickets.")],
     integration: Annotated[
-        str | None, typer.Option("--integration", "-i", help="providerConfigKey, e.g. github.")
+        str | None,
+        typer.Option("--integration", "-i", metavar="KEY", help="providerConfigKey, e.g. github."),
     ] = None,
     model: Annotated[
-        list[str] | None, typer.Option("--model", "-m", help="Output model (repeatable).")
+        list[str] | None,
+        typer.Option("--model", "-m", metavar="MODEL", help="Output model (repeatable)."),
     ] = None,
     sync_type: Annotated[
         str | None,
-        typer.Option("--sync-type", help="Default syncType: INITIAL, INCREMENTAL or WEBHOOK."),
+        typer.Option(
+            "--sync-type", metavar="TYPE", help="Default syncType: INITIAL, INCREMENTAL or WEBHOOK."
+        ),
     ] = None,
-    variant: Annotated[str | None, typer.Option("--variant", help="syncVariant.")] = None,
+    variant: Annotated[
+        str | None, typer.Option("--variant", metavar="NAME", help="syncVariant.")
+    ] = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Describe a sync ([syncs.NAME]) so `fire --sync NAME` needs no other flags."""
-    from nango_cli.config import SYNC_TYPES
     from nango_cli.errors import UsageError
+    from nango_cli.nango import SYNC_TYPES
 
     if sync_type and sync_type.upper() not in SYNC_TYPES:
         raise UsageError(
             f"invalid sync type {sync_type!r}", hint="use one of: " + ", ".join(SYNC_TYPES)
         )
-    state = use(ctx)
+    state = use(ctx, None, json_output)
     file = config_file(state)
     table = file.data.setdefault("syncs", {}).setdefault(name, {})
     for key, value in (
@@ -327,19 +536,21 @@ def set_sync(
         if value is not None:
             table[key] = value
     file.validate()
-    file.save()
-    output.err(f"sync {output.safe(name)!r} saved")
+    _save(file, state, f"sync {name!r} saved", {"sync": name, **table})
 
 
 @app.command("unset-sync")
-def unset_sync(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Sync name.")]) -> None:
+def unset_sync(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Sync name.")],
+    json_output: JsonOption = False,
+) -> None:
     """Remove a [syncs.NAME] table."""
     from nango_cli.errors import NotFoundError
 
-    state = use(ctx)
+    state = use(ctx, None, json_output)
     file = config_file(state)
     if name not in file.data.get("syncs", {}):
         raise NotFoundError(f"no sync {name!r} in {file.path}", hint="`config show` lists them")
     del file.data["syncs"][name]
-    file.save()
-    output.err(f"sync {output.safe(name)!r} removed")
+    _save(file, state, f"sync {name!r} removed", {"sync": name, "removed": True})

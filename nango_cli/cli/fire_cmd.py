@@ -1,66 +1,106 @@
 """`nango-hooks fire`: build, sign, send and record a Nango webhook."""
 
-from __future__ import annotations
-
-import json
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from nango_cli.cli import delivery_view, output
-from nango_cli.cli.state import EnvOption, JsonOption, settings, use
+from nango_cli.cli import output, views
+from nango_cli.cli.common import (
+    CaCertOption,
+    EnvOption,
+    InsecureOption,
+    JsonOption,
+    RetriesOption,
+    RetryPolicyOption,
+    TimeoutOption,
+    checked_url,
+    complete_syncs,
+    delivery_flags,
+    open_store,
+    parse_counts,
+    parse_pairs,
+    read_input,
+    settings,
+    tls_options,
+    use,
+)
 
 if TYPE_CHECKING:
-    from nango_cli.config import Settings
-    from nango_cli.fire import FirePlan
+    from nango_cli.pipeline import DeliveryPlan, SentWebhook
 
 SYNC = "Sync webhooks"
 OTHER = "Other webhook types"
 SEND = "Signing and sending"
 LOAD = "Load mode"
 
-
-def register(app: typer.Typer) -> None:
-    app.command("fire", no_args_is_help=True)(fire)
+app = typer.Typer(rich_markup_mode=None)
 
 
+@app.command("fire", no_args_is_help=True)
 def fire(
     ctx: typer.Context,
     sync: Annotated[
         str | None,
         typer.Option(
-            "--sync", "-s", help="Sync name; fires its completion webhook.", rich_help_panel=SYNC
+            "--sync",
+            "-s",
+            metavar="NAME",
+            help="Sync name; fires its completion webhook (one per model).",
+            autocompletion=complete_syncs,
+            rich_help_panel=SYNC,
         ),
     ] = None,
     connection: Annotated[
-        str | None, typer.Option("--connection", "-c", help="connectionId.", rich_help_panel=SYNC)
+        str | None,
+        typer.Option(
+            "--connection", "-c", metavar="ID", help="connectionId.", rich_help_panel=SYNC
+        ),
     ] = None,
     integration: Annotated[
         str | None,
-        typer.Option("--integration", "-i", help="providerConfigKey.", rich_help_panel=SYNC),
+        typer.Option(
+            "--integration",
+            "-i",
+            metavar="KEY",
+            help="providerConfigKey.",
+            rich_help_panel=SYNC,
+        ),
     ] = None,
     model: Annotated[
         list[str] | None,
         typer.Option(
-            "--model", "-m", help="Model (repeatable): one webhook per model.", rich_help_panel=SYNC
+            "--model",
+            "-m",
+            metavar="MODEL",
+            help="Model (repeatable): one webhook per model.",
+            rich_help_panel=SYNC,
         ),
     ] = None,
     added: Annotated[
         list[str] | None,
         typer.Option(
-            "--added", help="Added count: N or MODEL=N. [default: 1]", rich_help_panel=SYNC
+            "--added",
+            metavar="N|MODEL=N",
+            help="Records added. [default: 1]",
+            rich_help_panel=SYNC,
         ),
     ] = None,
     updated: Annotated[
         list[str] | None,
         typer.Option(
-            "--updated", help="Updated count: N or MODEL=N. [default: 0]", rich_help_panel=SYNC
+            "--updated",
+            metavar="N|MODEL=N",
+            help="Records updated. [default: 0]",
+            rich_help_panel=SYNC,
         ),
     ] = None,
     deleted: Annotated[
         list[str] | None,
         typer.Option(
-            "--deleted", help="Deleted count: N or MODEL=N. [default: 0]", rich_help_panel=SYNC
+            "--deleted",
+            metavar="N|MODEL=N",
+            help="Records deleted. [default: 0]",
+            rich_help_panel=SYNC,
         ),
     ] = None,
     initial: Annotated[
@@ -83,23 +123,36 @@ def fire(
     ] = False,
     variant: Annotated[
         str | None,
-        typer.Option("--variant", help="syncVariant. [default: base]", rich_help_panel=SYNC),
+        typer.Option(
+            "--variant", metavar="NAME", help="syncVariant. [default: base]", rich_help_panel=SYNC
+        ),
     ] = None,
     modified_after: Annotated[
         str | None,
         typer.Option(
             "--modified-after",
+            metavar="TIME",
             help="modifiedAfter (ISO-8601). [default: now]",
             rich_help_panel=SYNC,
         ),
     ] = None,
     checkpoint_from: Annotated[
         str | None,
-        typer.Option("--checkpoint-from", help="checkpoints.from as JSON.", rich_help_panel=SYNC),
+        typer.Option(
+            "--checkpoint-from",
+            metavar="JSON",
+            help="checkpoints.from: a flat object, or null.",
+            rich_help_panel=SYNC,
+        ),
     ] = None,
     checkpoint_to: Annotated[
         str | None,
-        typer.Option("--checkpoint-to", help="checkpoints.to as JSON.", rich_help_panel=SYNC),
+        typer.Option(
+            "--checkpoint-to",
+            metavar="JSON",
+            help="checkpoints.to: a flat object, or null.",
+            rich_help_panel=SYNC,
+        ),
     ] = None,
     failed: Annotated[
         bool,
@@ -110,44 +163,74 @@ def fire(
     error_message: Annotated[
         str | None,
         typer.Option(
-            "--error-message", help="error.description of a failure.", rich_help_panel=SYNC
+            "--error-message",
+            metavar="TEXT",
+            help="error.description of a failure.",
+            rich_help_panel=SYNC,
         ),
     ] = None,
     auth: Annotated[
         str | None,
         typer.Option(
-            "--auth", help="Auth webhook: creation, override or refresh.", rich_help_panel=OTHER
+            "--auth",
+            metavar="OPERATION",
+            help="Auth webhook: creation, override, refresh or deletion.",
+            rich_help_panel=OTHER,
         ),
     ] = None,
     auth_mode: Annotated[
-        str,
-        typer.Option("--auth-mode", help="authMode, e.g. OAUTH2, API_KEY.", rich_help_panel=OTHER),
-    ] = "OAUTH2",
+        str | None,
+        typer.Option(
+            "--auth-mode",
+            metavar="MODE",
+            help="authMode: OAUTH2, API_KEY, …, or unknown. [default: OAUTH2]",
+            rich_help_panel=OTHER,
+        ),
+    ] = None,
     provider: Annotated[
         str | None,
         typer.Option(
-            "--provider", help="Provider key. [default: the integration]", rich_help_panel=OTHER
+            "--provider",
+            metavar="KEY",
+            help="Provider key, or unknown. [default: the integration]",
+            rich_help_panel=OTHER,
         ),
     ] = None,
     tag: Annotated[
         list[str] | None,
-        typer.Option("--tag", help="Auth tag k=v (repeatable).", rich_help_panel=OTHER),
+        typer.Option(
+            "--tag", metavar="KEY=VALUE", help="Auth tag (repeatable).", rich_help_panel=OTHER
+        ),
     ] = None,
     end_user_id: Annotated[
-        str | None, typer.Option("--end-user-id", help="endUser.endUserId.", rich_help_panel=OTHER)
+        str | None,
+        typer.Option(
+            "--end-user-id", metavar="ID", help="endUser.endUserId.", rich_help_panel=OTHER
+        ),
     ] = None,
     end_user_email: Annotated[
         str | None,
-        typer.Option("--end-user-email", help="endUser.endUserEmail.", rich_help_panel=OTHER),
+        typer.Option(
+            "--end-user-email",
+            metavar="EMAIL",
+            help="endUser.endUserEmail.",
+            rich_help_panel=OTHER,
+        ),
     ] = None,
     organization_id: Annotated[
         str | None,
-        typer.Option("--organization-id", help="endUser.organizationId.", rich_help_panel=OTHER),
+        typer.Option(
+            "--organization-id",
+            metavar="ID",
+            help="endUser.organizationId.",
+            rich_help_panel=OTHER,
+        ),
     ] = None,
     forward: Annotated[
         str | None,
         typer.Option(
             "--forward",
+            metavar="FILE",
             help="Forward webhook wrapping this external JSON body (FILE or -).",
             rich_help_panel=OTHER,
         ),
@@ -157,7 +240,8 @@ def fire(
         typer.Option(
             "--header",
             "-H",
-            help="External header 'Name: value' for --forward (repeatable).",
+            metavar="'NAME: VALUE'",
+            help="External header for --forward (repeatable).",
             rich_help_panel=OTHER,
         ),
     ] = None,
@@ -179,6 +263,7 @@ def fire(
         str | None,
         typer.Option(
             "--action-id",
+            metavar="ID",
             help="payload.id of the async action. [default: random]",
             rich_help_panel=OTHER,
         ),
@@ -187,6 +272,7 @@ def fire(
         str | None,
         typer.Option(
             "--body",
+            metavar="FILE",
             help="Send this raw body as-is (FILE or -), signed byte-exactly.",
             rich_help_panel=OTHER,
         ),
@@ -195,7 +281,8 @@ def fire(
         list[str] | None,
         typer.Option(
             "--set",
-            help="Override a field: path.to.field=JSON (repeatable).",
+            metavar="PATH=JSON",
+            help="Change a field of the body (repeatable).",
             rich_help_panel=OTHER,
         ),
     ] = None,
@@ -204,26 +291,21 @@ def fire(
         typer.Option(
             "--url",
             "-u",
+            metavar="URL",
             help="Send here instead of the configured URLs (repeatable).",
             rich_help_panel=SEND,
         ),
     ] = None,
-    retry_policy: Annotated[
-        str | None,
-        typer.Option("--retry-policy", help="docs, server or none.", rich_help_panel=SEND),
-    ] = None,
-    retries: Annotated[
-        int | None,
-        typer.Option("--retries", help="Retries after the first attempt.", rich_help_panel=SEND),
-    ] = None,
-    timeout: Annotated[
-        str | None,
-        typer.Option("--timeout", help="Deadline per attempt, e.g. 20s.", rich_help_panel=SEND),
-    ] = None,
+    retry_policy: RetryPolicyOption = None,
+    retries: RetriesOption = None,
+    timeout: TimeoutOption = None,
     sign: Annotated[
         str,
         typer.Option(
-            "--sign", help="both, none, bad, legacy-only or hmac-only.", rich_help_panel=SEND
+            "--sign",
+            metavar="MODE",
+            help="both, none, bad, legacy-only or hmac-only.",
+            rich_help_panel=SEND,
         ),
     ] = "both",
     force: Annotated[
@@ -240,11 +322,14 @@ def fire(
             "--dry-run", help="Print the exact request; send nothing.", rich_help_panel=SEND
         ),
     ] = False,
+    ca_cert: CaCertOption = None,
+    insecure: InsecureOption = False,
     count: Annotated[
         int | None,
         typer.Option(
             "--count",
             "-n",
+            metavar="N",
             min=1,
             help="Load mode: send N distinct webhooks.",
             rich_help_panel=LOAD,
@@ -254,6 +339,7 @@ def fire(
         int,
         typer.Option(
             "--concurrency",
+            metavar="N",
             min=1,
             max=1000,
             help="Load mode: requests in flight.",
@@ -264,23 +350,25 @@ def fire(
         str | None,
         typer.Option(
             "--rate",
-            help="Load mode: at most R webhooks per second, e.g. 200/s.",
+            metavar="N/s",
+            help="Load mode: at most N webhooks per second, e.g. 200/s.",
             rich_help_panel=LOAD,
         ),
     ] = None,
-    nango_yaml: Annotated[
+    project: Annotated[
         str | None,
         typer.Option(
-            "--nango-yaml",
-            help="nango.yaml to learn syncs from. [default: ./nango.yaml "
-            "or ./nango-integrations/nango.yaml]",
+            "--project",
+            metavar="PATH",
+            help="Nango project to learn syncs from (directory, .nango/nango.json or "
+            "nango.yaml). [default: ./ or ./nango-integrations/]",
             rich_help_panel=SYNC,
         ),
     ] = None,
     env: EnvOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Simulate a Nango webhook: build it exactly, sign it, POST it with retries, record it.
+    """Simulate a Nango webhook: build, sign, send with retries, record.
 
     Examples:
 
@@ -292,9 +380,8 @@ def fire(
 
       nango-hooks fire --forward event.json -i github -H 'X-GitHub-Event: issues'
     """
-    from nango_cli.cli.inputs import parse_counts, parse_pairs, read_input
     from nango_cli.errors import UsageError
-    from nango_cli.fire import FireOptions
+    from nango_cli.fire import FireOptions, plan
 
     state = use(ctx, env, json_output)
     kinds = [
@@ -333,6 +420,8 @@ def fire(
         sync_type=sync_types[0] if sync_types else None,
         variant=variant,
         modified_after=modified_after,
+        checkpoint_from=checkpoint_from,
+        checkpoint_to=checkpoint_to,
         failed=failed,
         error_message=error_message,
         auth_operation=(auth or "creation").lower(),
@@ -350,61 +439,63 @@ def fire(
         sign_mode=sign,
         urls=[checked_url(u) for u in url or []],
         dry_run=dry_run,
-        nango_yaml=nango_yaml,
+        project=project,
+        forward_body=read_input(forward, "--forward") if forward else None,
+        raw_body=read_input(body, "--body") if body else None,
     )
-    if checkpoint_from is not None or checkpoint_to is not None:
-        opts.checkpoints_given = True
-        opts.checkpoint_from = _json_arg("--checkpoint-from", checkpoint_from)
-        opts.checkpoint_to = _json_arg("--checkpoint-to", checkpoint_to)
-    if forward:
-        opts.forward_body = read_input(forward, "--forward")
-    if body:
-        opts.raw_body = read_input(body, "--body")
-    plan, current = _plan(state, opts, retry_policy, retries, timeout)
+    current = settings(state, delivery_flags(retry_policy, retries, timeout))
+    fire_plan = plan(opts, current, tls_options(ca_cert, insecure))
+    for text in fire_plan.notes:
+        output.note(text)
     if count is not None and not dry_run:
         from nango_cli.cli import load_view
 
-        rate_per_s = load_view.parse_rate(rate)
-        load_view.run(plan, state, current["signing_key"], count, concurrency, rate_per_s, sign)
-        return
-    if dry_run:
-        delivery_view.show_dry_run(plan, state.json)
+        load_view.run(fire_plan, state, current["signing_key"], count, concurrency, rate, sign)
+    elif dry_run:
+        views.show_dry_run(fire_plan, state.json)
     else:
-        delivery_view.send(plan, state.json)
+        send(fire_plan, state.json)
 
 
-def checked_url(url: str) -> str:
-    from nango_cli.config import validate_url
-    from nango_cli.errors import UsageError
+def send(plan: "DeliveryPlan", json_mode: bool) -> None:
+    """Record, deliver, render; the exit code says how it went."""
+    from nango_cli.pipeline import execute
 
-    try:
-        return validate_url(url)
-    except ValueError as exc:
-        raise UsageError(
-            f"invalid --url {url!r}: {exc}", hint="e.g. http://127.0.0.1:3000/webhooks"
-        ) from None
-
-
-def _json_arg(option: str, text: str | None) -> Any:
-    if text is None:
-        return None
-    from nango_cli.errors import UsageError
-
-    try:
-        return json.loads(text)
-    except ValueError:
-        raise UsageError(
-            f"{option} is not valid JSON", hint='e.g. {"cursor":"2026-11-01"}'
-        ) from None
+    if plan.skipped:
+        output.note(f"not sent: {plan.skipped}; use --force to send anyway")
+        if json_mode:
+            output.emit({"sent": False, "skipped": plan.skipped, "webhooks": []})
+        return
+    with open_store() as store:
+        sent = execute(plan, store, views.render_attempt)
+    data = views.sent_data(plan, sent)
+    if not json_mode:
+        views.summary(sent)
+    _exit_status(sent, data, json_mode)
 
 
-def _plan(
-    state: Any, opts: Any, retry_policy: str | None, retries: int | None, timeout: str | None
-) -> tuple[FirePlan, Settings]:
-    from nango_cli.fire import plan
+def _exit_status(sent: list["SentWebhook"], data: dict[str, object], json_mode: bool) -> None:
+    from nango_cli.errors import CheckFailedError, DeliveryError
 
-    current = settings(state, delivery_view.delivery_flags(retry_policy, retries, timeout))
-    result = plan(opts, current)
-    for text in result.notes:
-        output.note(text)
-    return result, current
+    negatives = [s for s in sent if s.expects_rejection]
+    accepted = [s for s in negatives if s.delivered]
+    failed = [s for s in sent if s not in negatives and not s.delivered]
+    unexpected = [s for s in negatives if not s.delivered and not s.rejected_as_expected]
+    if accepted:
+        raise CheckFailedError(
+            f"the handler accepted {len(accepted)} webhook(s) with a bad or missing signature",
+            hint="it must verify X-Nango-Hmac-Sha256 over the raw body and answer 4xx "
+            "when it does not match",
+            data=data,
+        )
+    if failed or unexpected:
+        raise DeliveryError(
+            f"{len(failed) + len(unexpected)} of {len(sent)} webhook(s) not delivered",
+            hint="`nango-hooks history show ID` has every attempt; resend with "
+            "`nango-hooks replay ID`",
+            data=data,
+        )
+    if negatives and not json_mode:
+        output.note("rejected as expected: the handler refuses webhooks it cannot verify")
+    if json_mode:
+        output.emit(data)

@@ -1,30 +1,35 @@
 """`nango-hooks history …`: browse, inspect, export, import and prune recorded webhooks."""
 
-from __future__ import annotations
-
-import json
 import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from nango_cli.cli import output
-from nango_cli.cli.state import JsonOption, use
+from nango_cli.cli import output, views
+from nango_cli.cli.common import JsonOption, complete_syncs, open_input, open_store, use
+from nango_cli.cli.output import Column, Styled
 
 if TYPE_CHECKING:
-    from nango_cli.store import HistoryFilter, Store, WebhookRecord
+    from nango_cli.store import HistoryFilter, WebhookRecord
 
 app = typer.Typer(
-    help="Browse, inspect, export and import recorded webhooks (newest first).",
+    help="Browse, inspect, export and import recorded webhooks.",
     rich_markup_mode=None,
 )
 
 TypeOption = Annotated[
-    str | None, typer.Option("--type", "-t", help="sync, auth, forward, async_action, …")
+    str | None,
+    typer.Option("--type", "-t", metavar="TYPE", help="sync, auth, forward, async_action, …"),
 ]
-SyncOption = Annotated[str | None, typer.Option("--sync", "-s", help="Only this sync name.")]
+SyncOption = Annotated[
+    str | None,
+    typer.Option(
+        "--sync", "-s", metavar="NAME", help="Only this sync.", autocompletion=complete_syncs
+    ),
+]
 ConnectionOption = Annotated[
-    str | None, typer.Option("--connection", "-c", help="Only this connectionId.")
+    str | None,
+    typer.Option("--connection", "-c", metavar="ID", help="Only this connectionId."),
 ]
 FailedOption = Annotated[
     bool, typer.Option("--failed", help="Only webhooks not delivered (failed or interrupted).")
@@ -33,12 +38,18 @@ ReceivedOption = Annotated[
     bool, typer.Option("--received", help="Only webhooks received by listen.")
 ]
 SinceOption = Annotated[
-    str | None, typer.Option("--since", help="Newer than: 2h, 30m, 7d or a date (2026-11-01).")
+    str | None,
+    typer.Option("--since", metavar="WHEN", help="Newer than: 2h, 30m, 7d or a date (2026-11-01)."),
 ]
-LimitOption = Annotated[int, typer.Option("--limit", "-n", min=1, help="At most N rows.")]
+LimitOption = Annotated[
+    int, typer.Option("--limit", "-n", metavar="N", min=1, help="At most N rows.")
+]
 RevealOption = Annotated[
     bool, typer.Option("--reveal", help="Show credential headers (Authorization, Cookie, …).")
 ]
+# One import line is at most this long (an exported 5 MB body in base64, its
+# attempts and headers fit comfortably); a longer line is refused unread.
+MAX_IMPORT_LINE = 32 * 1024 * 1024
 
 
 def _filter(
@@ -49,7 +60,7 @@ def _filter(
     received: bool,
     since: str | None,
     limit: int | None,
-) -> HistoryFilter:
+) -> "HistoryFilter":
     from nango_cli.history import parse_since
     from nango_cli.store import HistoryFilter
 
@@ -64,22 +75,14 @@ def _filter(
     )
 
 
-def open_store() -> Store:
-    from nango_cli.store import Store
-
-    store = Store.open_default()
-    store.mark_interrupted()
-    return store
-
-
-def _list(ctx: typer.Context, flt: HistoryFilter, json_output: bool) -> None:
+def _list(ctx: typer.Context, flt: "HistoryFilter", json_output: bool) -> None:
     from nango_cli.history import outcome
 
     state = use(ctx, None, json_output)
     with open_store() as store:
         rows = store.list(flt)
     if state.json:
-        output.emit_json([{**w.summary(), "outcome": outcome(w)} for w in rows])
+        output.emit([{**w.summary(), "outcome": outcome(w)} for w in rows])
         return
     if not rows:
         filtered = any(
@@ -88,23 +91,35 @@ def _list(ctx: typer.Context, flt: HistoryFilter, json_output: bool) -> None:
         output.err("no webhooks match" if filtered else "no webhooks recorded yet")
         return
     output.table(
-        ["id", "time", "dir", "env", "type", "sync/model", "connection", "outcome", "latency"],
+        [
+            Column("id", cut=False),
+            Column("time", cut=False),
+            Column("dir", cut=False),
+            "env",
+            "type",
+            "sync/model",
+            "connection",
+            "outcome",
+            Column("latency", cut=False, justify="right"),
+        ],
         [_row(w, outcome(w)) for w in rows],
+        max_cell=60,
     )
 
 
-def _row(w: WebhookRecord, result: str) -> list[str]:
+def _row(w: "WebhookRecord", result: str) -> list[output.Segment]:
     subject = f"{w.sync_name}/{w.model}" if w.sync_name else (w.provider_config_key or "")
+    style = "red" if w.status in ("failed", "interrupted") else ""
     return [
         w.id,
         w.created_at[:19].replace("T", " "),
         w.direction,
-        output.safe(w.env or "", keep_newlines=False),
-        output.safe(w.type or "-", keep_newlines=False),
-        output.safe(subject or "-", keep_newlines=False),
-        output.safe(w.connection_id or "-", keep_newlines=False),
-        result,
-        f"{w.latency_ms:.0f} ms" if w.latency_ms is not None else "-",
+        w.env or "",
+        w.type or "-",
+        subject or "-",
+        w.connection_id or "-",
+        Styled(result, style) if style else result,
+        f"{w.latency_ms:.0f} ms" if isinstance(w.latency_ms, int | float) else "-",
     ]
 
 
@@ -120,7 +135,10 @@ def history(
     limit: LimitOption = 20,
     json_output: JsonOption = False,
 ) -> None:
-    """List recorded webhooks, newest first (same as `history list`)."""
+    """Browse, inspect, export and import recorded webhooks.
+
+    With no subcommand, lists them, newest first (as `history list`).
+    """
     if ctx.invoked_subcommand is None:
         _list(ctx, _filter(type_, sync, connection, failed, received, since, limit), json_output)
 
@@ -137,16 +155,8 @@ def list_(
     limit: LimitOption = 20,
     json_output: JsonOption = False,
 ) -> None:
-    """List recorded webhooks, newest first."""
+    """List recorded webhooks, newest first (also `history` alone)."""
     _list(ctx, _filter(type_, sync, connection, failed, received, since, limit), json_output)
-
-
-def pretty_body(body: bytes) -> str:
-    try:
-        text = json.dumps(json.loads(body), indent=2, ensure_ascii=False)
-    except (ValueError, UnicodeDecodeError):
-        text = body.decode("utf-8", "backslashreplace")
-    return output.safe(text)
 
 
 @app.command("show")
@@ -164,11 +174,10 @@ def show(
     with open_store() as store:
         webhook = store.get(webhook_id)
     if raw:
-        sys.stdout.buffer.write(webhook.body)
-        sys.stdout.flush()
+        output.raw(webhook.body)
         return
     if state.json:
-        output.emit_json(to_export(webhook, reveal))
+        output.emit(to_export(webhook, reveal))
         return
     fields = [
         ("id", webhook.id + (f"  (replay of {webhook.replay_of})" if webhook.replay_of else "")),
@@ -183,40 +192,45 @@ def show(
         ("targets", ", ".join(webhook.targets) or "-"),
         ("size", f"{len(webhook.body)} bytes"),
     ]
+    if webhook.negative:
+        fields.append(("test", "deliberate negative (a bad or partial signature)"))
     for name, value in fields:
-        output.out(f"{name:<12}{output.safe(value, keep_newlines=False)}")
-    for note_text in webhook.meta.get("notes", []):
-        output.out(f"{'note':<12}{output.safe(str(note_text), keep_newlines=False)}")
+        output.out(f"{name:<12}", value)
     output.out()
-    output.out("headers", "bold")
+    output.out("headers", style="bold")
     headers = webhook.headers if reveal else redact_headers(webhook.headers)
     for name, value in headers.items():
-        output.out(f"  {output.safe(name, False)}: {output.safe(value, False)}")
+        output.out(f"  {name}: {value}")
     output.out()
-    output.out("body", "bold")
-    output.out(pretty_body(webhook.body))
+    output.out("body", style="bold")
+    output.out(views.pretty_body(webhook.body))
     if webhook.attempts:
         output.out()
-        output.out("attempts", "bold")
+        output.out("attempts", style="bold")
     for a in webhook.attempts:
-        result = str(a.status_code) if a.status_code is not None else f"{a.error_class}: {a.error}"
         latency = f"{a.latency_ms:.0f} ms" if a.latency_ms is not None else "-"
         then = f", retried after {a.wait_s:g}s" if a.will_retry else ""
         output.out(
-            f"  #{a.number} {a.started_at} → {output.safe(a.target, False)}  {result}  {latency}"
-            f"{then}"
+            f"  #{a.number} {a.started_at} → {a.target}  ",
+            views.attempt_result(a),
+            f"  {latency}{then}",
         )
+        if a.redirects:
+            output.out(f"     via {' → '.join(a.redirects)}")
+        if a.note:
+            output.out(Styled(f"     {a.note}", "yellow"))
         if a.response_body:
             excerpt = a.response_body[:300].decode("utf-8", "backslashreplace")
             more = " …" if len(a.response_body) > 300 or a.response_truncated else ""
-            output.out(f"     response: {output.safe(excerpt, keep_newlines=False)}{more}")
+            output.out("     response: ", excerpt.replace("\n", " "), more)
 
 
 @app.command("export")
 def export(
     ctx: typer.Context,
     out_file: Annotated[
-        str | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")
+        str | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout."),
     ] = None,
     type_: TypeOption = None,
     sync: SyncOption = None,
@@ -225,21 +239,31 @@ def export(
     received: ReceivedOption = False,
     since: SinceOption = None,
     reveal: RevealOption = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Export webhooks as JSONL: one webhook per line, with body, headers and attempts."""
+    from pathlib import Path
+
+    from nango_cli.files import atomic_write
     from nango_cli.history import export_line
 
+    state = use(ctx, None, json_output)
     flt = _filter(type_, sync, connection, failed, received, since, None)
     with open_store() as store:
         rows = store.list(flt, with_attempts=True)
     text = "".join(export_line(w, reveal) + "\n" for w in reversed(rows))
     if out_file:
-        from pathlib import Path
+        written = atomic_write(Path(out_file), text.encode("utf-8", "surrogatepass"))
+        data = {"exported": len(rows), "file": str(written.path)}
+        if state.json:
+            output.emit(data)
+        else:
+            through = " (through the symlink)" if written.through_symlink else ""
+            output.err(f"exported {len(rows)} webhook(s) to {written.path}{through}")
+    elif state.json:
+        from nango_cli.history import to_export
 
-        from nango_cli.config import atomic_write
-
-        atomic_write(Path(out_file), text.encode("utf-8", "surrogatepass"))
-        output.err(f"exported {len(rows)} webhook(s) to {output.safe(out_file)}")
+        output.emit([to_export(w, reveal) for w in reversed(rows)])
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -254,38 +278,25 @@ def import_(
     json_output: JsonOption = False,
 ) -> None:
     """Import exported webhooks; ids already present are skipped (safe to run twice)."""
-    from nango_cli.cli.inputs import read_input
-    from nango_cli.errors import UsageError
-    from nango_cli.history import from_export
+    from nango_cli.history import iter_export
 
     state = use(ctx, None, json_output)
-    data = read_input(source, "import")
-    webhooks = []
-    for number, line in enumerate(data.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            webhooks.append(from_export(json.loads(line)))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise UsageError(
-                f"{source}: line {number}: {exc}",
-                hint="nothing was imported; the file must be `nango-hooks history export` output",
-            ) from None
-    with open_store() as store:
-        added = store.import_webhooks(webhooks)
+    with open_input(source, "import") as stream, open_store() as store:
+        read, added = store.import_webhooks(iter_export(stream, source, MAX_IMPORT_LINE))
     if state.json:
-        output.emit_json(
-            {"read": len(webhooks), "imported": added, "skipped": len(webhooks) - added}
-        )
+        output.emit({"read": read, "imported": added, "skipped": read - added})
     else:
-        output.err(f"imported {added} webhook(s); {len(webhooks) - added} already present")
+        output.err(f"imported {added} webhook(s); {read - added} already present")
 
 
 @app.command("prune")
 def prune(
     ctx: typer.Context,
     older_than: Annotated[
-        str, typer.Option("--older-than", help="Delete webhooks older than this, e.g. 30d.")
+        str,
+        typer.Option(
+            "--older-than", metavar="WHEN", help="Delete webhooks older than this, e.g. 30d."
+        ),
     ],
     json_output: JsonOption = False,
 ) -> None:
@@ -296,19 +307,21 @@ def prune(
     with open_store() as store:
         removed = store.prune(parse_since(older_than))
     if state.json:
-        output.emit_json({"deleted": removed})
+        output.emit({"deleted": removed})
     else:
-        output.err(f"deleted {removed} webhook(s) older than {output.safe(older_than)}")
+        output.err(f"deleted {removed} webhook(s) older than {older_than}")
 
 
 @app.command("clear")
 def clear(
     ctx: typer.Context,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Delete the whole history (asks first on a terminal; needs --yes otherwise)."""
     from nango_cli.errors import UsageError
 
+    state = use(ctx, None, json_output)
     if not yes:
         if not sys.stdin.isatty():
             raise UsageError(
@@ -319,4 +332,7 @@ def clear(
             return
     with open_store() as store:
         removed = store.clear()
-    output.err(f"deleted {removed} webhook(s)")
+    if state.json:
+        output.emit({"deleted": removed})
+    else:
+        output.err(f"deleted {removed} webhook(s)")

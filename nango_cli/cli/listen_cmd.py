@@ -1,15 +1,22 @@
 """`nango-hooks listen`: a local listener that tails, verifies, stores and answers webhooks."""
 
-from __future__ import annotations
-
 import sys
 import threading
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from nango_cli.cli import output
-from nango_cli.cli.state import EnvOption, JsonOption, settings, use
+from nango_cli.cli import output, views
+from nango_cli.cli.common import (
+    EnvOption,
+    JsonOption,
+    checked_url,
+    open_store,
+    parse_size,
+    settings,
+    use,
+)
+from nango_cli.cli.output import Styled
 
 if TYPE_CHECKING:
     from nango_cli.listener import ListenOptions, ReceivedEvent
@@ -20,8 +27,10 @@ EXTERNAL = "Playing Nango for external APIs"
 
 _MARKS = {"valid": "✓", "invalid": "✗", "missing": "∅", "no-key": "?", "legacy-only": "✗"}
 _print_lock = threading.Lock()
+app = typer.Typer(rich_markup_mode=None)
 
 
+@app.command("listen")
 def listen(
     ctx: typer.Context,
     host: Annotated[
@@ -141,7 +150,10 @@ def listen(
     env: EnvOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Receive webhooks locally: print, verify, check and store each; answer as told.
+    """Receive webhooks locally: print, verify, check, store, answer.
+
+    Each webhook is printed, verified, checked against Nango's types and stored
+    before it is answered as told.
 
     Examples:
 
@@ -155,8 +167,6 @@ def listen(
 
       nango-hooks listen --external github -i github -c conn-1 --forward-to http://127.0.0.1:3000/webhooks
     """
-    from nango_cli.cli.fire_cmd import checked_url
-    from nango_cli.cli.inputs import parse_size
     from nango_cli.errors import UsageError
     from nango_cli.listener import ListenOptions
 
@@ -185,7 +195,8 @@ def listen(
         fail_first=fail_first,
         delay=delay,
         reject_invalid=reject_invalid,
-        forward_to=checked_url(forward_to) if forward_to else None,
+        forward_to=checked_url(forward_to, "--forward-to") if forward_to else None,
+        forward_timeout=float(current["timeout"]),
         max_body=parse_size(max_body, "--max-body"),
         count=count,
         timeout=timeout,
@@ -213,13 +224,12 @@ def _other_keys(current: Any) -> tuple[str, ...]:
     return tuple(keys)
 
 
-def _run(options: ListenOptions, current: Any, json_mode: bool, verbose: bool) -> None:
+def _run(options: "ListenOptions", current: Any, json_mode: bool, verbose: bool) -> None:
     import asyncio
     import signal
 
     from nango_cli.errors import ExitCode, SignatureError, TimedOutError
     from nango_cli.listener import Listener, is_loopback
-    from nango_cli.store import Store
 
     def on_event(event: Any) -> None:
         with _print_lock:
@@ -240,7 +250,7 @@ def _run(options: ListenOptions, current: Any, json_mode: bool, verbose: bool) -
             f"listening on {options.host}, not loopback: anyone who can reach this machine "
             "can post webhooks to it"
         )
-    with Store.open_default() as store:
+    with open_store() as store:
         summary = asyncio.run(main())
     output.err(
         f"received {summary.received} webhook(s): {summary.valid} valid, "
@@ -261,11 +271,11 @@ def _run(options: ListenOptions, current: Any, json_mode: bool, verbose: bool) -
         )
 
 
-def _banner(url: str, options: ListenOptions, current: Any) -> None:
+def _banner(url: str, options: "ListenOptions", current: Any) -> None:
     from nango_cli.config import mask_secret
 
     where = "" if options.path else " (any path)"
-    output.err(output.paint(f"Listening on {url}{where}", "bold", sys.stderr))
+    output.err(Styled(f"Listening on {url}{where}", "bold"))
     if options.external:
         output.err(
             f"playing Nango for {options.external} webhooks: forwarding to {options.forward_to} "
@@ -287,50 +297,44 @@ def _banner(url: str, options: ListenOptions, current: Any) -> None:
         )
     if options.forward_to and not options.external:
         output.err(f"forwarding each webhook to {options.forward_to}")
-    output.err("Ctrl-C to stop", "dim")
+    output.err(Styled("Ctrl-C to stop", "dim"))
 
 
 def _render(event: Any, json_mode: bool, verbose: bool) -> None:
-    from nango_cli.cli.delivery_view import render_attempt
     from nango_cli.listener import ReceivedEvent
 
     if not isinstance(event, ReceivedEvent):
-        render_attempt(event)
+        views.render_attempt(event)
         return
     if json_mode:
-        import json
-
-        sys.stdout.write(json.dumps(event.to_dict(include_body=True), ensure_ascii=False) + "\n")
+        sys.stdout.write(
+            output.ndjson_line({"ok": True, "event": "webhook", "data": event.to_dict()})
+        )
         sys.stdout.flush()
         return
-    output.out(_line(event))
+    output.out(*_line(event))
     verdict = event.signature_state
     reason = event.hmac.reason or event.legacy.reason
     if verdict == "legacy-only":
         reason = "only the legacy X-Nango-Signature header: verify X-Nango-Hmac-Sha256 instead"
     if verdict in ("invalid", "legacy-only") and reason:
-        output.out(f"    ✗ {output.safe(reason, False)}", "red")
+        output.out(Styled(f"    ✗ {reason}", "red"))
     for note in event.notes:
         if verbose or note.level != "warning":
             style = {"problem": "red", "warning": "yellow"}.get(note.level, "cyan")
-            output.out(f"    {note.level}: {output.safe(note.text, False)}", style)
+            output.out(Styled(f"    {note.level}: {note.text}", style))
     if event.forward:
         f = event.forward
         result = str(f.status_code) if f.status_code is not None else f"error: {f.error}"
-        output.out(
-            f"    → {output.safe(f.url, False)} {result} {f.latency_ms:.0f} ms "
-            f"{output.safe(f.excerpt, False)}"
-        )
+        output.out(f"    → {f.url} {result} {f.latency_ms:.0f} ms {f.excerpt}".replace("\n", " "))
     if verbose:
         for name, value in event.headers.items():
-            output.out(f"    {output.safe(name, False)}: {output.safe(value, False)}", "dim")
-        from nango_cli.cli.history_cmd import pretty_body
-
-        for line in pretty_body(event.body).splitlines():
+            output.out(Styled(f"    {name}: {value}", "dim"))
+        for line in views.pretty_body(event.body).splitlines():
             output.out(f"    {line}")
 
 
-def _line(event: ReceivedEvent) -> str:
+def _line(event: "ReceivedEvent") -> list[output.Segment]:
     s = event.summary_fields()
     kind = s["type"] or ("external" if event.fields.get("type") == "external" else "?")
     if kind == "sync":
@@ -350,15 +354,10 @@ def _line(event: ReceivedEvent) -> str:
     verdict = event.signature_state
     mark = _MARKS.get(verdict, "?")
     style = "green" if verdict == "valid" else ("yellow" if verdict == "no-key" else "red")
-    signature = output.paint(f"{mark} {verdict}", style, sys.stdout)
     connection = s["connection_id"] if isinstance(s["connection_id"], str) else "-"
-    return (
-        f"{event.created_at[11:19]} {event.method} {output.safe(event.path, False)}  "
-        f"{output.safe(kind, False)} {output.safe(subject, False)}  "
-        f"{output.safe(connection, False)}{counts}  {signature}  {len(event.body)} B  "
-        f"→ {event.answered}  {event.id}"
-    )
-
-
-def register(app: typer.Typer) -> None:
-    app.command("listen")(listen)
+    return [
+        f"{event.created_at[11:19]} {event.method} {event.path}  {kind} {subject}  "
+        f"{connection}{counts}  ",
+        Styled(f"{mark} {verdict}", style),
+        f"  {len(event.body)} B  → {event.answered}  {event.id}",
+    ]

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 from nango_cli.cli import output
-from nango_cli.cli.delivery_view import exit_undelivered
-from nango_cli.cli.state import AppState
+from nango_cli.cli.common import AppState, open_store
 
 if TYPE_CHECKING:
-    from nango_cli.fire import FirePlan
     from nango_cli.load import LoadReport
+    from nango_cli.pipeline import DeliveryPlan
 
 
 def parse_rate(text: str | None) -> float | None:
@@ -26,32 +26,33 @@ def parse_rate(text: str | None) -> float | None:
         rate = float(number)
     except ValueError:
         rate = -1.0
-    if not rate > 0:
+    if not (rate > 0 and math.isfinite(rate)):
         raise UsageError(f"invalid --rate {text!r}", hint="webhooks per second, e.g. 200 or 200/s")
     return rate
 
 
 def run(
-    plan: FirePlan,
+    plan: DeliveryPlan,
     state: AppState,
     key: str | None,
     count: int,
     concurrency: int,
-    rate: float | None,
+    rate_text: str | None,
     sign_mode: str,
 ) -> None:
     import asyncio
 
-    from nango_cli.errors import ExitCode
+    from nango_cli.errors import DeliveryError, ExitCode
     from nango_cli.load import LoadRunner
-    from nango_cli.store import Store
 
+    rate = parse_rate(rate_text)
     if plan.skipped:
         output.note(f"not sent: {plan.skipped}; use --force to send anyway")
+        if state.json:
+            output.emit({"sent": False, "skipped": plan.skipped})
         return
     progress, update = _progress(count, state.json)
-    with Store.open_default() as store:
-        store.mark_interrupted()
+    with open_store() as store:
         runner = LoadRunner(plan, store, count, concurrency, rate, update)
         try:
             report = asyncio.run(runner.run(key, sign_mode))
@@ -63,13 +64,18 @@ def run(
         finally:
             if progress is not None:
                 progress.stop()
-    _render(report, plan, state.json)
+    data = _data(report, plan)
+    if not state.json:
+        _render(report, plan, False)
     if report.failed:
-        exit_undelivered(
-            report.failed,
-            report.count,
-            "`nango-hooks history --failed` lists them; `nango-hooks replay --failed` resends them",
+        raise DeliveryError(
+            f"{report.failed} of {report.count} webhook(s) not delivered",
+            hint="`nango-hooks history --failed` lists them; "
+            "`nango-hooks replay --failed` resends them",
+            data=data,
         )
+    if state.json:
+        output.emit(data)
 
 
 def _progress(count: int, json_mode: bool) -> tuple[Any, Any]:
@@ -83,7 +89,7 @@ def _progress(count: int, json_mode: bool) -> tuple[Any, Any]:
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
-        console=output.console(stderr=True),
+        console=output.console(sys.stderr),
         transient=True,
     )
     task = progress.add_task("sending", total=count)
@@ -95,18 +101,19 @@ def _progress(count: int, json_mode: bool) -> tuple[Any, Any]:
     return progress, update
 
 
-def _render(report: LoadReport, plan: FirePlan, json_mode: bool) -> None:
+def _data(report: LoadReport, plan: DeliveryPlan) -> dict[str, Any]:
+    return {
+        "env": plan.env,
+        "targets": plan.targets,
+        "policy": plan.policy.name,
+        "load": report.to_dict(),
+    }
+
+
+def _render(report: LoadReport, plan: DeliveryPlan, json_mode: bool) -> None:
     data = report.to_dict()
     if json_mode:
-        output.emit_json(
-            {
-                "ok": report.failed == 0 and not report.interrupted,
-                "env": plan.env,
-                "targets": plan.targets,
-                "policy": plan.policy.name,
-                "load": data,
-            }
-        )
+        output.emit(_data(report, plan))
         return
     latency = data["latency_ms"]
     classes = ", ".join(f"{k} {v}" for k, v in data["attempts_by_class"].items()) or "none"

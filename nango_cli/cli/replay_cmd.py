@@ -1,61 +1,96 @@
 """`nango-hooks replay`: resend stored, exported or raw webhooks."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
 
-from nango_cli.cli import delivery_view
-from nango_cli.cli.state import EnvOption, JsonOption, settings, use
+from nango_cli.cli import output, views
+from nango_cli.cli.common import (
+    CaCertOption,
+    EnvOption,
+    InsecureOption,
+    JsonOption,
+    RetriesOption,
+    RetryPolicyOption,
+    TimeoutOption,
+    checked_url,
+    delivery_flags,
+    open_store,
+    read_input,
+    settings,
+    tls_options,
+    use,
+)
+
+app = typer.Typer(rich_markup_mode=None)
 
 
+@app.command("replay")
 def replay(
     ctx: typer.Context,
     ids: Annotated[
-        list[str] | None, typer.Argument(metavar="[ID]...", help="Ids or unique prefixes.")
+        list[str] | None,
+        typer.Argument(metavar="ID", help="Ids or unique id prefixes.", show_default=False),
     ] = None,
     last: Annotated[bool, typer.Option("--last", help="Replay the most recent webhook.")] = False,
     failed: Annotated[
-        bool, typer.Option("--failed", help="Replay webhooks not delivered (see --since).")
+        bool,
+        typer.Option(
+            "--failed", help="Replay webhooks not delivered (deliberate negatives excluded)."
+        ),
+    ] = False,
+    include_negative: Annotated[
+        bool,
+        typer.Option(
+            "--include-negative",
+            help="With --failed: also the deliberate negatives (--sign bad, check's).",
+        ),
     ] = False,
     since: Annotated[
-        str | None, typer.Option("--since", help="With --failed: newer than 2h, 7d, a date…")
+        str | None,
+        typer.Option("--since", metavar="WHEN", help="With --failed: newer than 2h, 7d, a date…"),
     ] = None,
     limit: Annotated[
-        int, typer.Option("--limit", "-n", min=1, help="With --failed: at most N.")
+        int,
+        typer.Option("--limit", "-n", metavar="N", min=1, help="With --failed: at most N."),
     ] = 50,
     file: Annotated[
         str | None,
-        typer.Option("--file", "-f", help="A raw body, or `history export` lines (FILE or -)."),
+        typer.Option(
+            "--file",
+            "-f",
+            metavar="FILE",
+            help="A raw body, or `history export` lines (FILE or -).",
+        ),
     ] = None,
     resign: Annotated[
         bool, typer.Option("--resign", help="Sign again with this environment's key.")
     ] = False,
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="Edit the body: path.to.field=JSON (re-signs; repeatable)."),
+        typer.Option("--set", metavar="PATH=JSON", help="Edit the body (re-signs; repeatable)."),
     ] = None,
     to: Annotated[
         list[str] | None,
         typer.Option(
-            "--to", "-u", help="Send here instead of the environment's URLs (repeatable)."
+            "--to",
+            "-u",
+            metavar="URL",
+            help="Send here instead of the environment's URLs (repeatable).",
         ),
     ] = None,
-    retry_policy: Annotated[
-        str | None, typer.Option("--retry-policy", help="docs, server or none.")
-    ] = None,
-    retries: Annotated[
-        int | None, typer.Option("--retries", help="Retries after the first.")
-    ] = None,
-    timeout: Annotated[str | None, typer.Option("--timeout", help="Deadline per attempt.")] = None,
+    retry_policy: RetryPolicyOption = None,
+    retries: RetriesOption = None,
+    timeout: TimeoutOption = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the exact requests; send nothing.")
     ] = False,
+    ca_cert: CaCertOption = None,
+    insecure: InsecureOption = False,
     env: EnvOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Resend webhooks: the stored bytes and signatures unchanged, unless --resign or --set.
+    """Resend stored webhooks, unchanged unless --resign or --set.
 
     Examples:
 
@@ -68,13 +103,10 @@ def replay(
       nango-hooks replay --file captured.jsonl
     """
     from nango_cli import replay as core
-    from nango_cli.cli.fire_cmd import checked_url
-    from nango_cli.cli.history_cmd import open_store
-    from nango_cli.cli.inputs import read_input
     from nango_cli.delivery import make_policy
     from nango_cli.errors import ConfigError, NotFoundError, UsageError
-    from nango_cli.fire import FirePlan
     from nango_cli.history import parse_since
+    from nango_cli.pipeline import DeliveryPlan, execute
     from nango_cli.store import HistoryFilter
 
     state = use(ctx, env, json_output)
@@ -86,8 +118,8 @@ def replay(
             "choose what to replay: IDs, --last, --failed or --file",
             hint="e.g. nango-hooks replay --last",
         )
-    targets = [checked_url(u) for u in to or []]
-    current = settings(state, delivery_view.delivery_flags(retry_policy, retries, timeout))
+    explicit = [checked_url(u, "--to") for u in to or []]
+    current = settings(state, delivery_flags(retry_policy, retries, timeout))
     if file:
         sources = core.from_file(read_input(file, "--file"), file)
     else:
@@ -98,6 +130,7 @@ def replay(
                 flt = HistoryFilter(
                     direction="sent",
                     failed=failed,
+                    include_negative=include_negative or not failed,
                     limit=1 if last else limit,
                     since=parse_since(since) if since else None,
                 )
@@ -108,25 +141,45 @@ def replay(
                         hint="see `nango-hooks history`",
                     )
         sources = [core.from_record(r) for r in records]
-    webhooks = core.prepare(sources, current["signing_key"], resign, list(set_ or []), current.env)
-    targets = targets or [u for u in (current["url"], current["secondary_url"]) if u]
-    if not targets and not dry_run:
+    webhooks, notes = core.prepare(
+        sources,
+        current["signing_key"],
+        lambda connection: explicit or current.targets_for(connection),
+        resign,
+        list(set_ or []),
+        current.env,
+    )
+    for text in notes:
+        output.note(text)
+    if not all(w.targets for w in webhooks) and not dry_run:
         raise ConfigError(
             f"no webhook URL for environment {current.env!r}",
             hint="pass --to URL, or set one with `nango-hooks config set-url URL`",
         )
-    plan = FirePlan(
+    plan = DeliveryPlan(
         webhooks=webhooks,
-        targets=targets,
         policy=make_policy(current["retry_policy"], current["retries"]),
         timeout=float(current["timeout"]),
         env=current.env,
+        notes=notes,
+        tls=tls_options(ca_cert, insecure),
     )
     if dry_run:
-        delivery_view.show_dry_run(plan, state.json)
-    else:
-        delivery_view.send(plan, state.json, concurrent=False)
+        views.show_dry_run(plan, state.json)
+        return
+    with open_store() as store:
+        sent = execute(plan, store, views.render_attempt, concurrent=False)
+    data = views.sent_data(plan, sent)
+    if not state.json:
+        views.summary(sent)
+    failures = [s for s in sent if not s.delivered]
+    if failures:
+        from nango_cli.errors import DeliveryError
 
-
-def register(app: typer.Typer) -> None:
-    app.command("replay")(replay)
+        raise DeliveryError(
+            f"{len(failures)} of {len(sent)} webhook(s) not delivered",
+            hint="`nango-hooks history show ID` has every attempt",
+            data=data,
+        )
+    if state.json:
+        output.emit(data)

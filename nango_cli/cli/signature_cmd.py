@@ -1,47 +1,57 @@
 """`nango-hooks verify` and `nango-hooks sign`: offline signature tools."""
 
-from __future__ import annotations
-
 import shlex
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from nango_cli.cli import output
-from nango_cli.cli.state import EnvOption, JsonOption, settings, use
+from nango_cli.cli.common import EnvOption, JsonOption, read_input, settings, use
+
+if TYPE_CHECKING:
+    from nango_cli.signing import KeyRing
+
+verify_app = typer.Typer(rich_markup_mode=None)
+sign_app = typer.Typer(rich_markup_mode=None)
 
 SourceArgument = Annotated[
-    str, typer.Argument(metavar="[FILE|-]", help="The body: a file, or - for stdin.")
+    str, typer.Argument(metavar="FILE", help="The body: a file, or - for stdin.")
 ]
 KeyOption = Annotated[
     str | None,
     typer.Option(
         "--key",
+        metavar="KEY",
         help="Signing key to use instead of the environment's (visible in "
         "shell history; prefer NANGO_HOOKS_SIGNING_KEY).",
     ),
 ]
 
 
-def _key(ctx: typer.Context, key: str | None, env: str | None, json_output: bool) -> str:
+def _keys(ctx: typer.Context, key: str | None, env: str | None, json_output: bool) -> "KeyRing":
     from nango_cli.errors import ConfigError
+    from nango_cli.signing import KeyRing
 
     state = use(ctx, env, json_output)
     if key:
-        return key
+        return KeyRing(current=key)
     current = settings(state)
     if not current["signing_key"]:
         raise ConfigError(
             f"no signing key for environment {current.env!r}",
             hint="pass --key, or set one with `nango-hooks config set-key`",
         )
-    return str(current["signing_key"])
+    return KeyRing.from_settings(current)
 
 
+@verify_app.command("verify")
 def verify(
     ctx: typer.Context,
     signature: Annotated[
-        str, typer.Option("--signature", "-s", help="The received signature header (hex).")
+        str,
+        typer.Option(
+            "--signature", "-s", metavar="HEX", help="The received signature header (hex)."
+        ),
     ],
     source: SourceArgument = "-",
     legacy: Annotated[
@@ -51,35 +61,43 @@ def verify(
     env: EnvOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Check a body against a signature; exit 0 when valid, 5 when not (with the likely cause).
+    """Check a body against a signature (exit 5 if not valid).
+
+    Accepts the environment's signing key and, during a rotation, its
+    previous_signing_key; says which matched, or the likely cause of a mismatch.
 
     Example: nango-hooks verify body.json --signature "$HMAC_HEADER"
     """
     from nango_cli import signing
-    from nango_cli.cli.inputs import read_input
     from nango_cli.errors import SignatureError
 
-    signing_key = _key(ctx, key, env, json_output)
+    keys = _keys(ctx, key, env, json_output)
     body = read_input(source, "verify")
     header = signing.LEGACY_HEADER if legacy else signing.HMAC_HEADER
-    hmac_v, legacy_v = signing.verify_headers(signing_key, body, {header: signature})
+    hmac_v, legacy_v = signing.verify_headers(keys, body, {header: signature})
     verdict = legacy_v if legacy else hmac_v
-    if use(ctx).json:
-        output.emit_json(
-            {"valid": verdict.ok, "header": header, "reason": verdict.reason, "size": len(body)}
-        )
+    data = {
+        "valid": verdict.ok,
+        "header": header,
+        "matched": verdict.matched,
+        "reason": verdict.reason,
+        "size": len(body),
+    }
     if verdict.ok:
-        if not use(ctx).json:
-            output.out(f"valid: {header} matches the body ({len(body)} bytes)")
+        if use(ctx).json:
+            output.emit(data)
+        else:
+            which = " (previous key: rotation window)" if verdict.matched == "previous" else ""
+            output.out(f"valid: {header} matches the body ({len(body)} bytes){which}")
         return
-    error = SignatureError(
+    raise SignatureError(
         f"invalid {header}: {verdict.reason}",
         hint="verify the raw request bytes with the webhook signing key (not the API secret key)",
+        data=data,
     )
-    output.show_error(error, json_mode=False)
-    raise typer.Exit(int(error.exit_code))
 
 
+@sign_app.command("sign")
 def sign(
     ctx: typer.Context,
     source: SourceArgument = "-",
@@ -93,35 +111,37 @@ def sign(
     env: EnvOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Print the headers Nango would send with a body (stable-serialized unless --raw).
+    """Print the headers Nango would send with a body.
+
+    The body is stable-serialized as Nango would, unless --raw.
 
     Example: nango-hooks sign payload.json --curl http://127.0.0.1:3000/webhooks
     """
-    import json
 
     from nango_cli import signing
-    from nango_cli.cli.inputs import read_input
-    from nango_cli.delivery import base_headers
+    from nango_cli.cli.common import checked_url
+    from nango_cli.delivery import merge_headers, wire_headers
     from nango_cli.errors import UsageError
 
-    signing_key = _key(ctx, key, env, json_output)
+    keys = _keys(ctx, key, env, json_output)
     body = read_input(source, "sign")
+    notes: list[str] = []
     if not raw:
         try:
-            body = signing.serialize(json.loads(body))
+            body = signing.serialize(signing.parse_json(body), notes)
         except (ValueError, UnicodeDecodeError):
             raise UsageError(
                 "the body is not JSON, so it cannot be serialized as Nango would",
                 hint="pass --raw to sign the bytes as they are",
             ) from None
-    headers = {**base_headers(), **signing.signature_headers(signing_key, body)}
+    for text in notes:
+        output.warn(text)
+    headers = merge_headers(wire_headers(), signing.signature_headers(keys.current or "", body))
     if use(ctx).json:
-        output.emit_json({"headers": headers, "body": body.decode("utf-8", "replace")})
+        output.emit({"headers": headers, "body": body.decode("utf-8", "replace")})
         return
     if curl:
-        from nango_cli.cli.fire_cmd import checked_url
-
-        parts = ["curl", "-sS", "-X", "POST", shlex.quote(checked_url(curl))]
+        parts = ["curl", "-sS", "-X", "POST", shlex.quote(checked_url(curl, "--curl"))]
         for name, value in headers.items():
             parts += ["-H", shlex.quote(f"{name}: {value}")]
         parts += ["--data-binary", shlex.quote(body.decode("utf-8", "surrogateescape"))]
@@ -131,9 +151,4 @@ def sign(
         output.out(f"{name}: {value}")
     if not raw:
         output.err("signed the stable serialization (sorted keys, compact); body as signed:")
-        output.err(output.safe(body.decode("utf-8", "backslashreplace")))
-
-
-def register(app: typer.Typer) -> None:
-    app.command("verify")(verify)
-    app.command("sign")(sign)
+        output.err(body.decode("utf-8", "backslashreplace"))

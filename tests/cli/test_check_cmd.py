@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import KEY
+from tests.conftest import KEY, jdata, jpayload
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 Decide = Callable[[dict, bytes, dict], int]
@@ -108,7 +108,7 @@ def key(cli) -> None:
 
 def _run(cli, url: str, *args: str) -> tuple[int, dict[str, dict]]:
     result = cli("--json", "check", url, *args)
-    doc = json.loads(result.stdout)
+    doc = jpayload(result.stdout)
     return result.exit_code, {c["name"]: c for c in doc["checks"]}
 
 
@@ -172,7 +172,7 @@ def test_a_legacy_trusting_handler_only_warns(cli) -> None:
 def test_check_deliveries_are_in_history(cli) -> None:
     with handler(correct) as url:
         _run(cli, url, "--only", "sync,wrong-key")
-    rows = json.loads(cli("history", "--json").stdout)
+    rows = jdata(cli("history", "--json").stdout)
     assert len(rows) == 2 and {r["outcome"] for r in rows} == {"delivered", "failed after 1"}
 
 
@@ -188,7 +188,7 @@ def test_check_learns_models_from_nango_yaml(cli, tmp_path: Path, monkeypatch) -
     with handler(correct) as url:
         code, _ = _run(cli, url, "--only", "concurrent-models", "--sync", "github-issues")
     assert code == 0
-    rows = json.loads(cli("history", "--json").stdout)
+    rows = jdata(cli("history", "--json").stdout)
     assert {r["model"] for r in rows} == {"GithubIssue", "GithubComment"}
     assert {r["provider_config_key"] for r in rows} == {"github-prod"}
 
@@ -206,11 +206,11 @@ def test_fire_and_syncs_use_nango_yaml(cli, tmp_path: Path, monkeypatch, configu
     assert cli("fire", "--sync", "github-issues", "-m", "Only", "-i", "gh").exit_code == 0
     last = json.loads(configured.requests[-1].body)
     assert (last["model"], last["providerConfigKey"]) == ("Only", "gh")
-    listed = json.loads(cli("--json", "syncs").stdout)
+    listed = jdata(cli("--json", "syncs").stdout)
     assert {s["sync"] for s in listed["syncs"]} == {"github-issues", "hubspot-contacts"}
     human = cli("syncs")
     assert "issues, issue_comment" in human.stdout
-    old = cli("--json", "syncs", "--nango-yaml", str(FIXTURES / "nango-oldest.yaml"))
-    assert {s["sync"] for s in json.loads(old.stdout)["syncs"]} == {"asana-tasks", "slack-users"}
-    broken = cli("syncs", "--nango-yaml", str(FIXTURES / "nango-broken.yaml"))
+    old = cli("--json", "syncs", "--project", str(FIXTURES / "nango-oldest.yaml"))
+    assert {s["sync"] for s in jdata(old.stdout)["syncs"]} == {"asana-tasks", "slack-users"}
+    broken = cli("syncs", "--project", str(FIXTURES / "nango-broken.yaml"))
     assert broken.exit_code == 3 and "line" in broken.stderr

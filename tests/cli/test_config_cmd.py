@@ -3,7 +3,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from tests.conftest import KEY, run
+from tests.conftest import KEY, jdata, jerror, run
 
 
 def test_set_url_and_get(cli, home: Path) -> None:
@@ -78,9 +78,8 @@ def test_defaults_table_and_environments(cli) -> None:
 def test_show_reports_sources(cli) -> None:
     cli("config", "set", "retries", "1")
     result = cli("config", "show", "--json", env={"NANGO_HOOKS_TIMEOUT": "3s"})
-    import json
 
-    doc = json.loads(result.stdout)
+    doc = jdata(result.stdout)
     sources = {s["name"]: s["source"] for s in doc["settings"]}
     assert sources["retries"] == "file [environments.dev]"
     assert sources["timeout"] == "env var NANGO_HOOKS_TIMEOUT"
@@ -109,21 +108,19 @@ def test_set_sync_table(cli) -> None:
         "config", "set-sync", "github-tickets", "-i", "github", "-m", "Ticket", "-m", "Comment"
     )
     assert result.exit_code == 0, result.stderr
-    import json
 
-    doc = json.loads(cli("config", "show", "--json").stdout)
+    doc = jdata(cli("config", "show", "--json").stdout)
     assert doc["syncs"]["github-tickets"]["models"] == ["Ticket", "Comment"]
     assert cli("config", "unset-sync", "github-tickets").exit_code == 0
     assert cli("config", "unset-sync", "github-tickets").exit_code == 6
 
 
 def test_json_errors_have_one_shape(cli) -> None:
-    import json
 
     result = cli("--json", "config", "get", "nope")
     assert result.exit_code == 2
-    doc = json.loads(result.stdout)
-    assert doc["ok"] is False and doc["error"]["exit_code"] == 2 and doc["error"]["kind"] == "usage"
+    error = jerror(result.stdout)
+    assert error["exit_code"] == 2 and error["kind"] == "usage"
 
 
 def test_set_key_prompts_hidden_on_a_terminal(home: Path) -> None:

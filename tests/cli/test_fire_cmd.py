@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import KEY, ROOT, run
+from tests.conftest import KEY, ROOT, jdata, jerror, run
 from tests.receiver import Behaviour, Receiver, free_port
 
 
@@ -218,21 +218,39 @@ def test_set_overrides_fields(cli, configured: Receiver) -> None:
 @pytest.mark.parametrize(
     ("mode", "present"),
     [
-        ("none", set()),
         ("legacy-only", {"x-nango-signature"}),
         ("hmac-only", {"x-nango-hmac-sha256"}),
     ],
 )
-def test_sign_modes(cli, configured: Receiver, mode: str, present: set[str]) -> None:
+def test_sign_modes(cli, configured: Receiver, mode: str, present: set[str], home: Path) -> None:
     assert cli("fire", "--sync", "s", "--sign", mode).exit_code == 0
     names = {k.lower() for k in configured.requests[0].headers}
     assert names & {"x-nango-signature", "x-nango-hmac-sha256"} == present
+    assert _db(home).execute("SELECT negative FROM webhooks").fetchone()[0] == 1
 
 
-def test_sign_bad_sends_wrong_signatures(cli, configured: Receiver) -> None:
-    assert cli("fire", "--sync", "s", "--sign", "bad").exit_code == 0
-    with pytest.raises(AssertionError):
+@pytest.mark.parametrize("mode", ["bad", "none"])
+def test_a_bad_signature_rejected_is_the_expected_outcome(
+    cli, configured: Receiver, mode: str, home: Path
+) -> None:
+    """Before, a handler rejecting `--sign bad` exited 4 like an unreachable one."""
+    configured.default = Behaviour(status=401)
+    result = cli("fire", "--sync", "s", "--sign", mode, "--retry-policy", "none")
+    assert result.exit_code == 0, result.stderr
+    assert "rejected as expected" in result.stdout + result.stderr
+    with pytest.raises((AssertionError, KeyError)):  # a wrong, or no, signature
         _verify(configured.requests[0])
+    assert _db(home).execute("SELECT negative FROM webhooks").fetchone()[0] == 1
+
+
+@pytest.mark.parametrize("mode", ["bad", "none"])
+def test_a_bad_signature_accepted_exits_9(cli, configured: Receiver, mode: str) -> None:
+    """Before, a handler accepting `--sign bad` exited 0 silently."""
+    result = cli("--json", "fire", "--sync", "s", "--sign", mode)
+    assert result.exit_code == 9
+    error = jerror(result.stdout)
+    assert "accepted 1 webhook(s) with a bad or missing signature" in error["message"]
+    assert "accepted" in result.stderr
 
 
 def test_dry_run_prints_the_exact_request_and_sends_nothing(
@@ -255,8 +273,8 @@ def test_json_output_is_one_document(cli, configured: Receiver) -> None:
     configured.then(Behaviour(status=503))
     result = cli("--json", "fire", "--sync", "s", "-m", "A")
     assert result.exit_code == 0
-    doc = json.loads(result.stdout)
-    assert doc["ok"] is True and doc["policy"] == "docs"
+    doc = jdata(result.stdout)
+    assert doc["policy"] == "docs"
     (webhook,) = doc["webhooks"]
     assert webhook["status"] == "delivered" and webhook["attempt_count"] == 2
     assert [a["status_code"] for a in webhook["attempts"]] == [503, 200]
@@ -329,7 +347,7 @@ def test_config_errors_come_before_anything_is_sent(cli, receiver: Receiver, hom
         ["fire", "--sync", "s", "--modified-after", "yesterday"],
         ["fire", "--sync", "s", "--retry-policy", "often"],
         ["fire", "--sync", "s", "--sign", "maybe"],
-        ["fire", "--auth", "deletion", "-i", "g"],
+        ["fire", "--auth", "teleport", "-i", "g"],
         ["fire", "--sync", "s", "-m", "A", "--added", "B=1"],
         ["fire", "--initial", "--webhook", "--sync", "s"],
     ],

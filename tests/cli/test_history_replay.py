@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import KEY, run
+from tests.conftest import KEY, jdata, run
 from tests.receiver import Behaviour, Receiver
 
 
@@ -33,19 +33,18 @@ def test_history_lists_newest_first_with_filters(cli, configured: Receiver) -> N
     (second,) = _fire(cli, "--auth", "creation", "-i", "github", "-c", "b")
     configured.default = Behaviour(status=500)
     (third,) = _fire(cli, "--sync", "other", "-m", "X", "--retry-policy", "none")
-    rows = json.loads(cli("history", "--json").stdout)
+    rows = jdata(cli("history", "--json").stdout)
     assert [r["id"] for r in rows] == [third, second, first]
     assert [r["outcome"] for r in rows] == ["failed after 1", "delivered", "delivered"]
     assert [
-        r["id"]
-        for r in json.loads(cli("history", "list", "--json", "--sync", "github-tickets").stdout)
+        r["id"] for r in jdata(cli("history", "list", "--json", "--sync", "github-tickets").stdout)
     ] == [first]
-    assert [r["id"] for r in json.loads(cli("history", "--json", "-t", "auth").stdout)] == [second]
-    assert [r["id"] for r in json.loads(cli("history", "--json", "-c", "a").stdout)] == [first]
-    assert [r["id"] for r in json.loads(cli("history", "--json", "--failed").stdout)] == [third]
-    assert len(json.loads(cli("history", "--json", "-n", "2").stdout)) == 2
-    assert json.loads(cli("history", "--json", "--since", "1h").stdout)
-    assert json.loads(cli("history", "--json", "--since", "2999-01-01").stdout) == []
+    assert [r["id"] for r in jdata(cli("history", "--json", "-t", "auth").stdout)] == [second]
+    assert [r["id"] for r in jdata(cli("history", "--json", "-c", "a").stdout)] == [first]
+    assert [r["id"] for r in jdata(cli("history", "--json", "--failed").stdout)] == [third]
+    assert len(jdata(cli("history", "--json", "-n", "2").stdout)) == 2
+    assert jdata(cli("history", "--json", "--since", "1h").stdout)
+    assert jdata(cli("history", "--json", "--since", "2999-01-01").stdout) == []
     table = cli("history")
     assert table.exit_code == 0 and first in table.stdout and "failed after 1" in table.stdout
     assert cli("history", "--since", "whenever").exit_code == 2
@@ -59,7 +58,7 @@ def test_history_show_prefix_raw_and_errors(cli, configured: Receiver) -> None:
     assert "#1" in shown.stdout and "200" in shown.stdout
     raw = cli("history", "show", webhook_id, "--raw")
     assert raw.stdout_bytes == configured.requests[0].body
-    doc = json.loads(cli("history", "show", webhook_id, "--json").stdout)
+    doc = jdata(cli("history", "show", webhook_id, "--json").stdout)
     assert doc["attempts"][0]["status_code"] == 200
     missing = cli("history", "show", "ffffffff")
     assert missing.exit_code == 6 and "history" in missing.stderr
@@ -97,7 +96,7 @@ def test_replay_is_byte_identical_by_default(cli, configured: Receiver) -> None:
     assert again.body == first.body
     for name in ("x-nango-hmac-sha256", "x-nango-signature", "content-type", "user-agent"):
         assert _headers(again)[name] == _headers(first)[name]
-    replayed = json.loads(cli("history", "--json", "-n", "1").stdout)[0]
+    replayed = jdata(cli("history", "--json", "-n", "1").stdout)[0]
     assert replayed["replay_of"] == original and "replay of" in result.stdout
 
 
@@ -125,7 +124,7 @@ def test_replay_to_another_url_last_and_failed(cli, configured: Receiver) -> Non
         assert json.loads(other.requests[-1].body)["syncName"] == "t"
         result = cli("--json", "replay", "--failed", "--since", "1h", "--to", other.url)
         assert result.exit_code == 0
-        doc = json.loads(result.stdout)
+        doc = jdata(result.stdout)
         assert [w["replay_of"] for w in doc["webhooks"]] == [failed_id]
         assert json.loads(other.requests[-1].body)["syncName"] == "s"
     assert ok_id
@@ -178,10 +177,10 @@ def test_export_import_into_a_fresh_home_then_replay(
 
     monkeypatch.setenv("NANGO_HOOKS_HOME", str(tmp_path / "fresh"))
     imported = cli("--json", "history", "import", str(export_file))
-    assert json.loads(imported.stdout) == {"read": 2, "imported": 2, "skipped": 0}
+    assert jdata(imported.stdout) == {"read": 2, "imported": 2, "skipped": 0}
     again = cli("--json", "history", "import", str(export_file))
-    assert json.loads(again.stdout) == {"read": 2, "imported": 0, "skipped": 2}
-    assert len(json.loads(cli("history", "--json").stdout)) == 2
+    assert jdata(again.stdout) == {"read": 2, "imported": 0, "skipped": 2}
+    assert len(jdata(cli("history", "--json").stdout)) == 2
 
     originals = {json.loads(r.body)["model"]: r for r in configured.requests}
     with Receiver() as app:
@@ -200,12 +199,13 @@ def test_export_import_into_a_fresh_home_then_replay(
 def test_import_rejects_garbage_without_importing_anything(cli, tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text(
-        '{"format": "nango-hooks/webhook@1", "id": "abcd1234", "created_at": "x", '
+        '{"format": "nango-hooks/webhook@1", "id": "abcd1234", '
+        '"created_at": "2026-11-01T00:00:00.000Z", "status": "delivered", '
         '"direction": "sent", "body": "{}"}\nnot json\n'
     )
     result = cli("history", "import", str(bad))
     assert result.exit_code == 2 and "line 2" in result.stderr
-    assert json.loads(cli("history", "--json").stdout) == []
+    assert jdata(cli("history", "--json").stdout) == []
 
 
 def test_export_redacts_credentials_unless_revealed(cli, configured: Receiver, home) -> None:
@@ -228,12 +228,12 @@ def test_prune_and_clear(cli, configured: Receiver, home: Path) -> None:
     db.execute("UPDATE webhooks SET created_at = '2020-01-01T00:00:00.000Z' WHERE sync_name = 's'")
     db.commit()
     pruned = cli("--json", "history", "prune", "--older-than", "30d")
-    assert json.loads(pruned.stdout) == {"deleted": 1}
+    assert jdata(pruned.stdout) == {"deleted": 1}
     assert db.execute("SELECT count(*) FROM attempts").fetchone()[0] == 1
     refused = run("history", "clear", input=b"")
     assert refused.returncode == 2 and "--yes" in refused.stderr
     assert cli("history", "clear", "--yes").exit_code == 0
-    assert json.loads(cli("history", "--json").stdout) == []
+    assert jdata(cli("history", "--json").stdout) == []
 
 
 def test_sync_filter_uses_the_composite_index(cli, configured: Receiver, home: Path) -> None:

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from nango_cli import payloads, signing
-from tests.conftest import KEY, ROOT, run
+from tests.conftest import KEY, ROOT, check_envelope, jdata, run
 from tests.receiver import Behaviour, Receiver
 
 OTHER_KEY = "prod-key-aaaaaaaaaaaaaaaa"
@@ -38,7 +38,11 @@ class Listening:
         return self.proc.returncode, out.decode(), self.err_path.read_text()
 
     def events(self, out: str) -> list[dict]:
-        return [json.loads(line) for line in out.splitlines()]
+        """The webhooks of listen's NDJSON stream: one envelope per line."""
+        lines = [json.loads(line) for line in out.splitlines()]
+        for line in lines:
+            check_envelope(line)
+        return [line["data"] for line in lines if line.get("event") == "webhook"]
 
 
 @contextmanager
@@ -166,7 +170,7 @@ def test_nango_retries_against_fail_first_are_all_stored(keyed, cli) -> None:
         result = cli("fire", "--sync", "s", "--url", lst.url)
         assert result.exit_code == 0 and result.stderr.count("#") == 3
         lst.finish()
-    received = json.loads(cli("history", "--json", "--received").stdout)
+    received = jdata(cli("history", "--json", "--received").stdout)
     assert len(received) == 3 and {r["outcome"] for r in received} == {"received ✓ signature"}
 
 
@@ -228,7 +232,7 @@ def test_ci_usage_in_the_background(keyed, tmp_path: Path) -> None:
     )
     proc = subprocess.run(["bash", "-c", script], cwd=ROOT, timeout=60, capture_output=True)
     assert proc.returncode == 0, proc.stderr
-    (event,) = [json.loads(line) for line in out_file.read_text().splitlines()]
+    (event,) = [jdata(line) for line in out_file.read_text().splitlines()]
     assert event["sync_name"] == "github-tickets" and event["signature"]["verdict"] == "valid"
 
 
@@ -292,7 +296,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_everything(keyed, cli) -> None:
         code, _, err = lst.finish()
     assert code == 130
     assert "received 3 webhook(s): 3 valid, 0 not valid (interrupted)" in err
-    assert len(json.loads(cli("history", "--json", "--received").stdout)) == 3
+    assert len(jdata(cli("history", "--json", "--received").stdout)) == 3
 
 
 def test_received_webhooks_replay_to_the_app(keyed, cli) -> None:
@@ -300,7 +304,7 @@ def test_received_webhooks_replay_to_the_app(keyed, cli) -> None:
     with listening("--count", "1") as lst:
         httpx.post(lst.url, content=body, headers={**headers, "X-Extra": "kept"})
         lst.finish()
-    (row,) = json.loads(cli("history", "--json", "--received").stdout)
+    (row,) = jdata(cli("history", "--json", "--received").stdout)
     with Receiver() as app:
         assert cli("replay", row["id"], "--to", app.url).exit_code == 0
         (replayed,) = app.requests
@@ -358,7 +362,7 @@ def test_external_webhook_is_forwarded_as_nango_would(keyed, cli) -> None:
     sync_body = json.loads(sync.body)
     assert sync_body["syncType"] == "WEBHOOK" and sync_body["syncName"] == "github-issues"
     assert sync_body["connectionId"] == "conn-1"
-    rows = json.loads(cli("history", "--json").stdout)
+    rows = jdata(cli("history", "--json").stdout)
     assert {r["direction"] for r in rows} == {"sent", "received"} and len(rows) == 3
 
 

@@ -9,7 +9,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from tests.conftest import KEY
+from tests.conftest import KEY, jdata, jpayload
 from tests.receiver import Behaviour, Receiver
 
 
@@ -33,7 +33,7 @@ def test_load_sends_distinct_signed_webhooks_and_records_all(
         "20",
     )
     assert result.exit_code == 0, result.stderr
-    report = json.loads(result.stdout)["load"]
+    report = jdata(result.stdout)["load"]
     assert report["delivered"] == 200 and report["failed"] == 0
     assert report["attempts_by_class"] == {"2xx": 200}
     assert set(report["latency_ms"]) == {"p50", "p95", "p99", "max"}
@@ -80,7 +80,7 @@ def test_load_connection_refused_is_classified(cli, configured: Receiver) -> Non
         f"http://127.0.0.1:{free_port()}/",
     )
     assert result.exit_code == 4
-    assert json.loads(result.stdout)["load"]["attempts_by_class"] == {"refused": 5}
+    assert jpayload(result.stdout)["load"]["attempts_by_class"] == {"refused": 5}
 
 
 def test_rate_limits_the_send_rate(cli, configured: Receiver) -> None:

@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 from nango_cli import signing
+from tests.conftest import jdata, jpayload
 from tests.receiver import Receiver
 
 VECTOR_HMAC = "b82fcb791acec57859b989b430a826488ce2e479fdf92326bd0a2e8375a42ba4"
@@ -35,7 +36,7 @@ def test_verify_explains_editor_newlines_and_reserialization(cli, tmp_path: Path
     body.write_text(json.dumps({"b": 1, "a": [1, 2]}, indent=2))
     pretty = cli("--json", "verify", str(body), "-s", signature, "--key", "k3y")
     assert pretty.exit_code == 5
-    assert "re-serialized" in json.loads(pretty.stdout)["reason"]
+    assert "re-serialized" in jpayload(pretty.stdout)["reason"]
 
 
 def test_verify_uses_the_environment_key(cli, tmp_path: Path) -> None:
@@ -51,13 +52,13 @@ def test_sign_round_trips_with_verify(cli, tmp_path: Path) -> None:
     body = tmp_path / "body.json"
     body.write_text('{ "z": 1, "a": "é" }\n')
     signed = cli("--json", "sign", str(body), "--key", "kk")
-    doc = json.loads(signed.stdout)
+    doc = jdata(signed.stdout)
     assert doc["body"] == '{"a":"é","z":1}'  # stable serialization
     serialized = tmp_path / "serialized.json"
     serialized.write_bytes(doc["body"].encode())
     hmac_header = doc["headers"][signing.HMAC_HEADER]
     assert cli("verify", str(serialized), "-s", hmac_header, "--key", "kk").exit_code == 0
-    raw = json.loads(cli("--json", "sign", str(body), "--raw", "--key", "kk").stdout)
+    raw = jdata(cli("--json", "sign", str(body), "--raw", "--key", "kk").stdout)
     assert raw["headers"][signing.HMAC_HEADER] == signing.hmac_signature("kk", body.read_bytes())
     assert cli("sign", str(tmp_path / "nope"), "--key", "k").exit_code == 2
     not_json = tmp_path / "x.txt"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import KEY, ROOT, run
+from tests.conftest import KEY, ROOT, jdata, run
 from tests.receiver import Behaviour, Receiver
 
 KILLS_PER_POINT = 4
@@ -97,7 +96,7 @@ def test_sigkill_at_every_point_loses_nothing(home: Path) -> None:
                 spawned += 1
                 assert _count(db_path, "SELECT count(*) FROM webhooks") == before + 1
     # a later command notices the dead owners
-    rows = json.loads(run("history", "--json", "-n", "100").stdout)
+    rows = jdata(run("history", "--json", "-n", "100").stdout)
     assert len(rows) == spawned == 3 * KILLS_PER_POINT
     statuses = {r["status"] for r in rows}
     assert statuses <= {"interrupted", "delivered"} and "interrupted" in statuses

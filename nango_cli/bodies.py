@@ -1,0 +1,303 @@
+"""Webhook bodies per kind, built from `fire`'s options and the settings.
+
+Pure: options + settings -> the bodies Nango would send (plus the notes that
+explain any guess), with no I/O beyond reading the project's files. `fire`,
+`check`, the listener's external mode and `--dry-run` share it; signing and
+delivery happen elsewhere (nango_cli/fire.py, nango_cli/pipeline.py).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from nango_cli import nango, payloads
+from nango_cli.config import Settings
+from nango_cli.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from nango_cli.project import SyncInfo
+
+DEFAULT_CONNECTION_ID = "test-connection-id"
+KINDS = ("sync", "auth", "forward", "async_action", "body")
+
+
+@dataclass
+class FireOptions:
+    kind: str = "sync"
+    sync_name: str | None = None
+    connection_id: str | None = None
+    integration: str | None = None
+    models: list[str] = field(default_factory=list)
+    # counts: key None applies to every model, a model name to that model only
+    added: dict[str | None, int] = field(default_factory=dict)
+    updated: dict[str | None, int] = field(default_factory=dict)
+    deleted: dict[str | None, int] = field(default_factory=dict)
+    sync_type: str | None = None
+    variant: str | None = None
+    modified_after: str | None = None
+    # JSON text of checkpoints.from / .to, as typed; either given means "send checkpoints"
+    checkpoint_from: str | None = None
+    checkpoint_to: str | None = None
+    failed: bool = False
+    error_message: str | None = None
+    auth_operation: str = "creation"
+    auth_mode: str | None = None
+    provider: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    end_user_id: str | None = None
+    end_user_email: str | None = None
+    organization_id: str | None = None
+    forward_body: bytes | None = None
+    forward_headers: list[tuple[str, str]] = field(default_factory=list)
+    unmatched: bool = False
+    action_id: str | None = None
+    raw_body: bytes | None = None
+    sets: list[str] = field(default_factory=list)
+    force: bool = False
+    sign_mode: str = "both"
+    urls: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    project: str | None = None
+
+
+# ---------------------------------------------------------------- planning
+
+
+def _count(counts: dict[str | None, int], model: str, default: int) -> int:
+    if model in counts:
+        return counts[model]
+    return counts.get(None, default)
+
+
+def _parse_json_option(name: str, text: str | bytes) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise UsageError(
+            f"{name} is not valid JSON ({exc})", hint='e.g. {"cursor": "abc"}'
+        ) from None
+
+
+def resolve_sync(opts: FireOptions, settings: Settings, notes: list[str]) -> tuple[str, list[str]]:
+    """A sync's integration and models: flags, then the config's [syncs] table, then
+    nango.yaml, then the environment default, then derived from the name (with a note)."""
+    if not opts.sync_name:
+        raise UsageError(
+            "fire needs a sync name", hint="e.g. nango-hooks fire --sync github-tickets"
+        )
+    sync = settings.sync(opts.sync_name)
+    integration = opts.integration or (sync.integration if sync else None)
+    models = list(opts.models) or (list(sync.models) if sync else [])
+    if not integration or not models:
+        found = _from_project(opts, settings, notes)
+        if found:
+            integration = integration or found.integration
+            models = models or list(found.models)
+    integration = integration or settings["provider_config_key"]
+    if not integration:
+        integration = payloads.derive_integration(opts.sync_name)
+        notes.append(
+            f"integration not set: using {integration!r} (from the sync name); "
+            "pass --integration or add it to [syncs] in the config"
+        )
+    if not models:
+        models = [payloads.derive_model(opts.sync_name)]
+        notes.append(
+            f"model not set: using {models[0]!r} (from the sync name); pass --model "
+            "or add models to [syncs] in the config"
+        )
+    return str(integration), models
+
+
+def _sync_bodies(opts: FireOptions, settings: Settings, notes: list[str]) -> list[dict[str, Any]]:
+    integration, models = resolve_sync(opts, settings, notes)
+    assert opts.sync_name is not None
+    sync = settings.sync(opts.sync_name)
+    for counts in (opts.added, opts.updated, opts.deleted):
+        unknown = [m for m in counts if m is not None and m not in models]
+        if unknown:
+            raise UsageError(
+                f"count given for model {unknown[0]!r}, which this sync does not send",
+                hint="models: " + ", ".join(models),
+            )
+    sync_type = (opts.sync_type or (sync.sync_type if sync else None) or "INCREMENTAL").upper()
+    if sync_type not in nango.SYNC_TYPES:
+        raise ConfigError(
+            f"invalid sync type {sync_type!r} for sync {opts.sync_name!r}",
+            hint="use one of: " + ", ".join(nango.SYNC_TYPES),
+        )
+    variant = opts.variant or (sync.variant if sync else None) or "base"
+    connection_id = connection_for(opts, settings, notes)
+    modified_after = (
+        payloads.parse_timestamp(opts.modified_after)
+        if opts.modified_after
+        else payloads.now_timestamp()
+    )
+    checkpoints = None
+    if opts.checkpoint_from is not None or opts.checkpoint_to is not None:
+        checkpoints = {
+            "from": _parse_json_option("--checkpoint-from", opts.checkpoint_from or "null"),
+            "to": _parse_json_option("--checkpoint-to", opts.checkpoint_to or "null"),
+        }
+    if opts.failed:
+        return [
+            payloads.sync_error(
+                connection_id=connection_id,
+                provider_config_key=integration,
+                sync_name=opts.sync_name,
+                models=models,
+                sync_type=sync_type,
+                variant=variant,
+                description=opts.error_message or "The sync script failed",
+                started_at=modified_after,
+                failed_at=payloads.now_timestamp(),
+                checkpoints=checkpoints,
+            )
+        ]
+    return [
+        payloads.sync_success(
+            connection_id=connection_id,
+            provider_config_key=integration,
+            sync_name=opts.sync_name,
+            model=model,
+            sync_type=sync_type,
+            variant=variant,
+            modified_after=modified_after,
+            added=_count(opts.added, model, 1),
+            updated=_count(opts.updated, model, 0),
+            deleted=_count(opts.deleted, model, 0),
+            checkpoints=checkpoints,
+        )
+        for model in models
+    ]
+
+
+def _from_project(opts: FireOptions, settings: Settings, notes: list[str]) -> SyncInfo | None:
+    """The sync as the project declares it, when it has one that declares it."""
+    from nango_cli import project
+
+    found_project = project.discover(opts.project or settings["project"])
+    found = found_project.syncs.get(opts.sync_name or "")
+    if found_project.source and found:
+        notes.append(
+            f"sync {found.name!r} from {found_project.source}: integration "
+            f"{found.integration!r}, models {', '.join(found.models) or '-'}"
+        )
+    return found
+
+
+def connection_for(opts: FireOptions, settings: Settings, notes: list[str]) -> str:
+    connection_id = opts.connection_id or settings["connection_id"]
+    if not connection_id:
+        connection_id = DEFAULT_CONNECTION_ID
+        notes.append(
+            f"connection not set: using {connection_id!r}; pass --connection "
+            "or `nango-hooks config set connection_id ID`"
+        )
+    return str(connection_id)
+
+
+def _integration(opts: FireOptions, settings: Settings, what: str) -> str:
+    integration = opts.integration or settings["provider_config_key"]
+    if not integration:
+        raise UsageError(
+            f"{what} needs an integration (providerConfigKey)",
+            hint="pass --integration github, or `nango-hooks config set provider_config_key KEY`",
+        )
+    return str(integration)
+
+
+def _auth_body(opts: FireOptions, settings: Settings, notes: list[str]) -> dict[str, Any]:
+    if opts.auth_operation not in nango.FIREABLE_AUTH_OPERATIONS:
+        raise UsageError(
+            f"invalid auth operation {opts.auth_operation!r}",
+            hint="use one of: " + ", ".join(nango.FIREABLE_AUTH_OPERATIONS),
+        )
+    mode = (opts.auth_mode or "OAUTH2").upper()
+    if mode not in nango.AUTH_MODES:
+        raise UsageError(
+            f"invalid auth mode {opts.auth_mode!r}",
+            hint="use one of: " + ", ".join(nango.AUTH_MODES),
+        )
+    integration = _integration(opts, settings, "an auth webhook")
+    end_user = None
+    if opts.end_user_id:
+        end_user = {"endUserId": opts.end_user_id, "tags": dict(opts.tags)}
+        if opts.end_user_email:
+            end_user["endUserEmail"] = opts.end_user_email
+        if opts.organization_id:
+            end_user["organizationId"] = opts.organization_id
+    return payloads.auth(
+        connection_id=connection_for(opts, settings, notes),
+        provider_config_key=integration,
+        provider=opts.provider or integration,
+        environment=settings.env,
+        operation=opts.auth_operation,
+        auth_mode=mode,
+        success=not opts.failed,
+        error_description=opts.error_message,
+        tags=opts.tags or None,
+        end_user=end_user,
+    )
+
+
+@dataclass
+class Built:
+    """The bodies of one `fire`: parsed values (for the history's fields), and `raw`
+    bytes when a raw --body is sent byte-exactly instead of serialized."""
+
+    bodies: list[Any]
+    raw: bytes | None = None
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+
+def build(opts: FireOptions, settings: Settings, notes: list[str]) -> Built:
+    """The bodies Nango would send for these options, `--set` edits applied."""
+    if opts.kind not in KINDS:
+        raise UsageError(f"unknown webhook kind {opts.kind!r}")
+    built: Built
+    if opts.kind == "sync":
+        built = Built(_sync_bodies(opts, settings, notes))
+    elif opts.kind == "auth":
+        built = Built([_auth_body(opts, settings, notes)])
+    elif opts.kind == "async_action":
+        built = Built(
+            [
+                payloads.async_action(
+                    connection_id=connection_for(opts, settings, notes),
+                    provider_config_key=_integration(opts, settings, "an async action webhook"),
+                    action_id=opts.action_id,
+                )
+            ]
+        )
+    elif opts.kind == "forward":
+        external = _parse_json_option("the forwarded body", opts.forward_body or b"")
+        integration = _integration(opts, settings, "a forward webhook")
+        connection = None if opts.unmatched else connection_for(opts, settings, notes)
+        built = Built(
+            [
+                payloads.forward(
+                    provider=opts.provider or integration,
+                    provider_config_key=integration,
+                    connection_id=connection,
+                    payload=external,
+                )
+            ],
+            extra_headers=payloads.forwardable_headers(opts.forward_headers),
+        )
+    else:
+        raw = opts.raw_body if opts.raw_body is not None else b""
+        if opts.sets:
+            notes.append("--set edits the body, so it is re-serialized as Nango would")
+            built = Built([_parse_json_option("the body", raw)])
+        else:
+            try:
+                built = Built([json.loads(raw)], raw=raw)
+            except ValueError:
+                built = Built([None], raw=raw)
+    for assignment in opts.sets:
+        path, value = payloads.parse_assignment(assignment)
+        built.bodies = [payloads.apply_assignment(b, path, value) for b in built.bodies]
+    return built
