@@ -8,11 +8,10 @@ delivery happen elsewhere (nango_cli/fire.py, nango_cli/pipeline.py).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from nango_cli import nango, payloads
+from nango_cli import nango, payloads, signing
 from nango_cli.config import Settings
 from nango_cli.errors import ConfigError, UsageError
 
@@ -73,7 +72,7 @@ def _count(counts: dict[str | None, int], model: str, default: int) -> int:
 
 def _parse_json_option(name: str, text: str | bytes) -> Any:
     try:
-        return json.loads(text)
+        return signing.parse_json(text)
     except ValueError as exc:
         raise UsageError(
             f"{name} is not valid JSON ({exc})", hint='e.g. {"cursor": "abc"}'
@@ -294,7 +293,7 @@ def build(opts: FireOptions, settings: Settings, notes: list[str]) -> Built:
             built = Built([_parse_json_option("the body", raw)])
         else:
             try:
-                built = Built([json.loads(raw)], raw=raw)
+                built = Built([signing.parse_json(raw)], raw=raw)
             except ValueError:
                 built = Built([None], raw=raw)
     for assignment in opts.sets:

@@ -350,7 +350,7 @@ class ConfigFile:
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
-            return cls(path=path)
+            return cls(path=path, warnings=files.directory_warnings(path.parent))
         except IsADirectoryError:
             raise ConfigError(
                 f"{path} is a directory, not a config file",

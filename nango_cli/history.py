@@ -14,6 +14,7 @@ from typing import Any
 from nango_cli.delivery import ERROR_CLASSES
 from nango_cli.errors import UsageError
 from nango_cli.payloads import format_timestamp
+from nango_cli.signing import parse_json
 from nango_cli.store import AttemptRecord, WebhookRecord
 
 EXPORT_FORMAT = "nango-hooks/webhook@1"
@@ -108,11 +109,13 @@ class _Line:
     def _fail(self, name: str, expected: str) -> ValueError:
         return ValueError(f"{self.where}{name} must be {expected}")
 
-    def text(self, name: str, required: bool = False, limit: int = 4096) -> str | None:
+    def text(self, name: str, required: bool = False, limit: int | None = None) -> str | None:
         value = self.data.get(name)
         if value is None and not required:
             return None
-        if not isinstance(value, str) or len(value) > limit:
+        if not isinstance(value, str):
+            raise self._fail(name, "a string")
+        if limit is not None and len(value) > limit:
             raise self._fail(name, f"a string of at most {limit} characters")
         return value
 
@@ -227,7 +230,7 @@ def from_export(data: Any) -> WebhookRecord:
         created_at=line.match("created_at", _TIMESTAMP, "an ISO-8601 UTC time", True) or "",
         direction=line.choice("direction", ("sent", "received")) or "sent",
         env=line.text("env", limit=64),
-        type=line.text("type", limit=256),
+        type=line.text("type"),
         body=line.body(),
         headers=line.string_map("headers"),
         status=line.choice("status", STATUSES) or "received",
@@ -266,9 +269,9 @@ def iter_export(stream: Any, name: str, max_line: int) -> Iterator[WebhookRecord
         if not line.strip():
             continue
         try:
-            yield from_export(json.loads(line))
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            yield from_export(parse_json(line))
+        except (ValueError, UnicodeDecodeError) as exc:
+            reason = str(exc)
             raise UsageError(
                 f"{name}: line {number}: {reason}",
                 hint="nothing was imported; the file must be `nango-hooks history export` output",

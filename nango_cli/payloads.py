@@ -6,7 +6,6 @@ Optional fields are left out rather than set to None, as Nango omits `undefined`
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -14,6 +13,7 @@ from typing import Any
 
 from nango_cli.errors import UsageError
 from nango_cli.nango import FORWARD_DROPPED_PREFIXES
+from nango_cli.signing import parse_json
 
 # ---------------------------------------------------------------- time
 
@@ -236,7 +236,7 @@ def parse_assignment(text: str) -> tuple[list[str], Any]:
     if any(not part for part in path):
         raise UsageError(f"invalid path {path_text!r} in --set", hint="e.g. responseResults.added")
     try:
-        value = json.loads(value_text)
+        value = parse_json(value_text)
     except ValueError:
         value = value_text
     return path, value

@@ -21,10 +21,14 @@ from typing import Any, Literal, NamedTuple
 
 from nango_cli import files
 from nango_cli.errors import ConfigError, NotFoundError, UsageError
+from nango_cli.signing import parse_json
 
 MAX_PROJECT_FILE = 8 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_YAML_ALIASES = 256
+# Nodes read when turning nango.yaml models into schemas: aliases share nodes, so a
+# small file can describe an enormous tree ("billion laughs"); reading stops here.
+MAX_MODEL_NODES = 100_000
 COMPILED = ".nango/nango.json"
 SCHEMA = ".nango/schema.json"
 BASES = (".", "nango-integrations")
@@ -151,9 +155,7 @@ def _read_json(path: Path) -> Any:
     except UsageError as exc:
         raise ConfigError(exc.message, hint="check the project's files") from None
     try:
-        return json.loads(data)
-    except RecursionError:
-        raise ConfigError(f"{path}: nested too deeply", hint="is it a Nango file?") from None
+        return parse_json(data)
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text", hint="run `nango compile` again") from None
     except ValueError as exc:
@@ -296,12 +298,28 @@ def _load_yaml(path: Path) -> Project:
             )
     models = document.get("models")
     if isinstance(models, dict):
+        budget = _Budget(path)
         project.models = {
-            str(name): yaml_model_schema(spec, models)
+            str(name): yaml_model_schema(spec, models, budget=budget)
             for name, spec in models.items()
             if isinstance(spec, dict)
         }
     return project
+
+
+class _Budget:
+    def __init__(self, path: Path | None = None) -> None:
+        self.left = MAX_MODEL_NODES
+        self.path = path
+
+    def spend(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise ConfigError(
+                f"{self.path}: models describe more than {MAX_MODEL_NODES} fields "
+                "(aliases repeated into an enormous tree?)",
+                hint="fix the file, or pass --project",
+            )
 
 
 _YAML_TYPES = {
@@ -320,31 +338,38 @@ _YAML_TYPES = {
 
 
 def yaml_model_schema(
-    spec: dict[str, Any], models: dict[str, Any], depth: int = 0
+    spec: dict[str, Any],
+    models: dict[str, Any],
+    depth: int = 0,
+    budget: _Budget | None = None,
 ) -> dict[str, Any]:
     """A nango.yaml model (`field: type`, `field?: type`, `a | b`, `Model[]`, nested
     mappings) as the JSON Schema `nango compile` would write for it."""
+    budget = budget or _Budget()
     properties: dict[str, Any] = {}
     required = []
     for raw_name, value in spec.items():
+        budget.spend()
         name = str(raw_name)
         if name.startswith("__"):  # __extends and friends
             continue
         optional = name.endswith("?")
         name = name.rstrip("?")
-        properties[name] = _yaml_field(value, models, depth + 1)
+        properties[name] = _yaml_field(value, models, depth + 1, budget)
         if not optional:
             required.append(name)
     return {"type": "object", "properties": properties, "required": required}
 
 
-def _yaml_field(value: Any, models: dict[str, Any], depth: int) -> dict[str, Any]:
+def _yaml_field(value: Any, models: dict[str, Any], depth: int, budget: _Budget) -> dict[str, Any]:
+    budget.spend()
     if depth > MAX_DEPTH:
         return {}
     if isinstance(value, dict):
-        return yaml_model_schema(value, models, depth)
+        return yaml_model_schema(value, models, depth, budget)
     if isinstance(value, list):
-        return {"type": "array", "items": _yaml_field(value[0], models, depth + 1) if value else {}}
+        items = _yaml_field(value[0], models, depth + 1, budget) if value else {}
+        return {"type": "array", "items": items}
     if isinstance(value, bool):
         return {"const": value}
     if isinstance(value, int | float):
@@ -353,9 +378,10 @@ def _yaml_field(value: Any, models: dict[str, Any], depth: int) -> dict[str, Any
         return {"type": "null"}
     text = str(value).strip()
     if "|" in text:
-        return {"anyOf": [_yaml_field(part.strip(), models, depth + 1) for part in text.split("|")]}
+        parts = [_yaml_field(part.strip(), models, depth + 1, budget) for part in text.split("|")]
+        return {"anyOf": parts}
     if text.endswith("[]"):
-        return {"type": "array", "items": _yaml_field(text[:-2], models, depth + 1)}
+        return {"type": "array", "items": _yaml_field(text[:-2], models, depth + 1, budget)}
     if text in _YAML_TYPES:
         return dict(_YAML_TYPES[text])
     if text in models:

@@ -6,7 +6,6 @@ exactly what Nango does on a retry; only `--resign` or `--set` change them.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,8 +51,8 @@ def from_record(webhook: WebhookRecord) -> ReplaySource:
 
 def _fields_of(body: bytes) -> dict[str, Any]:
     try:
-        parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        parsed = signing.parse_json(body)
+    except (ValueError, UnicodeDecodeError):
         return {}
     return parsed if isinstance(parsed, dict) else {}
 
@@ -66,8 +65,8 @@ def from_file(data: bytes, name: str) -> list[ReplaySource]:
     exported: list[ReplaySource] = []
     for number, line in enumerate(lines, 1):
         try:
-            parsed = json.loads(line)
-        except (ValueError, UnicodeDecodeError, RecursionError):
+            parsed = signing.parse_json(line)
+        except (ValueError, UnicodeDecodeError):
             parsed = None
         if not (isinstance(parsed, dict) and parsed.get("format") == history.EXPORT_FORMAT):
             if exported:
@@ -131,8 +130,8 @@ def prepare(
         must_sign = resign or bool(assignments) or not source.signed
         if assignments:
             try:
-                parsed = json.loads(body)
-            except (ValueError, UnicodeDecodeError, RecursionError):
+                parsed = signing.parse_json(body)
+            except (ValueError, UnicodeDecodeError):
                 raise UsageError(
                     f"--set needs a JSON body, and webhook {source.original_id or ''} is not JSON",
                     hint="replay it unedited, or edit the body in a file and use --file",
@@ -154,7 +153,7 @@ def prepare(
         if problem:
             raise UsageError(
                 f"cannot replay {source.original_id or 'the webhook'}: {problem}",
-                hint="edit the header in the exported file, or replay with --resign",
+                hint="edit or remove that header in the exported file and replay it with --file",
             )
         fields = _fields_of(body) if assignments else {}
         webhook = PlannedWebhook.for_body(fields, body, headers)

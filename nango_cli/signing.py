@@ -209,11 +209,6 @@ class KeyRing(NamedTuple):
             others=others,
         )
 
-    def verifying(self) -> list[tuple[str, str]]:
-        """(which, key) pairs that make a signature valid."""
-        found = [("current", self.current), ("previous", self.previous)]
-        return [(which, key) for which, key in found if key]
-
 
 # ---------------------------------------------------------------- signatures
 
@@ -339,17 +334,19 @@ def verify_headers(
         if received is None:
             verdicts.append(Verdict(header, "missing"))
             continue
-        candidates = keys.verifying()
-        if not candidates:
+        if not keys.current and not keys.previous:
             verdicts.append(Verdict(header, "no-key", "no signing key configured"))
             continue
-        matched = next(
-            (which for which, key in candidates if _same_digest(sign(key, body), received)), None
-        )
+        matched = None
+        if keys.current and _same_digest(sign(keys.current, body), received):
+            matched = "current"
+        elif keys.previous and _same_digest(sign(keys.previous, body), received):
+            matched = "previous"
         if matched is not None:
             reason = "previous key: rotation window" if matched == "previous" else None
             verdicts.append(Verdict(header, "valid", reason, matched))
         else:
-            reason = explain_mismatch(candidates[0][1], body, received, sign, keys)
+            key = keys.current or keys.previous or ""
+            reason = explain_mismatch(key, body, received, sign, keys)
             verdicts.append(Verdict(header, "invalid", reason))
     return verdicts[0], verdicts[1]

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 import nango_cli
 from nango_cli import files, paths
 from nango_cli.errors import ConfigError, NotFoundError, UsageError
+from nango_cli.processes import pid_alive
 from nango_cli.text import escape_surrogates
 
 RESPONSE_BODY_CAP = 64 * 1024
@@ -292,16 +293,6 @@ def _row_to_attempt(row: sqlite3.Row) -> AttemptRecord:
     )
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @dataclass
 class HistoryFilter:
     type: str | None = None
@@ -377,7 +368,10 @@ class Store:
             try:
                 yield self._db
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # SQLite rolls some failures back itself (a full disk): rolling back again
+                # would raise and hide the real error.
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
             else:
                 self._db.execute("COMMIT")
@@ -506,7 +500,7 @@ class Store:
             rows = self._db.execute(
                 "SELECT id, owner_pid FROM webhooks WHERE status = ?", (SENDING,)
             ).fetchall()
-        dead = [r["id"] for r in rows if r["owner_pid"] is None or not _pid_alive(r["owner_pid"])]
+        dead = [r["id"] for r in rows if r["owner_pid"] is None or not pid_alive(r["owner_pid"])]
         if dead:
             with self._write() as db:
                 db.executemany(

@@ -1,7 +1,6 @@
 """`nango-hooks listen`: a local listener that tails, verifies, stores and answers webhooks."""
 
 import sys
-import threading
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -11,6 +10,7 @@ from nango_cli.cli.common import (
     EnvOption,
     JsonOption,
     checked_url,
+    complete_syncs,
     open_store,
     parse_size,
     settings,
@@ -19,14 +19,15 @@ from nango_cli.cli.common import (
 from nango_cli.cli.output import Styled
 
 if TYPE_CHECKING:
-    from nango_cli.listener import ListenOptions, ReceivedEvent
+    from nango_cli.listener import ListenOptions, ListenSummary, ReceivedEvent
 
 ANSWER = "Answering"
+FILTER = "Filtering (answered and stored either way)"
 WAIT = "Waiting in CI"
+LIMITS = "Limits"
 EXTERNAL = "Playing Nango for external APIs"
 
 _MARKS = {"valid": "✓", "invalid": "✗", "missing": "∅", "no-key": "?", "legacy-only": "✗"}
-_print_lock = threading.Lock()
 app = typer.Typer(rich_markup_mode=None)
 
 
@@ -34,30 +35,46 @@ app = typer.Typer(rich_markup_mode=None)
 def listen(
     ctx: typer.Context,
     host: Annotated[
-        str | None, typer.Option("--host", help="Address to bind. [default: 127.0.0.1]")
+        str | None,
+        typer.Option("--host", metavar="ADDRESS", help="Address to bind. [default: 127.0.0.1]"),
     ] = None,
     port: Annotated[
         int | None,
         typer.Option(
-            "--port", "-p", min=0, max=65535, help="Port (0: any free one). [default: 3456]"
+            "--port",
+            "-p",
+            metavar="PORT",
+            min=0,
+            max=65535,
+            help="Port (0: any free one). [default: 3456]",
         ),
     ] = None,
     path: Annotated[
-        str | None, typer.Option("--path", help="Accept only this path (others get 404).")
+        str | None,
+        typer.Option("--path", metavar="PATH", help="Accept only this path (others get 404)."),
     ] = None,
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Also print headers and the pretty body.")
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Also print headers, the pretty body and filtered webhooks."
+        ),
     ] = False,
     status: Annotated[
         int,
         typer.Option(
-            "--status", min=100, max=599, help="Status to answer.", rich_help_panel=ANSWER
+            "--status",
+            metavar="CODE",
+            min=100,
+            max=599,
+            help="Status to answer.",
+            rich_help_panel=ANSWER,
         ),
     ] = 200,
     fail_first: Annotated[
         int,
         typer.Option(
             "--fail-first",
+            metavar="N",
             min=0,
             help="Answer 500 to the first N requests.",
             rich_help_panel=ANSWER,
@@ -66,7 +83,11 @@ def listen(
     delay: Annotated[
         float,
         typer.Option(
-            "--delay", min=0, help="Seconds to wait before answering.", rich_help_panel=ANSWER
+            "--delay",
+            metavar="SECONDS",
+            min=0,
+            help="Seconds to wait before answering.",
+            rich_help_panel=ANSWER,
         ),
     ] = 0.0,
     reject_invalid: Annotated[
@@ -81,24 +102,67 @@ def listen(
         str | None,
         typer.Option(
             "--forward-to",
+            metavar="URL",
             help="Proxy each webhook unchanged to this URL and answer with its response.",
             rich_help_panel=ANSWER,
         ),
     ] = None,
-    max_body: Annotated[
-        str,
+    type_: Annotated[
+        list[str] | None,
         typer.Option(
-            "--max-body", help="Largest body accepted (413 above).", rich_help_panel=ANSWER
+            "--type",
+            "-t",
+            metavar="TYPE",
+            help="Only webhooks of this type: sync, auth, forward, async_action (repeatable).",
+            rich_help_panel=FILTER,
         ),
-    ] = "5MB",
+    ] = None,
+    sync: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--sync",
+            "-s",
+            metavar="NAME",
+            help="Only this sync (repeatable).",
+            autocompletion=complete_syncs,
+            rich_help_panel=FILTER,
+        ),
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            metavar="MODEL",
+            help="Only this model (repeatable).",
+            rich_help_panel=FILTER,
+        ),
+    ] = None,
+    connection_filter: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only-connection",
+            metavar="ID",
+            help="Only this connectionId (repeatable).",
+            rich_help_panel=FILTER,
+        ),
+    ] = None,
     count: Annotated[
         int | None,
-        typer.Option("--count", "-n", min=1, help="Exit 0 after N webhooks.", rich_help_panel=WAIT),
+        typer.Option(
+            "--count",
+            "-n",
+            metavar="N",
+            min=1,
+            help="Exit 0 after N (matching) webhooks.",
+            rich_help_panel=WAIT,
+        ),
     ] = None,
     timeout: Annotated[
         float | None,
         typer.Option(
             "--timeout",
+            metavar="SECONDS",
             min=0,
             help="Give up after SECONDS (exit 7 if --count was not reached).",
             rich_help_panel=WAIT,
@@ -112,6 +176,54 @@ def listen(
             rich_help_panel=WAIT,
         ),
     ] = False,
+    max_body: Annotated[
+        str,
+        typer.Option(
+            "--max-body",
+            metavar="SIZE",
+            help="Largest body accepted (413 above, not read).",
+            rich_help_panel=LIMITS,
+        ),
+    ] = "5MB",
+    body_budget: Annotated[
+        str,
+        typer.Option(
+            "--body-budget",
+            metavar="SIZE",
+            help="Bodies in flight at once, in all (503 with Retry-After above).",
+            rich_help_panel=LIMITS,
+        ),
+    ] = "64MB",
+    max_connections: Annotated[
+        int,
+        typer.Option(
+            "--max-connections",
+            metavar="N",
+            min=1,
+            help="Open connections at once (503 and close beyond).",
+            rich_help_panel=LIMITS,
+        ),
+    ] = 1000,
+    idle_timeout: Annotated[
+        float,
+        typer.Option(
+            "--idle-timeout",
+            metavar="SECONDS",
+            min=0.1,
+            help="Close a connection idle this long, or still sending its headers.",
+            rich_help_panel=LIMITS,
+        ),
+    ] = 15.0,
+    body_timeout: Annotated[
+        float,
+        typer.Option(
+            "--body-timeout",
+            metavar="SECONDS",
+            min=0.1,
+            help="A body must arrive within this (408 after).",
+            rich_help_panel=LIMITS,
+        ),
+    ] = 30.0,
     external: Annotated[
         str | None,
         typer.Option(
@@ -126,6 +238,7 @@ def listen(
         typer.Option(
             "--integration",
             "-i",
+            metavar="KEY",
             help="providerConfigKey for --external.",
             rich_help_panel=EXTERNAL,
         ),
@@ -135,6 +248,7 @@ def listen(
         typer.Option(
             "--connection",
             "-c",
+            metavar="ID",
             help="connectionId for --external (none: forwarded unwrapped).",
             rich_help_panel=EXTERNAL,
         ),
@@ -143,6 +257,7 @@ def listen(
         str | None,
         typer.Option(
             "--trigger-sync",
+            metavar="NAME",
             help="Also fire this sync's completion (syncType WEBHOOK).",
             rich_help_panel=EXTERNAL,
         ),
@@ -153,7 +268,7 @@ def listen(
     """Receive webhooks locally: print, verify, check, store, answer.
 
     Each webhook is printed, verified, checked against Nango's types and stored
-    before it is answered as told.
+    before it is answered as told. With --json, one envelope per line (NDJSON).
 
     Examples:
 
@@ -163,12 +278,13 @@ def listen(
 
       nango-hooks listen --fail-first 2 --delay 0.5
 
-      nango-hooks listen --forward-to http://127.0.0.1:3000/webhooks
+      nango-hooks listen --type sync --sync github-issues
 
-      nango-hooks listen --external github -i github -c conn-1 --forward-to http://127.0.0.1:3000/webhooks
+      nango-hooks listen --forward-to http://127.0.0.1:3000/webhooks
     """
     from nango_cli.errors import UsageError
-    from nango_cli.listener import ListenOptions
+    from nango_cli.listener import EventFilter, ListenOptions
+    from nango_cli.signing import KeyRing
 
     state = use(ctx, env, json_output)
     current = settings(state)
@@ -189,8 +305,7 @@ def listen(
         host=host or current["listen_host"],
         port=current["listen_port"] if port is None else port,
         path=path or current["listen_path"],
-        key=current["signing_key"],
-        other_keys=_other_keys(current),
+        keys=KeyRing.from_settings(current, _other_keys(current)),
         status=status,
         fail_first=fail_first,
         delay=delay,
@@ -198,10 +313,20 @@ def listen(
         forward_to=checked_url(forward_to, "--forward-to") if forward_to else None,
         forward_timeout=float(current["timeout"]),
         max_body=parse_size(max_body, "--max-body"),
+        body_budget=parse_size(body_budget, "--body-budget"),
+        max_connections=max_connections,
+        idle_timeout=idle_timeout,
+        body_timeout=body_timeout,
         count=count,
         timeout=timeout,
         require_valid=require_valid,
         env=current.env,
+        filters=EventFilter(
+            types=tuple(type_ or ()),
+            syncs=tuple(sync or ()),
+            models=tuple(model or ()),
+            connections=tuple(connection_filter or ()),
+        ),
         external=external,
         integration=integration or current["provider_config_key"] or external,
         connection_id=connection,
@@ -228,15 +353,19 @@ def _run(options: "ListenOptions", current: Any, json_mode: bool, verbose: bool)
     import asyncio
     import signal
 
-    from nango_cli.errors import ExitCode, SignatureError, TimedOutError
+    from nango_cli import running
     from nango_cli.listener import Listener, is_loopback
 
+    printer = output.BackgroundPrinter()
+
     def on_event(event: Any) -> None:
-        with _print_lock:
-            _render(event, json_mode, verbose)
+        # Called on the listener's loop: rendered here, written by the printer's thread.
+        for stream, text in _render(event, json_mode, verbose):
+            printer.submit(stream, text)
 
     def on_ready(url: str) -> None:
         _banner(url, options, current)
+        running.announce(url, current.env)
 
     async def main() -> Any:
         listener = Listener(options, store, on_event, current)
@@ -250,11 +379,24 @@ def _run(options: "ListenOptions", current: Any, json_mode: bool, verbose: bool)
             f"listening on {options.host}, not loopback: anyone who can reach this machine "
             "can post webhooks to it"
         )
-    with open_store() as store:
-        summary = asyncio.run(main())
+    try:
+        with open_store() as store:
+            summary = asyncio.run(main())
+    finally:
+        running.withdraw()
+        printer.close()
+    _finish(summary, options, json_mode)
+
+
+def _finish(summary: "ListenSummary", options: "ListenOptions", json_mode: bool) -> None:
+    from nango_cli.errors import ExitCode, SignatureError, TimedOutError
+
+    notices = ", ".join(f"{n} {kind}" for kind, n in sorted(summary.notices.items()))
+    filtered = f", {summary.filtered} filtered out" if summary.filtered else ""
     output.err(
         f"received {summary.received} webhook(s): {summary.valid} valid, "
-        f"{summary.invalid} not valid ({summary.reason})"
+        f"{summary.invalid} not valid{filtered} ({summary.reason})"
+        + (f"; turned away or noticed: {notices}" if notices else "")
     )
     if summary.reason == "interrupted":
         raise typer.Exit(int(ExitCode.INTERRUPTED))
@@ -286,52 +428,91 @@ def _banner(url: str, options: "ListenOptions", current: Any) -> None:
                 else " (no connection: unwrapped)"
             )
         )
-    elif options.key:
+    elif options.keys.current:
+        rotation = (
+            f", and the previous key ({mask_secret(options.keys.previous)}) during a rotation"
+            if options.keys.previous
+            else ""
+        )
         output.err(
-            f"verifying signatures with the {current.env} signing key ({mask_secret(options.key)})"
+            f"verifying signatures with the {current.env} signing key "
+            f"({mask_secret(options.keys.current)}){rotation}"
         )
     else:
         output.err(
             f"no signing key for environment {current.env!r}: signatures are shown, "
             "not verified (nango-hooks config set-key)"
         )
+    if options.filters.active:
+        f = options.filters
+        parts = [
+            f"{name} {', '.join(values)}"
+            for name, values in (
+                ("type", f.types),
+                ("sync", f.syncs),
+                ("model", f.models),
+                ("connection", f.connections),
+            )
+            if values
+        ]
+        output.err(f"showing only webhooks with {'; '.join(parts)} (all are answered and stored)")
     if options.forward_to and not options.external:
         output.err(f"forwarding each webhook to {options.forward_to}")
     output.err(Styled("Ctrl-C to stop", "dim"))
 
 
-def _render(event: Any, json_mode: bool, verbose: bool) -> None:
-    from nango_cli.listener import ReceivedEvent
+def _render(event: Any, json_mode: bool, verbose: bool) -> list[tuple[Any, str]]:
+    """The lines one event prints, as (stream, text), ready to write."""
+    from nango_cli.listener import ListenerNotice, ReceivedEvent
 
-    if not isinstance(event, ReceivedEvent):
-        views.render_attempt(event)
-        return
+    out, err = sys.stdout, sys.stderr
+    if isinstance(event, ListenerNotice):
+        if json_mode:
+            document = {"ok": True, "event": "notice", "data": event.to_dict()}
+            return [(out, output.ndjson_line(document))]
+        return [(err, output.render(err, Styled(f"{event.kind}: ", "yellow"), event.message))]
+    if not isinstance(event, ReceivedEvent):  # an attempt of the external mode
+        if json_mode:
+            data = {
+                "webhook_id": event.webhook_id,
+                "reason": event.reason,
+                **event.attempt.to_dict(include_body=False),
+            }
+            return [(out, output.ndjson_line({"ok": True, "event": "attempt", "data": data}))]
+        return [(err, output.render(err, *views.attempt_line(event)))]
+    if event.filtered and not verbose:
+        return []
     if json_mode:
-        sys.stdout.write(
-            output.ndjson_line({"ok": True, "event": "webhook", "data": event.to_dict()})
-        )
-        sys.stdout.flush()
-        return
-    output.out(*_line(event))
+        document = {"ok": True, "event": "webhook", "data": event.to_dict()}
+        return [(out, output.ndjson_line(document))]
+    lines = [output.render(out, *_line(event))]
     verdict = event.signature_state
     reason = event.hmac.reason or event.legacy.reason
     if verdict == "legacy-only":
         reason = "only the legacy X-Nango-Signature header: verify X-Nango-Hmac-Sha256 instead"
     if verdict in ("invalid", "legacy-only") and reason:
-        output.out(Styled(f"    ✗ {reason}", "red"))
+        lines.append(output.render(out, Styled(f"    ✗ {reason}", "red")))
+    elif verdict == "valid" and event.hmac.matched == "previous":
+        lines.append(
+            output.render(
+                out, Styled("    ✓ signed with the previous key: rotation window", "yellow")
+            )
+        )
     for note in event.notes:
         if verbose or note.level != "warning":
             style = {"problem": "red", "warning": "yellow"}.get(note.level, "cyan")
-            output.out(Styled(f"    {note.level}: {note.text}", style))
+            lines.append(output.render(out, Styled(f"    {note.level}: {note.text}", style)))
     if event.forward:
         f = event.forward
         result = str(f.status_code) if f.status_code is not None else f"error: {f.error}"
-        output.out(f"    → {f.url} {result} {f.latency_ms:.0f} ms {f.excerpt}".replace("\n", " "))
+        text = f"    → {f.url} {result} {f.latency_ms:.0f} ms {f.excerpt}".replace("\n", " ")
+        lines.append(output.render(out, text))
     if verbose:
         for name, value in event.headers.items():
-            output.out(Styled(f"    {name}: {value}", "dim"))
-        for line in views.pretty_body(event.body).splitlines():
-            output.out(f"    {line}")
+            lines.append(output.render(out, Styled(f"    {name}: {value}", "dim")))
+        for line in views.pretty_body(event.readable_body).splitlines():
+            lines.append(output.render(out, f"    {line}"))
+    return [(out, "".join(lines))]
 
 
 def _line(event: "ReceivedEvent") -> list[output.Segment]:
@@ -355,9 +536,11 @@ def _line(event: "ReceivedEvent") -> list[output.Segment]:
     mark = _MARKS.get(verdict, "?")
     style = "green" if verdict == "valid" else ("yellow" if verdict == "no-key" else "red")
     connection = s["connection_id"] if isinstance(s["connection_id"], str) else "-"
+    filtered = [Styled("  (filtered out)", "dim")] if event.filtered else []
     return [
         f"{event.created_at[11:19]} {event.method} {event.path}  {kind} {subject}  "
         f"{connection}{counts}  ",
         Styled(f"{mark} {verdict}", style),
         f"  {len(event.body)} B  → {event.answered}  {event.id}",
+        *filtered,
     ]

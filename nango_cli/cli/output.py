@@ -17,6 +17,7 @@ Rich is imported only to colour a terminal or draw a table.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -98,6 +99,23 @@ def _text(segments: Sequence[Segment], style: str | None, keep_newlines: bool) -
     return text
 
 
+def render(
+    stream: IO[str],
+    *segments: Segment,
+    style: str | None = None,
+    keep_newlines: bool = True,
+) -> str:
+    """The text `write` would put on `stream` for one line: every segment escaped,
+    styled only for a colour terminal; ends with a newline."""
+    if use_colour(stream):
+        target = console(stream)
+        with target.capture() as captured:
+            target.print(_text(segments, style, keep_newlines))
+        return captured.get()
+    plain = "".join(s.text if isinstance(s, Styled) else s for s in segments)
+    return terminal_safe(plain, keep_newlines) + "\n"
+
+
 def write(
     stream: IO[str],
     *segments: Segment,
@@ -105,11 +123,7 @@ def write(
     keep_newlines: bool = True,
 ) -> None:
     """One line on `stream`, every segment escaped; styled only on a colour terminal."""
-    if use_colour(stream):
-        console(stream).print(_text(segments, style, keep_newlines))
-    else:
-        plain = "".join(s.text if isinstance(s, Styled) else s for s in segments)
-        stream.write(terminal_safe(plain, keep_newlines) + "\n")
+    stream.write(render(stream, *segments, style=style, keep_newlines=keep_newlines))
     stream.flush()
 
 
@@ -243,3 +257,150 @@ def _cell(cell: Segment, max_cell: int) -> Text:
     if len(safe_text) > max_cell:
         safe_text = safe_text[: max_cell - 1] + "…"
     return Text(safe_text, style=style)
+
+
+# ---------------------------------------------------------------- background printing
+
+
+class BackgroundPrinter:
+    """Writes from a thread of its own, so a command that serves requests (listen, api)
+    never waits for its reader.
+
+    `submit` takes finished text (see `render`) and returns at once. When the reader
+    is too slow (`listen --json | slow-consumer`, a terminal paused with Ctrl-S) the
+    queue fills and new lines are dropped; once it drains, one line on stderr says
+    how many were skipped. When stdout is closed (`listen | head -n 1`) writing stops
+    and the command goes on; the process then leaves quietly.
+
+    Rendering stays with the caller and the thread only writes: a thread that
+    rendered would hold the interpreter lock while the serving thread waits to
+    return from every socket call. And the thread is woken only when it is idle;
+    while lines keep coming it writes what gathered every `interval` seconds, in one
+    call per stream: woken once per line it cost listen ~100 µs of CPU per webhook
+    (measured with benchmarks/listen_throughput.py's load).
+    """
+
+    def __init__(
+        self, max_lines: int = 10000, max_chars: int = 16 * 1024 * 1024, interval: float = 0.02
+    ) -> None:
+        import collections
+        import threading
+
+        self._lines: collections.deque[tuple[IO[str], str]] = collections.deque()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._max_lines = max_lines
+        self._max_chars = max_chars
+        self._chars = 0
+        self._interval = interval
+        self._idle = True
+        self._stopping = False
+        self.skipped = 0
+        self.closed = False  # stdout went away
+        self._direct: dict[int, bool] = {}
+        self._thread = threading.Thread(target=self._run, name="printer", daemon=True)
+        self._thread.start()
+
+    def submit(self, stream: IO[str], text: str) -> None:
+        """Queue `text` for `stream`; never blocks."""
+        if self.closed and stream is sys.stdout:
+            return
+        if self._cannot_block(stream):
+            self._emit(stream, text)
+            return
+        with self._lock:
+            if len(self._lines) >= self._max_lines or self._chars + len(text) > self._max_chars:
+                self.skipped += 1
+                return
+            self._chars += len(text)
+            self._lines.append((stream, text))
+            wake, self._idle = self._idle, False
+        if wake:
+            self._wake.set()
+
+    def _run(self) -> None:
+        import time
+
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            while True:
+                with self._lock:
+                    batch = list(self._lines)
+                    self._lines.clear()
+                    self._chars = 0
+                    skipped, self.skipped = self.skipped, 0
+                    if not batch and not skipped:
+                        self._idle = True
+                        stopping = self._stopping
+                        break
+                if skipped:
+                    notice = render(
+                        sys.stderr,
+                        Styled(f"… {skipped} line(s) skipped: output was too slow", "dim"),
+                    )
+                    batch.insert(0, (sys.stderr, notice))
+                self._write(batch)
+                if not self._stopping:
+                    time.sleep(self._interval)  # let the next lines gather
+            if stopping:
+                return
+
+    def _cannot_block(self, stream: IO[str]) -> bool:
+        """A regular file or /dev/null takes a write at once: writing it here costs
+        less than the hand-over to the thread (~30 µs of CPU per webhook under load).
+        Pipes, sockets and terminals can stall, so they always go through the thread."""
+        known = self._direct.get(id(stream))
+        if known is None:
+            import stat
+
+            try:
+                mode = os.fstat(stream.fileno()).st_mode
+                known = stat.S_ISREG(mode) or (stat.S_ISCHR(mode) and not stream.isatty())
+            except (OSError, ValueError, AttributeError):
+                known = False
+            self._direct[id(stream)] = known
+        return known
+
+    def _write(self, batch: list[tuple[IO[str], str]]) -> None:
+        """Consecutive lines for the same stream go out in one write."""
+        start = 0
+        for index in range(1, len(batch) + 1):
+            if index == len(batch) or batch[index][0] is not batch[start][0]:
+                self._emit(batch[start][0], "".join(text for _, text in batch[start:index]))
+                start = index
+
+    def _emit(self, stream: IO[str], text: str) -> None:
+        if self.closed and stream is sys.stdout:
+            return
+        try:
+            stream.write(text)
+            stream.flush()
+        except (BrokenPipeError, ValueError):
+            self._gone(stream)
+        except OSError as exc:
+            import errno
+
+            if exc.errno != errno.EPIPE:
+                raise
+            self._gone(stream)
+
+    def _gone(self, stream: IO[str]) -> None:
+        if stream is not sys.stdout:
+            return
+        self.closed = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Write what is queued (waiting at most `timeout` seconds), then stop."""
+        with self._lock:
+            self._stopping = True
+        self._wake.set()
+        self._thread.join(timeout)
+        if self.skipped and not self.closed:
+            with contextlib.suppress(OSError, ValueError):
+                err(Styled(f"… {self.skipped} line(s) skipped: output was too slow", "dim"))

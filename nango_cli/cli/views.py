@@ -22,6 +22,10 @@ def attempt_result(attempt: AttemptRecord) -> Styled:
 
 def render_attempt(event: AttemptEvent) -> None:
     """One line on stderr per attempt: where, the answer, the latency, what happens next."""
+    output.err(*attempt_line(event))
+
+
+def attempt_line(event: AttemptEvent) -> list[output.Segment]:
     attempt = event.attempt
     latency = f" {attempt.latency_ms:.0f} ms" if attempt.latency_ms is not None else ""
     then = f"retry in {attempt.wait_s:g}s: {event.reason}" if attempt.will_retry else event.reason
@@ -33,7 +37,7 @@ def render_attempt(event: AttemptEvent) -> None:
     ]
     if attempt.note:
         segments.append(Styled(f" [{attempt.note}]", "yellow"))
-    output.err(*segments)
+    return segments
 
 
 def dry_run_data(plan: DeliveryPlan) -> dict[str, Any]:

@@ -5,71 +5,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
 from nango_cli import payloads, signing
-from tests.conftest import KEY, ROOT, check_envelope, jdata, run
+from tests.conftest import KEY, ROOT, jdata, run
+from tests.listening import listening
 from tests.receiver import Behaviour, Receiver
 
 OTHER_KEY = "prod-key-aaaaaaaaaaaaaaaa"
-
-
-@dataclass
-class Listening:
-    proc: subprocess.Popen[bytes]
-    url: str
-    err_path: Path
-
-    def finish(self, timeout: float = 20) -> tuple[int, str, str]:
-        out, _ = self.proc.communicate(timeout=timeout)
-        return self.proc.returncode, out.decode(), self.err_path.read_text()
-
-    def events(self, out: str) -> list[dict]:
-        """The webhooks of listen's NDJSON stream: one envelope per line."""
-        lines = [json.loads(line) for line in out.splitlines()]
-        for line in lines:
-            check_envelope(line)
-        return [line["data"] for line in lines if line.get("event") == "webhook"]
-
-
-@contextmanager
-def listening(*args: str, env: dict[str, str] | None = None) -> Iterator[Listening]:
-    """Start `listen --port 0 ARGS`; stderr goes to a file, watched for the ready line."""
-    err_path = Path(os.environ["NANGO_HOOKS_HOME"]).parent / f"listen-{time.monotonic_ns()}.err"
-    with err_path.open("wb") as err_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "nango_cli", "listen", "--port", "0", *args],
-            stdout=subprocess.PIPE,
-            stderr=err_file,
-            cwd=ROOT,
-            env={**os.environ, **(env or {})},
-        )
-    deadline = time.monotonic() + 20
-    while "Listening on" not in err_path.read_text():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"listen did not start: {err_path.read_text()}")
-        time.sleep(0.02)
-    url = err_path.read_text().split("Listening on ")[1].split()[0]
-    try:
-        yield Listening(proc, url, err_path)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
 
 
 def _signed(body_obj: object, key: str = KEY) -> tuple[bytes, dict[str, str]]:
@@ -121,6 +73,27 @@ def test_verdicts_for_both_headers_as_ndjson(keyed) -> None:
     assert events[4]["signature"]["legacy"]["state"] == "valid"
     assert "newline" in events[5]["signature"]["hmac"]["reason"]
     assert "received 6 webhook(s): 1 valid, 5 not valid (count)" in err
+
+
+def test_ndjson_to_a_file_is_written_in_order(keyed, home, tmp_path) -> None:
+    """Output to a regular file is written directly (it cannot stall the listener),
+    not through the output thread: every line arrives, in the order received, and
+    names the stored row."""
+    out_path = tmp_path / "out.ndjson"
+    with (
+        out_path.open("wb") as out_file,
+        listening("--json", "--count", "5", stdout=out_file) as lst,
+    ):
+        with httpx.Client() as client:
+            for i in range(5):
+                body, headers = _signed({**_sync_body(), "connectionId": f"conn-{i}"})
+                assert client.post(lst.url, content=body, headers=headers).status_code == 200
+        assert lst.proc.wait(20) == 0
+    events = lst.events(out_path.read_text())
+    assert [e["connection_id"] for e in events] == [f"conn-{i}" for i in range(5)]
+    db = sqlite3.connect(home / "data" / "history.sqlite3")
+    stored = dict(db.execute("SELECT id, connection_id FROM webhooks"))
+    assert {e["id"]: e["connection_id"] for e in events} == stored
 
 
 def test_no_key_configured_is_reported(home) -> None:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from nango_cli import config, signing
 from nango_cli.listener import Listener, ListenOptions
+from nango_cli.signing import KeyRing
 from nango_cli.store import Store
 
 EXAMPLES = 150
@@ -59,7 +60,7 @@ class Running:
         async def main() -> None:
             self.loop = asyncio.get_running_loop()
             self.listener = Listener(
-                ListenOptions(port=0, key="k", max_body=64 * 1024),
+                ListenOptions(port=0, keys=KeyRing(current="k"), max_body=64 * 1024),
                 self.store,
                 self.received.append,
             )

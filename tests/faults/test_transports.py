@@ -28,6 +28,7 @@ from nango_cli.delivery import make_policy, merge_headers, wire_headers
 from nango_cli.listener import Listener, ListenOptions
 from nango_cli.load import LoadRunner
 from nango_cli.pipeline import DeliveryPlan, PlannedWebhook, execute
+from nango_cli.signing import KeyRing
 from nango_cli.store import RESPONSE_BODY_CAP, Store
 from tests.receiver import Behaviour, Receiver, free_port
 
@@ -212,7 +213,11 @@ class ForwardingListener:
 
     def __init__(self, store: Store, app_url: str, timeout: float) -> None:
         self.options = ListenOptions(
-            port=0, forward_to=app_url, forward_timeout=timeout, key="k", env="dev"
+            port=0,
+            forward_to=app_url,
+            forward_timeout=timeout,
+            keys=KeyRing(current="k"),
+            env="dev",
         )
         self.store = store
         self.events: list[Any] = []

@@ -1,0 +1,120 @@
+"""`listen` as a real subprocess on an ephemeral port, watched through its stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import ROOT, check_envelope
+
+
+@dataclass
+class Listening:
+    proc: subprocess.Popen[bytes]
+    url: str
+    err_path: Path
+
+    def finish(self, timeout: float = 20) -> tuple[int, str, str]:
+        out, _ = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, out.decode(), self.err_path.read_text()
+
+    def events(self, out: str) -> list[dict]:
+        """The webhooks of listen's NDJSON stream: one envelope per line."""
+        lines = [json.loads(line) for line in out.splitlines()]
+        for line in lines:
+            check_envelope(line)
+        return [line["data"] for line in lines if line.get("event") == "webhook"]
+
+
+@contextmanager
+def listening(
+    *args: str,
+    env: dict[str, str] | None = None,
+    stdout: Any = subprocess.PIPE,
+    preexec_fn: Callable[[], None] | None = None,
+) -> Iterator[Listening]:
+    """Start `listen --port 0 ARGS`; stderr goes to a file, watched for the ready line."""
+    err_path = Path(os.environ["NANGO_HOOKS_HOME"]).parent / f"listen-{time.monotonic_ns()}.err"
+    with err_path.open("wb") as err_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nango_cli", "listen", "--port", "0", *args],
+            stdout=stdout,
+            stderr=err_file,
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            preexec_fn=preexec_fn,
+        )
+    deadline = time.monotonic() + 20
+    while "Listening on" not in err_path.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"listen did not start: {err_path.read_text()}")
+        time.sleep(0.02)
+    url = err_path.read_text().split("Listening on ")[1].split()[0]
+    try:
+        yield Listening(proc, url, err_path)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+
+
+class InProcess:
+    """The Listener in a thread of this process, for tests that need its store or its
+    events directly (`options` are ListenOptions fields)."""
+
+    def __init__(self, store: Any, **options: Any) -> None:
+        import threading
+
+        from nango_cli.listener import ListenOptions
+
+        options.setdefault("port", 0)
+        self.options = ListenOptions(**options)
+        self.store = store
+        self.events: list[Any] = []
+        self.ready = threading.Event()
+        self.url = ""
+        self.port = 0
+        self.summary: Any = None
+
+    def __enter__(self) -> InProcess:
+        import asyncio
+        import threading
+
+        from nango_cli.listener import Listener
+
+        def run() -> None:
+            async def main() -> None:
+                self.loop = asyncio.get_running_loop()
+                self.listener = Listener(self.options, self.store, self.events.append)
+
+                def ready(url: str) -> None:
+                    self.url = url
+                    self.port = int(url.rsplit(":", 1)[1].split("/")[0])
+                    self.ready.set()
+
+                self.summary = await self.listener.run(ready)
+
+            asyncio.run(main())
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        assert self.ready.wait(20), "the listener did not start"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop.call_soon_threadsafe(self.listener.stop, "stopped")
+        self.thread.join(30)
+
+    def notices(self, kind: str | None = None) -> list[Any]:
+        from nango_cli.listener import ListenerNotice
+
+        return [e for e in self.events if isinstance(e, ListenerNotice) and kind in (None, e.kind)]
