@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from nango_cli import nango, payloads, signing
 from nango_cli.config import Settings
-from nango_cli.errors import ConfigError, UsageError
+from nango_cli.errors import ConfigError, NotFoundError, UsageError
 
 if TYPE_CHECKING:
     from nango_cli.project import SyncInfo
@@ -54,7 +54,9 @@ class FireOptions:
     action_id: str | None = None
     raw_body: bytes | None = None
     sets: list[str] = field(default_factory=list)
+    new_fields: list[str] = field(default_factory=list)  # --set-new
     force: bool = False
+    circuit_breaker: bool = True
     sign_mode: str = "both"
     urls: list[str] = field(default_factory=list)
     dry_run: bool = False
@@ -81,7 +83,10 @@ def _parse_json_option(name: str, text: str | bytes) -> Any:
 
 def resolve_sync(opts: FireOptions, settings: Settings, notes: list[str]) -> tuple[str, list[str]]:
     """A sync's integration and models: flags, then the config's [syncs] table, then
-    nango.yaml, then the environment default, then derived from the name (with a note)."""
+    the project's files, then the environment's default integration.
+
+    A sync that neither the config nor the project knows is an error (with "did you
+    mean"), unless both --integration and --model say what to send."""
     if not opts.sync_name:
         raise UsageError(
             "fire needs a sync name", hint="e.g. nango-hooks fire --sync github-tickets"
@@ -90,24 +95,115 @@ def resolve_sync(opts: FireOptions, settings: Settings, notes: list[str]) -> tup
     integration = opts.integration or (sync.integration if sync else None)
     models = list(opts.models) or (list(sync.models) if sync else [])
     if not integration or not models:
-        found = _from_project(opts, settings, notes)
+        found, known = _from_project(opts, settings, notes)
         if found:
             integration = integration or found.integration
             models = models or list(found.models)
+        elif sync is None:
+            _unknown_sync(opts.sync_name, [*settings.file.syncs(), *known])
     integration = integration or settings["provider_config_key"]
     if not integration:
-        integration = payloads.derive_integration(opts.sync_name)
-        notes.append(
-            f"integration not set: using {integration!r} (from the sync name); "
-            "pass --integration or add it to [syncs] in the config"
+        raise UsageError(
+            f"sync {opts.sync_name!r} has no integration",
+            hint=f"pass --integration, or set it under [syncs.{opts.sync_name}] in the config",
         )
     if not models:
-        models = [payloads.derive_model(opts.sync_name)]
-        notes.append(
-            f"model not set: using {models[0]!r} (from the sync name); pass --model "
-            "or add models to [syncs] in the config"
+        raise UsageError(
+            f"sync {opts.sync_name!r} has no models",
+            hint=f"pass --model, or set models under [syncs.{opts.sync_name}] in the config",
         )
     return str(integration), models
+
+
+def _unknown_sync(name: str, known: list[str]) -> None:
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    hint += "`nango-hooks syncs` lists them; to fire it anyway, pass --integration and --model"
+    raise NotFoundError(
+        f"unknown sync {name!r}: not in the config's [syncs] nor in the project", hint=hint
+    )
+
+
+def _checkpoint(option: str, text: str | None) -> Any:
+    """A checkpoint as Nango has it: null, or a flat object of strings, numbers, booleans."""
+    value = _parse_json_option(option, text or "null")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise UsageError(
+            f"{option} must be a JSON object (or null)", hint='e.g. {"cursor": "abc", "page": 2}'
+        )
+    for key, item in value.items():
+        if not isinstance(item, str | int | float | bool):
+            kind = "null" if item is None else "an array" if isinstance(item, list) else "an object"
+            raise UsageError(
+                f"{option}: {key!r} is {kind}; checkpoint values are strings, numbers or booleans",
+                hint="Nango keeps checkpoints flat: one key per value",
+            )
+    return value
+
+
+# Which options apply to which webhook kind; one given for another kind is a usage
+# error rather than silently ignored (`--tag` on a sync).
+_OPTION_KINDS: dict[str, tuple[str, frozenset[str]]] = {
+    "models": ("--model", frozenset({"sync"})),
+    "added": ("--added", frozenset({"sync"})),
+    "updated": ("--updated", frozenset({"sync"})),
+    "deleted": ("--deleted", frozenset({"sync"})),
+    "sync_type": ("--initial/--incremental/--webhook", frozenset({"sync"})),
+    "variant": ("--variant", frozenset({"sync"})),
+    "modified_after": ("--modified-after", frozenset({"sync"})),
+    "checkpoint_from": ("--checkpoint-from", frozenset({"sync"})),
+    "checkpoint_to": ("--checkpoint-to", frozenset({"sync"})),
+    "failed": ("--failed", frozenset({"sync", "auth"})),
+    "error_message": ("--error-message", frozenset({"sync", "auth"})),
+    "auth_mode": ("--auth-mode", frozenset({"auth"})),
+    "tags": ("--tag", frozenset({"auth"})),
+    "end_user_id": ("--end-user-id", frozenset({"auth"})),
+    "end_user_email": ("--end-user-email", frozenset({"auth"})),
+    "organization_id": ("--organization-id", frozenset({"auth"})),
+    "provider": ("--provider", frozenset({"auth", "forward"})),
+    "forward_headers": ("--header", frozenset({"forward"})),
+    "unmatched": ("--unmatched", frozenset({"forward"})),
+    "action_id": ("--action-id", frozenset({"async_action"})),
+    "result": ("--result", frozenset({"async_action"})),
+    "integration": ("--integration", frozenset({"sync", "auth", "forward", "async_action"})),
+    "connection_id": ("--connection", frozenset({"sync", "auth", "forward", "async_action"})),
+}
+
+
+def check_applicable(opts: FireOptions) -> None:
+    """Refuse options that do not apply to the chosen kind of webhook."""
+    defaults = FireOptions()
+    for name, (flag, kinds) in _OPTION_KINDS.items():
+        if opts.kind in kinds or not hasattr(opts, name):
+            continue
+        if getattr(opts, name) != getattr(defaults, name):
+            what = _KIND_NAMES[opts.kind]
+            raise UsageError(
+                f"{flag} does not apply to {what}",
+                hint=f"{flag} is for " + ", ".join(_KIND_NAMES[k] for k in sorted(kinds)),
+            )
+    if opts.kind == "auth" and opts.end_user_id is None:
+        for flag, value in (
+            ("--end-user-email", opts.end_user_email),
+            ("--organization-id", opts.organization_id),
+        ):
+            if value is not None:
+                raise UsageError(
+                    f"{flag} needs --end-user-id", hint="endUser.endUserId is required"
+                )
+
+
+_KIND_NAMES = {
+    "sync": "sync webhooks (--sync)",
+    "auth": "auth webhooks (--auth)",
+    "forward": "forward webhooks (--forward)",
+    "async_action": "async action webhooks (--async-action)",
+    "body": "raw bodies (--body)",
+}
 
 
 def _sync_bodies(opts: FireOptions, settings: Settings, notes: list[str]) -> list[dict[str, Any]]:
@@ -137,8 +233,8 @@ def _sync_bodies(opts: FireOptions, settings: Settings, notes: list[str]) -> lis
     checkpoints = None
     if opts.checkpoint_from is not None or opts.checkpoint_to is not None:
         checkpoints = {
-            "from": _parse_json_option("--checkpoint-from", opts.checkpoint_from or "null"),
-            "to": _parse_json_option("--checkpoint-to", opts.checkpoint_to or "null"),
+            "from": _checkpoint("--checkpoint-from", opts.checkpoint_from),
+            "to": _checkpoint("--checkpoint-to", opts.checkpoint_to),
         }
     if opts.failed:
         return [
@@ -173,8 +269,10 @@ def _sync_bodies(opts: FireOptions, settings: Settings, notes: list[str]) -> lis
     ]
 
 
-def _from_project(opts: FireOptions, settings: Settings, notes: list[str]) -> SyncInfo | None:
-    """The sync as the project declares it, when it has one that declares it."""
+def _from_project(
+    opts: FireOptions, settings: Settings, notes: list[str]
+) -> tuple[SyncInfo | None, list[str]]:
+    """The sync as the project declares it (when it does), and every sync it declares."""
     from nango_cli import project
 
     found_project = project.discover(opts.project or settings["project"])
@@ -184,7 +282,7 @@ def _from_project(opts: FireOptions, settings: Settings, notes: list[str]) -> Sy
             f"sync {found.name!r} from {found_project.source}: integration "
             f"{found.integration!r}, models {', '.join(found.models) or '-'}"
         )
-    return found
+    return found, list(found_project.syncs)
 
 
 def connection_for(opts: FireOptions, settings: Settings, notes: list[str]) -> str:
@@ -214,7 +312,9 @@ def _auth_body(opts: FireOptions, settings: Settings, notes: list[str]) -> dict[
             f"invalid auth operation {opts.auth_operation!r}",
             hint="use one of: " + ", ".join(nango.FIREABLE_AUTH_OPERATIONS),
         )
-    mode = (opts.auth_mode or "OAUTH2").upper()
+    mode = opts.auth_mode or "OAUTH2"
+    # Nango's modes are upper case, except "unknown" (an integration since deleted).
+    mode = "unknown" if mode.lower() == "unknown" else mode.upper()
     if mode not in nango.AUTH_MODES:
         raise UsageError(
             f"invalid auth mode {opts.auth_mode!r}",
@@ -256,6 +356,7 @@ def build(opts: FireOptions, settings: Settings, notes: list[str]) -> Built:
     """The bodies Nango would send for these options, `--set` edits applied."""
     if opts.kind not in KINDS:
         raise UsageError(f"unknown webhook kind {opts.kind!r}")
+    check_applicable(opts)
     built: Built
     if opts.kind == "sync":
         built = Built(_sync_bodies(opts, settings, notes))
@@ -288,7 +389,7 @@ def build(opts: FireOptions, settings: Settings, notes: list[str]) -> Built:
         )
     else:
         raw = opts.raw_body if opts.raw_body is not None else b""
-        if opts.sets:
+        if opts.sets or opts.new_fields:
             notes.append("--set edits the body, so it is re-serialized as Nango would")
             built = Built([_parse_json_option("the body", raw)])
         else:
@@ -296,7 +397,7 @@ def build(opts: FireOptions, settings: Settings, notes: list[str]) -> Built:
                 built = Built([signing.parse_json(raw)], raw=raw)
             except ValueError:
                 built = Built([None], raw=raw)
-    for assignment in opts.sets:
-        path, value = payloads.parse_assignment(assignment)
-        built.bodies = [payloads.apply_assignment(b, path, value) for b in built.bodies]
+    edits = payloads.parse_edits(opts.sets, opts.new_fields)
+    if edits:
+        built.bodies = [payloads.apply_edits(b, edits) for b in built.bodies]
     return built

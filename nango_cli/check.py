@@ -3,6 +3,11 @@
 Each check sends real webhooks (recorded in history like any other) with one
 attempt each, and judges the handler's answer. The result objects carry what
 the CLI prints; nothing here prints.
+
+The suite cannot be fooled by a handler that rejects everything: the security
+checks (a forged webhook must be refused) count only when the same run saw
+the handler accept a correctly signed webhook; otherwise they are "not judged"
+and the report says why.
 """
 
 from __future__ import annotations
@@ -10,13 +15,20 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from nango_cli import payloads, signing
-from nango_cli.delivery import RetryPolicy, make_policy, merge_headers, wire_headers
+from nango_cli.delivery import CircuitBreaker, RetryPolicy, make_policy, merge_headers, wire_headers
+from nango_cli.errors import DeliveryError, UsageError
 from nango_cli.pipeline import DeliveryPlan, PlannedWebhook, SentWebhook, SyncSender, execute
 from nango_cli.store import AttemptRecord, Store
+from nango_cli.text import one_line
 from nango_cli.transports import TLSOptions
+
+Verdict = Literal["pass", "warn", "fail", "not judged"]
+# accept: Nango sends it, the handler must take it. reject: a forgery, the handler must
+# refuse it (judged only against an accepted one). The others are advisory.
+Role = Literal["accept", "reject", "advisory"]
 
 
 @dataclass(frozen=True)
@@ -24,27 +36,26 @@ class CheckSpec:
     name: str
     expectation: str
     why: str
+    role: Role = "accept"
     required: bool = True
+    # Only run when the environment has this setting (rotation, secret-key).
+    needs: str | None = None
 
 
 CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("sync", "2xx within the timeout", "the webhook Nango sends after every sync run"),
     CheckSpec("sync-error", "2xx", "sent when a sync fails (setting on by default)"),
-    CheckSpec("auth-creation", "2xx", "sent when a connection is created"),
+    CheckSpec(
+        "auth-creation",
+        "2xx",
+        "sent when a connection is created; Connect sessions add endUser",
+    ),
     CheckSpec("auth-refresh-failure", "2xx", "sent when a token refresh fails"),
+    CheckSpec("auth-deletion", "2xx", "sent when a connection is deleted (on by default)"),
     CheckSpec("forward", "2xx", "external API webhooks forwarded by Nango"),
     CheckSpec("async-action", "2xx", "sent when an async action completes"),
     CheckSpec(
         "unknown-type", "2xx (ignored)", "Nango adds webhook types without a breaking-change notice"
-    ),
-    CheckSpec("tampered-body", "4xx", "a body changed after signing must be rejected"),
-    CheckSpec("wrong-key", "4xx", "a webhook signed with another key must be rejected"),
-    CheckSpec("missing-signature", "4xx", "an unsigned webhook must be rejected"),
-    CheckSpec(
-        "legacy-only",
-        "4xx (warn if 2xx)",
-        "X-Nango-Signature alone is length-extendable; verify the HMAC header",
-        required=False,
     ),
     CheckSpec(
         "duplicate",
@@ -52,8 +63,58 @@ CHECKS: tuple[CheckSpec, ...] = (
         "Nango's retries resend identical bytes; handlers must accept and dedupe",
     ),
     CheckSpec("concurrent-models", "2xx for each", "a sync with N models sends N webhooks at once"),
+    CheckSpec(
+        "rotation",
+        "2xx",
+        "after a key rotation Nango signs with either key for up to 5 minutes",
+        needs="previous_signing_key",
+    ),
+    CheckSpec(
+        "large-body",
+        "2xx (warn if rejected)",
+        "external APIs forward bodies of a megabyte and more",
+        role="advisory",
+        required=False,
+    ),
+    CheckSpec(
+        "tampered-body", "4xx", "a body changed after signing must be rejected", role="reject"
+    ),
+    CheckSpec(
+        "wrong-key", "4xx", "a webhook signed with another key must be rejected", role="reject"
+    ),
+    CheckSpec("missing-signature", "4xx", "an unsigned webhook must be rejected", role="reject"),
+    CheckSpec(
+        "secret-key",
+        "4xx",
+        "Nango signs with the webhook signing key, never with the API secret key",
+        role="reject",
+        needs="secret_key",
+    ),
+    CheckSpec(
+        "legacy-only",
+        "4xx (warn if 2xx)",
+        "X-Nango-Signature alone is length-extendable; verify the HMAC header",
+        role="reject",
+        required=False,
+    ),
 )
 CHECK_NAMES = tuple(c.name for c in CHECKS)
+SPECS = {c.name: c for c in CHECKS}
+# Not a webhook of its own: reported when the run's failures would have opened it.
+BREAKER_CHECK = "circuit-breaker"
+
+LARGE_BODY_BYTES = 1_000_000
+# What handlers commonly refuse a large body with, so the warning can name the fix.
+BODY_LIMITS = (
+    "Express express.json()/body-parser default to 100kb, Next.js API routes to 1mb, "
+    "Fastify to 1 MiB, NestJS to 100kb; raise the limit for the webhook route"
+)
+END_USER = {
+    "endUserId": "nango-hooks-check-user",
+    "endUserEmail": "check-user@example.com",
+    "organizationId": "nango-hooks-check-org",
+    "tags": {},
+}
 
 
 @dataclass
@@ -61,15 +122,16 @@ class CheckResult:
     name: str
     expectation: str
     happened: str
-    verdict: str  # "pass" | "warn" | "fail"
+    verdict: Verdict
     required: bool
     why: str
     webhook_ids: list[str] = field(default_factory=list)
     nango_would: str | None = None
+    reason: str | None = None  # why a check was not judged
 
     @property
     def failed(self) -> bool:
-        return self.verdict == "fail" and self.required
+        return self.required and self.verdict in ("fail", "not judged")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +143,7 @@ class CheckResult:
             "why": self.why,
             "webhook_ids": self.webhook_ids,
             "nango_would": self.nango_would,
+            "reason": self.reason,
         }
 
 
@@ -96,12 +159,32 @@ class CheckTarget:
     timeout: float = 20.0
     policy: str = "docs"
     tls: TLSOptions = field(default_factory=TLSOptions)
+    previous_key: str | None = None
+    secret_key: str | None = None
+    end_user: bool = True
+    # Nango's breaker, to say whether this run's failures would have opened it.
+    breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
 
 
-def describe(attempt: AttemptRecord) -> str:
+def available(target: CheckTarget) -> list[str]:
+    """The checks this environment can run (rotation needs a previous key, …)."""
+    settings = {"previous_signing_key": target.previous_key, "secret_key": target.secret_key}
+    return [c.name for c in CHECKS if c.needs is None or settings.get(c.needs)]
+
+
+def answer_excerpt(attempt: AttemptRecord, limit: int = 80) -> str:
+    """The first line of the handler's answer, made safe to print."""
+    text = attempt.response_body.decode("utf-8", "replace").strip()
+    first = text.splitlines()[0] if text else ""
+    return one_line(first, limit)
+
+
+def describe(attempt: AttemptRecord, detail: bool = False) -> str:
     if attempt.status_code is None:
         return f"{attempt.error_class}: {attempt.error}"
-    return f"{attempt.status_code} in {attempt.latency_ms or 0:.0f} ms"
+    text = f"{attempt.status_code} in {attempt.latency_ms or 0:.0f} ms"
+    excerpt = answer_excerpt(attempt) if detail else ""
+    return f"{text}: {excerpt}" if excerpt else text
 
 
 def nango_would(policy: RetryPolicy, attempt: AttemptRecord) -> str:
@@ -116,6 +199,10 @@ def nango_would(policy: RetryPolicy, attempt: AttemptRecord) -> str:
     )
 
 
+class NothingListening(DeliveryError):
+    pass
+
+
 class Runner:
     def __init__(self, target: CheckTarget, store: Store, sender: SyncSender | None = None) -> None:
         from nango_cli.transports.httpx_sender import Sender
@@ -125,6 +212,11 @@ class Runner:
         self.sender = sender or Sender(target.tls)
         self.policy = make_policy(target.policy)
         self.modified_after = payloads.now_timestamp()
+        # Correctly signed webhooks the handler accepted / every one it was sent.
+        self.accepted_genuine: list[str] = []
+        self.sent_genuine = 0
+        self.breaker_opened_by: str | None = None
+        self.breaker_refusals: list[str] = []
 
     # -- building
 
@@ -138,6 +230,17 @@ class Runner:
             added=added,
         )
 
+    def _auth(self, operation: str, success: bool = True) -> dict[str, Any]:
+        return payloads.auth(
+            connection_id=self.t.connection_id,
+            provider_config_key=self.t.integration,
+            provider=self.t.integration,
+            environment=self.t.env,
+            operation=operation,
+            success=success,
+            end_user=END_USER if self.t.end_user else None,
+        )
+
     def _webhook(
         self, body: Any, sign: str = "both", key: str | None = None, tamper: bool = False
     ) -> PlannedWebhook:
@@ -149,7 +252,13 @@ class Runner:
             body = dict(body)
             body["connectionId"] = str(body.get("connectionId", "")) + "-tampered"
             data = signing.serialize(body)
-        return PlannedWebhook.for_body(body, data, headers, [self.t.url])
+        webhook = PlannedWebhook.for_body(body, data, headers, [self.t.url])
+        rotated = key is not None and key == self.t.previous_key
+        if sign != "both" or tamper or not (key in (None, self.t.key) or rotated):
+            # A forgery: stored as a deliberate negative, so `replay --failed` skips it.
+            webhook.negative = True
+            webhook.expect_rejection = True
+        return webhook
 
     def _send(self, webhooks: list[PlannedWebhook], concurrent: bool = False) -> list[SentWebhook]:
         plan = DeliveryPlan(
@@ -158,7 +267,30 @@ class Runner:
             timeout=self.t.timeout,
             env=self.t.env,
         )
-        return execute(plan, self.store, lambda event: None, self.sender, concurrent=concurrent)
+        sent = execute(plan, self.store, lambda event: None, self.sender, concurrent=concurrent)
+        for item in sent:
+            attempt = item.attempts[0] if item.attempts else None
+            if attempt is not None and attempt.error_class == "refused" and not self.sent_genuine:
+                raise NothingListening(
+                    f"nothing is listening at {self.t.url}",
+                    hint="start your handler, or check the URL and port",
+                )
+            self._observe(item, attempt)
+        return sent
+
+    def _observe(self, item: SentWebhook, attempt: AttemptRecord | None) -> None:
+        """Count genuine webhooks, and feed the breaker what Nango would have seen (Nango
+        never sends a forgery, so those do not count)."""
+        if item.expects_rejection or attempt is None:
+            return
+        self.sent_genuine += 1
+        if attempt.outcome == "success":
+            self.accepted_genuine.append(item.record.id)
+        if self.t.breaker.refusal(self.t.url) is not None:
+            self.breaker_refusals.append(item.record.id)
+            return
+        if self.t.breaker.record(self.t.url, attempt.outcome == "success"):
+            self.breaker_opened_by = item.record.id
 
     # -- judging
 
@@ -166,47 +298,50 @@ class Runner:
         attempts = [s.attempts[0] for s in sent if s.attempts]
         ids = [s.record.id for s in sent]
         bad = [a for a in attempts if a.outcome != "success"]
-        happened = "; ".join(describe(a) for a in attempts)
         if not bad:
+            happened = "; ".join(describe(a) for a in attempts)
             return CheckResult(
                 spec.name, spec.expectation, happened, "pass", spec.required, spec.why, ids
             )
+        happened = "; ".join(describe(a, detail=True) for a in attempts)
+        if spec.name == "large-body":
+            happened += f" (a {LARGE_BODY_BYTES // 1000} kB body was refused: {BODY_LIMITS})"
         return CheckResult(
             spec.name,
             spec.expectation,
             happened,
-            "fail",
+            "warn" if spec.role == "advisory" else "fail",
             spec.required,
             spec.why,
             ids,
             nango_would(self.policy, bad[0]),
         )
 
-    def _rejected(self, spec: CheckSpec, sent: SentWebhook, warn_only: bool = False) -> CheckResult:
-        attempt = sent.result.targets[0].attempts[0] if sent.result else None
+    def _rejected(self, spec: CheckSpec, sent: SentWebhook) -> CheckResult:
+        attempt = sent.attempts[0] if sent.attempts else None
         ids = [sent.record.id]
         if attempt is None or attempt.status_code is None:
             happened = describe(attempt) if attempt else "not sent"
             return CheckResult(
                 spec.name, spec.expectation, happened, "fail", spec.required, spec.why, ids
             )
-        happened = describe(attempt)
+        happened = describe(attempt, detail=True)
         code = attempt.status_code
         if 400 <= code < 500:
             return CheckResult(
-                spec.name, spec.expectation, happened, "pass", spec.required, spec.why, ids
+                spec.name, spec.expectation, describe(attempt), "pass", spec.required, spec.why, ids
             )
         if 200 <= code < 300:
-            what = (
-                "accepted: the handler trusts the legacy header"
-                if warn_only
-                else "accepted: the handler does not verify signatures"
-            )
+            what = {
+                "legacy-only": "accepted: the handler trusts the legacy header",
+                "secret-key": "accepted: the handler verifies with the API secret key, "
+                "not the webhook signing key",
+            }.get(spec.name, "accepted: the handler does not verify signatures")
             return CheckResult(
                 spec.name,
                 spec.expectation,
                 f"{happened} ({what})",
-                "warn" if warn_only else "fail",
+                "fail" if spec.required else "warn",
                 spec.required,
                 spec.why,
                 ids,
@@ -226,69 +361,123 @@ class Runner:
 
     def run(self, spec: CheckSpec) -> CheckResult:
         name = spec.name
+        t = self.t
+        if spec.role == "reject":
+            return self._rejected(spec, self._send([self._forgery(name)])[0])
         if name == "sync":
-            return self._accepted(spec, self._send([self._webhook(self._sync())]))
-        if name == "sync-error":
+            body: Any = self._sync()
+        elif name == "sync-error":
             body = payloads.sync_error(
-                connection_id=self.t.connection_id,
-                provider_config_key=self.t.integration,
-                sync_name=self.t.sync_name,
-                models=self.t.models,
+                connection_id=t.connection_id,
+                provider_config_key=t.integration,
+                sync_name=t.sync_name,
+                models=t.models,
                 description="nango-hooks check: simulated failure",
                 started_at=self.modified_after,
                 failed_at=payloads.now_timestamp(),
             )
-            return self._accepted(spec, self._send([self._webhook(body)]))
-        if name in ("auth-creation", "auth-refresh-failure"):
-            body = payloads.auth(
-                connection_id=self.t.connection_id,
-                provider_config_key=self.t.integration,
-                provider=self.t.integration,
-                environment=self.t.env,
-                operation="creation" if name == "auth-creation" else "refresh",
-                success=name == "auth-creation",
-            )
-            return self._accepted(spec, self._send([self._webhook(body)]))
-        if name == "forward":
+        elif name == "auth-creation":
+            body = self._auth("creation")
+        elif name == "auth-refresh-failure":
+            body = self._auth("refresh", success=False)
+        elif name == "auth-deletion":
+            body = self._auth("deletion")
+        elif name in ("forward", "large-body"):
+            payload: dict[str, Any] = {"action": "nango-hooks-check"}
+            if name == "large-body":
+                payload["padding"] = "x" * LARGE_BODY_BYTES
             body = payloads.forward(
-                provider=self.t.integration,
-                provider_config_key=self.t.integration,
-                connection_id=self.t.connection_id,
-                payload={"action": "nango-hooks-check"},
+                provider=t.integration,
+                provider_config_key=t.integration,
+                connection_id=t.connection_id,
+                payload=payload,
             )
-            return self._accepted(spec, self._send([self._webhook(body)]))
-        if name == "async-action":
+        elif name == "async-action":
             body = payloads.async_action(
-                connection_id=self.t.connection_id, provider_config_key=self.t.integration
+                connection_id=t.connection_id, provider_config_key=t.integration
             )
-            return self._accepted(spec, self._send([self._webhook(body)]))
-        if name == "unknown-type":
+        elif name == "unknown-type":
             body = {
                 "from": "nango",
                 "type": "nango_hooks_future_type",
-                "connectionId": self.t.connection_id,
-                "providerConfigKey": self.t.integration,
+                "connectionId": t.connection_id,
+                "providerConfigKey": t.integration,
                 "payload": {"new": True},
             }
-            return self._accepted(spec, self._send([self._webhook(body)]))
-        if name == "tampered-body":
-            return self._rejected(spec, self._send([self._webhook(self._sync(), tamper=True)])[0])
-        if name == "wrong-key":
-            other = "wrong-" + secrets.token_hex(16)
-            return self._rejected(spec, self._send([self._webhook(self._sync(), key=other)])[0])
-        if name == "missing-signature":
-            return self._rejected(spec, self._send([self._webhook(self._sync(), sign="none")])[0])
-        if name == "legacy-only":
-            webhook = self._webhook(self._sync(), sign="legacy-only")
-            return self._rejected(spec, self._send([webhook])[0], warn_only=True)
-        if name == "duplicate":
+        elif name == "duplicate":
             webhook = self._webhook(self._sync(added=7))
             return self._accepted(spec, self._send([webhook, webhook]))
-        if name == "concurrent-models":
-            models = self.t.models if len(self.t.models) > 1 else [self.t.models[0]] * 3
+        elif name == "concurrent-models":
+            models = t.models if len(t.models) > 1 else [t.models[0]] * 3
             webhooks = [self._webhook(self._sync(m, added=i + 1)) for i, m in enumerate(models)]
             return self._accepted(spec, self._send(webhooks, concurrent=True))
+        elif name == "rotation":
+            return self._accepted(
+                spec, self._send([self._webhook(self._sync(), key=t.previous_key)])
+            )
+        else:
+            raise ValueError(name)
+        return self._accepted(spec, self._send([self._webhook(body)]))
+
+    def _forgery(self, name: str) -> PlannedWebhook:
+        if name == "tampered-body":
+            return self._webhook(self._sync(), tamper=True)
+        if name == "wrong-key":
+            return self._webhook(self._sync(), key="wrong-" + secrets.token_hex(16))
+        if name == "missing-signature":
+            return self._webhook(self._sync(), sign="none")
+        if name == "secret-key":
+            return self._webhook(self._sync(), key=self.t.secret_key)
+        if name == "legacy-only":
+            return self._webhook(self._sync(), sign="legacy-only")
         raise ValueError(name)
+
+    def control(self) -> None:
+        """A correctly signed sync webhook, sent when no other check of the run would show
+        whether the handler accepts genuine webhooks."""
+        self._send([self._webhook(self._sync())])
+
+    # -- the report
+
+    def judge_security(self, results: list[CheckResult]) -> None:
+        """Security checks count only if a genuine webhook got through in this run."""
+        if self.accepted_genuine:
+            return
+        reason = (
+            f"every correctly signed webhook was rejected ({self.sent_genuine} sent): "
+            f"is the handler using environment {self.t.env!r}'s webhook signing key?"
+        )
+        secret = next((r for r in results if r.name == "secret-key"), None)
+        if secret is not None and secret.verdict == "fail":
+            reason += (
+                " It accepted the webhook signed with the API secret key: it verifies with "
+                "the secret key; Nango signs with the webhook signing key"
+            )
+        for result in results:
+            if SPECS[result.name].role == "reject":
+                result.verdict = "not judged"
+                result.reason = reason
+
+    def breaker_result(self) -> CheckResult | None:
+        if self.breaker_opened_by is None:
+            return None
+        b = self.t.breaker
+        refused = len(self.breaker_refusals)
+        later = (
+            f"; Nango would have refused {refused} later webhook(s) of this run" if refused else ""
+        )
+        return CheckResult(
+            BREAKER_CHECK,
+            f"at most {b.threshold} failures within {b.window_s:g}s",
+            f"the handler's failures would have opened Nango's circuit breaker for "
+            f"{self.t.url}{later}",
+            "warn",
+            False,
+            f"while open ({b.cooldown_s:g}s) every webhook to this URL, for every "
+            "connection, fails at once (circuit_breaker_open) and is not retried: "
+            "a brief outage loses other connections' webhooks",
+            [self.breaker_opened_by, *self.breaker_refusals],
+        )
 
 
 def run_checks(
@@ -296,15 +485,34 @@ def run_checks(
     store: Store,
     names: list[str],
     on_result: Callable[[CheckResult], None] = lambda r: None,
+    sender: SyncSender | None = None,
 ) -> list[CheckResult]:
-    runner = Runner(target, store)
-    results = []
+    unavailable = [n for n in names if n not in available(target)]
+    if unavailable:
+        needs = SPECS[unavailable[0]].needs
+        raise UsageError(
+            f"check {unavailable[0]!r} needs the {needs} setting",
+            hint=f"set it with `nango-hooks config set {needs} …`",
+        )
+    runner = Runner(target, store, sender)
+    results: list[CheckResult] = []
     try:
-        for spec in CHECKS:
-            if spec.name in names:
-                result = runner.run(spec)
-                results.append(result)
+        specs = [spec for spec in CHECKS if spec.name in names]
+        if any(s.role == "reject" for s in specs) and not any(s.role == "accept" for s in specs):
+            runner.control()
+        for spec in specs:
+            result = runner.run(spec)
+            results.append(result)
+            if spec.role != "reject":
                 on_result(result)
+        runner.judge_security(results)
+        for result in results:
+            if SPECS[result.name].role == "reject":
+                on_result(result)
+        breaker = runner.breaker_result()
+        if breaker is not None:
+            results.append(breaker)
+            on_result(breaker)
     finally:
         runner.sender.close()
     return results

@@ -193,7 +193,7 @@ def _int_range(minimum: int, maximum: int) -> Callable[[object], int]:
 def _timeout(raw: object) -> float:
     seconds = parse_duration(raw)
     if seconds <= 0:
-        raise ValueError("the timeout must be greater than zero")
+        raise ValueError("must be greater than zero")
     return seconds
 
 
@@ -256,6 +256,35 @@ SETTINGS: dict[str, Setting] = {
             "Retries after the first attempt (default: the policy's, 2).",
             _int_range(0, 20),
         ),
+        Setting(
+            "circuit_breaker",
+            "bool",
+            True,
+            "Nango's per-URL circuit breaker, part of the server policy: too many failures "
+            "in a window fail every delivery to that URL, unretried, for a cooldown.",
+            _parse_bool,
+        ),
+        Setting(
+            "circuit_breaker_failures",
+            "int",
+            5,
+            "Failures within the window the breaker tolerates; one more opens it.",
+            _int_range(1, 1000),
+        ),
+        Setting(
+            "circuit_breaker_window",
+            "duration",
+            10.0,
+            "The window failures are counted in, e.g. 10s.",
+            _timeout,
+        ),
+        Setting(
+            "circuit_breaker_cooldown",
+            "duration",
+            60.0,
+            "How long an open breaker fails deliveries before one probe, e.g. 60s.",
+            _timeout,
+        ),
         Setting("timeout", "duration", 20.0, "Deadline for one attempt, e.g. 20s.", _timeout),
         Setting(
             "send_empty_syncs", "bool", True, "Send sync webhooks with no changes.", _parse_bool
@@ -273,6 +302,13 @@ SETTINGS: dict[str, Setting] = {
             "bool",
             True,
             "Send auth webhooks for failed refreshes.",
+            _parse_bool,
+        ),
+        Setting(
+            "send_connection_deletions",
+            "bool",
+            True,
+            "Send auth webhooks when a connection is deleted (Nango: on_connection_deletion).",
             _parse_bool,
         ),
         Setting(

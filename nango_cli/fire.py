@@ -12,9 +12,9 @@ from typing import Any
 from nango_cli import bodies, signing
 from nango_cli.bodies import FireOptions
 from nango_cli.config import Settings
-from nango_cli.delivery import make_policy, merge_headers, wire_headers
+from nango_cli.delivery import merge_headers, wire_headers
 from nango_cli.errors import ConfigError, UsageError
-from nango_cli.pipeline import DeliveryPlan, PlannedWebhook
+from nango_cli.pipeline import DeliveryPlan, PlannedWebhook, delivery_policy
 from nango_cli.transports import TLSOptions
 
 __all__ = ["FireOptions", "plan", "targets_for"]
@@ -40,6 +40,11 @@ def _skip_reason(opts: FireOptions, settings: Settings, built_bodies: list[Any])
     if opts.kind == "auth":
         if opts.auth_operation == "creation" and not settings["send_auth_creation"]:
             return "auth creation webhooks are off in this environment (send_auth_creation)"
+        if opts.auth_operation == "deletion" and not settings["send_connection_deletions"]:
+            return (
+                "connection deletion webhooks are off in this environment "
+                "(send_connection_deletions)"
+            )
         if opts.auth_operation == "refresh":
             if not opts.failed:
                 return "Nango sends refresh webhooks only when a refresh fails (add --failed)"
@@ -87,9 +92,11 @@ def plan(opts: FireOptions, settings: Settings, tls: TLSOptions | None = None) -
         webhook.negative = opts.sign_mode != "both"
         webhook.expect_rejection = opts.sign_mode in ("bad", "none")
     skipped = None if opts.force else _skip_reason(opts, settings, built.bodies)
+    policy, breaker = delivery_policy(settings, opts.circuit_breaker)
     return DeliveryPlan(
         webhooks=webhooks,
-        policy=make_policy(settings["retry_policy"], settings["retries"]),
+        policy=policy,
+        breaker=breaker,
         timeout=float(settings["timeout"]),
         env=settings.env,
         notes=notes,

@@ -90,3 +90,62 @@ ACCEPT_ENCODING: Final = "gzip, compress, deflate, br"
 # same headers on the wire as `fire --count 1`. A single fire still uses one
 # connection per attempt and closes it.
 CONNECTION: Final = "keep-alive"
+
+# The fields of each webhook body as @nangohq/types 0.71.10 declares them, for
+# `--set`: a leaf is None, an object with known fields a dict, and ANY_FIELDS an
+# object whose keys are free (tags, checkpoint records, forwarded payloads).
+ANY_FIELDS: Final = "*"
+_ERROR = {"type": None, "description": None, "payload": ANY_FIELDS}
+BODY_FIELDS: Final[dict[str, dict[str, object]]] = {
+    "sync": {
+        "from": None,
+        "type": None,
+        "connectionId": None,
+        "providerConfigKey": None,
+        "syncName": None,
+        "syncVariant": None,
+        "model": None,
+        "checkpoints": {"from": ANY_FIELDS, "to": ANY_FIELDS},
+        "syncType": None,
+        "success": None,
+        "modifiedAfter": None,
+        "responseResults": {"added": None, "updated": None, "deleted": None},
+        "queryTimeStamp": None,
+        "error": {**_ERROR, "additional_properties": ANY_FIELDS},
+        "startedAt": None,
+        "failedAt": None,
+    },
+    "auth": {
+        "from": None,
+        "type": None,
+        "connectionId": None,
+        "authMode": None,
+        "providerConfigKey": None,
+        "provider": None,
+        "environment": None,
+        "operation": None,
+        "tags": ANY_FIELDS,
+        "endUser": {
+            "endUserId": None,
+            "organizationId": None,
+            "endUserEmail": None,
+            "tags": ANY_FIELDS,
+        },
+        "success": None,
+        "error": _ERROR,
+    },
+    "forward": {
+        "from": None,
+        "type": None,
+        "connectionId": None,
+        "providerConfigKey": None,
+        "payload": ANY_FIELDS,
+    },
+    "async_action": {
+        "from": None,
+        "type": None,
+        "connectionId": None,
+        "providerConfigKey": None,
+        "payload": {"id": None, "statusUrl": None},
+    },
+}

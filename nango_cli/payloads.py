@@ -6,13 +6,14 @@ Optional fields are left out rather than set to None, as Nango omits `undefined`
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from nango_cli.errors import UsageError
-from nango_cli.nango import FORWARD_DROPPED_PREFIXES
+from nango_cli.nango import ANY_FIELDS, BODY_FIELDS, FORWARD_DROPPED_PREFIXES
 from nango_cli.signing import parse_json
 
 # ---------------------------------------------------------------- time
@@ -169,7 +170,7 @@ def auth(
         }
     if tags:
         body["tags"] = dict(tags)
-    if end_user is not None and success and operation in ("creation", "override"):
+    if end_user is not None and success and operation in ("creation", "override", "deletion"):
         body["endUser"] = dict(end_user)
     return body
 
@@ -220,7 +221,7 @@ def async_action(
 # ---------------------------------------------------------------- --set overrides
 
 
-def parse_assignment(text: str) -> tuple[list[str], Any]:
+def parse_assignment(text: str, option: str = "--set") -> tuple[list[str], Any]:
     """`path.to.field=JSON` -> (["path", "to", "field"], value).
 
     The value is JSON when it parses as JSON (`5`, `null`, `{"a":1}`, `"5"`),
@@ -229,17 +230,70 @@ def parse_assignment(text: str) -> tuple[list[str], Any]:
     path_text, sep, value_text = text.partition("=")
     if not sep or not path_text.strip():
         raise UsageError(
-            f"invalid --set {text!r}",
+            f"invalid {option} {text!r}",
             hint="use PATH=VALUE, e.g. --set responseResults.added=5 or --set checkpoints=null",
         )
     path = path_text.strip().split(".")
     if any(not part for part in path):
-        raise UsageError(f"invalid path {path_text!r} in --set", hint="e.g. responseResults.added")
+        raise UsageError(
+            f"invalid path {path_text!r} in {option}", hint="e.g. responseResults.added"
+        )
     try:
         value = parse_json(value_text)
     except ValueError:
         value = value_text
     return path, value
+
+
+class Edit(NamedTuple):
+    """One `--set` (the path must be a field of the body's Nango type) or `--set-new`."""
+
+    path: list[str]
+    value: Any
+    known_field: bool
+
+
+def parse_edits(sets: Iterable[str], new_fields: Iterable[str] = ()) -> list[Edit]:
+    edits = [Edit(*parse_assignment(text), True) for text in sets]
+    edits += [Edit(*parse_assignment(text, "--set-new"), False) for text in new_fields]
+    return edits
+
+
+def apply_edits(body: Any, edits: Iterable[Edit]) -> Any:
+    for edit in edits:
+        if edit.known_field:
+            check_known_path(body, edit.path)
+        body = apply_assignment(body, edit.path, edit.value)
+    return body
+
+
+def check_known_path(body: Any, path: list[str], option: str = "--set") -> None:
+    """Refuse a `--set` path that is not a field of the body's Nango type: a typo
+    (`responseResult.added`) would otherwise add a field Nango never sends."""
+    kind = body.get("type") if isinstance(body, dict) else None
+    fields: object = BODY_FIELDS.get(kind) if isinstance(kind, str) else None
+    if fields is None:
+        return  # not a Nango type (a raw body of another shape): nothing to check against
+    for depth, part in enumerate(path):
+        if fields == ANY_FIELDS:
+            return
+        if not isinstance(fields, dict):
+            raise UsageError(
+                f"{option} {'.'.join(path)!r}: {'.'.join(path[:depth])} is a value in Nango's "
+                "type, not an object",
+                hint="to add a field Nango does not send, use --set-new PATH=JSON",
+            )
+        known = fields
+        if part not in known:
+            where = ".".join(path[:depth]) or f"a {kind} webhook"
+            close = difflib.get_close_matches(part, list(known), n=1)
+            suggestion = f"did you mean {'.'.join([*path[:depth], close[0]])!r}? " if close else ""
+            raise UsageError(
+                f"{option} {'.'.join(path)!r}: {part!r} is not a field of {where} "
+                f"(fields: {', '.join(known) or 'none'})",
+                hint=f"{suggestion}to add a field Nango does not send, use --set-new PATH=JSON",
+            )
+        fields = known[part]
 
 
 def apply_assignment(body: Any, path: list[str], value: Any) -> Any:

@@ -14,13 +14,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from nango_cli.delivery import (
     CircuitBreaker,
     DeliveryResult,
     RetryPolicy,
     delivery_steps,
+    make_policy,
     run_steps,
 )
 from nango_cli.payloads import now_timestamp
@@ -35,6 +36,9 @@ from nango_cli.store import (
     new_id,
 )
 from nango_cli.transports import TLSOptions
+
+if TYPE_CHECKING:
+    from nango_cli.config import Settings
 
 
 class SyncSender(Protocol):
@@ -114,6 +118,21 @@ class DeliveryPlan:
         for webhook in self.webhooks:
             seen.update(dict.fromkeys(webhook.targets))
         return list(seen)
+
+
+def delivery_policy(
+    settings: Settings, circuit_breaker: bool = True
+) -> tuple[RetryPolicy, CircuitBreaker | None]:
+    """The environment's retry policy, and the circuit breaker that comes with Nango's
+    server policy (unless the setting or `--no-circuit-breaker` turns it off)."""
+    policy = make_policy(settings["retry_policy"], settings["retries"])
+    if not (circuit_breaker and policy.name == "server" and settings["circuit_breaker"]):
+        return policy, None
+    return policy, CircuitBreaker(
+        threshold=int(settings["circuit_breaker_failures"]),
+        window_s=float(settings["circuit_breaker_window"]),
+        cooldown_s=float(settings["circuit_breaker_cooldown"]),
+    )
 
 
 @dataclass

@@ -179,7 +179,8 @@ def _load_compiled(path: Path) -> Project:
         key = integration.get("providerConfigKey")
         if not isinstance(key, str) or not key:
             raise ConfigError(f"{where} has no providerConfigKey", hint="run `nango compile`")
-        syncs = integration.get("syncs") or []
+        syncs = integration.get("syncs")
+        syncs = [] if syncs is None else syncs
         if not isinstance(syncs, list):
             raise ConfigError(f"{where}: syncs must be a list", hint="run `nango compile`")
         for sync in syncs:

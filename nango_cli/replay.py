@@ -107,13 +107,14 @@ def prepare(
     resign: bool = False,
     sets: list[str] | None = None,
     env: str = "dev",
+    new_fields: list[str] | None = None,
 ) -> tuple[list[PlannedWebhook], list[str]]:
     """The requests a replay sends (stored bytes and signatures unless edited or
     re-signed), and notes on what was changed on the way.
 
     `targets_for(connection_id)` says where each webhook goes.
     """
-    assignments = [payloads.parse_assignment(text) for text in sets or []]
+    assignments = payloads.parse_edits(sets or [], new_fields or [])
     planned = []
     notes: list[str] = []
     for source in sources:
@@ -136,9 +137,8 @@ def prepare(
                     f"--set needs a JSON body, and webhook {source.original_id or ''} is not JSON",
                     hint="replay it unedited, or edit the body in a file and use --file",
                 ) from None
-            for path, value in assignments:
-                parsed = payloads.apply_assignment(parsed, path, value)
-            body = signing.serialize(parsed)
+            parsed = payloads.apply_edits(parsed, assignments)
+            body = signing.serialize(parsed, notes)
         if must_sign:
             if not key:
                 raise ConfigError(

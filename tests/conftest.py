@@ -111,10 +111,27 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def configured(cli: Cli, receiver: Receiver) -> Receiver:
-    """A dev environment pointing at a live receiver, with a signing key."""
+    """A dev environment pointing at a live receiver, with a signing key, and the syncs
+    the tests fire described in the config (an unknown sync is an error)."""
     assert cli("config", "set-url", receiver.url).exit_code == 0
     assert cli("config", "set-key", KEY).exit_code == 0
+    define_syncs(cli)
     return receiver
+
+
+# The syncs tests fire: name -> (integration, model).
+TEST_SYNCS = {
+    "s": ("s", "S"),
+    "t": ("t", "T"),
+    "other": ("other", "Other"),
+    "evil": ("evil", "Evil"),
+    "github-tickets": ("github", "Ticket"),
+}
+
+
+def define_syncs(cli: Cli) -> None:
+    for name, (integration, model) in TEST_SYNCS.items():
+        assert cli("config", "set-sync", name, "-i", integration, "-m", model).exit_code == 0
 
 
 @pytest.fixture(scope="session")

@@ -84,3 +84,70 @@ def run_node(root: Path, script: str, *args: str, stdin: str = "", timeout: floa
     if proc.returncode != 0:
         raise AssertionError(f"node failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return proc.stdout
+
+
+# Nango's stable stringify, in JavaScript: keys sorted at every level, then
+# JSON.stringify (the reference the serializer is compared with).
+SORT_KEYS_JS = r"""
+const sortKeys = (v) => {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === 'object') {
+    const out = {};
+    for (const k of Object.keys(v).sort()) out[k] = sortKeys(v[k]);
+    return out;
+  }
+  return v;
+};
+"""
+
+
+class NodeServer:
+    """A Node.js script serving HTTP on an ephemeral port; the script prints the port as
+    its first line. Used as a webhook handler written with Nango's own SDK."""
+
+    def __init__(self, root: Path, script: str, *args: str) -> None:
+        path = root / f"server-{os.getpid()}-{abs(hash(script))}.mjs"
+        path.write_text(script)
+        self.proc = subprocess.Popen(
+            ["node", str(path), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=root,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.strip().isdigit():
+            self.proc.kill()
+            raise AssertionError(f"node server did not start: {line}{self.proc.stderr.read()}")  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{int(line)}/webhooks"
+
+    def __enter__(self) -> NodeServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
+
+
+# A webhook handler written with @nangohq/node: accepts a webhook when one of the keys
+# (argv: current, then previous during a rotation) verifies it, as Nango's docs advise;
+# answers with what it saw.
+SDK_HANDLER = r"""
+import http from 'node:http';
+import { Nango } from '@nangohq/node';
+
+const clients = process.argv.slice(2).filter(Boolean)
+  .map((key) => new Nango({ secretKey: 'not-used-to-verify', webhookSigningKey: key }));
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (chunk) => chunks.push(chunk));
+  req.on('end', () => {
+    const body = Buffer.concat(chunks).toString('utf8');
+    const verified = clients.some((c) => c.verifyIncomingWebhookRequest(body, req.headers));
+    res.writeHead(verified ? 200 : 401, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ verified, headers: req.headers }));
+  });
+});
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+"""

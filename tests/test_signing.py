@@ -3,7 +3,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import shutil
 import subprocess
 
 import pytest
@@ -11,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nango_cli import signing
-
-NODE = shutil.which("node")
+from tests.nango_node import SORT_KEYS_JS
 
 
 def test_spec_test_vectors() -> None:
@@ -148,16 +146,9 @@ def test_verify_accepts_exactly_what_sign_produces(body: bytes, key: str) -> Non
     assert not signing.verify_headers(key, tampered, headers)[0].ok
 
 
-NODE_STABLE_STRINGIFY = r"""
-const sortKeys = (v) => {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (v && typeof v === 'object') {
-    const out = {};
-    for (const k of Object.keys(v).sort()) out[k] = sortKeys(v[k]);
-    return out;
-  }
-  return v;
-};
+NODE_STABLE_STRINGIFY = (
+    SORT_KEYS_JS
+    + r"""
 const crypto = require('crypto');
 const cases = JSON.parse(require('fs').readFileSync(0, 'utf8'));
 const result = cases.map((c) => {
@@ -170,11 +161,12 @@ const result = cases.map((c) => {
 });
 process.stdout.write(JSON.stringify(result));
 """
+)
 
 
-@pytest.mark.skipif(NODE is None, reason="Node.js is not installed; it is the reference here")
-def test_bytes_and_signatures_match_nodejs() -> None:
-    """The reference: JavaScript's own sort + JSON.stringify and Node's crypto."""
+def test_bytes_and_signatures_match_nodejs(nango_node: object) -> None:
+    """The reference: JavaScript's own sort + JSON.stringify and Node's crypto (the
+    fixture makes sure Node.js is there: this test never skips)."""
     cases = [
         {"type": "sync", "responseResults": {"added": 1, "updated": 0, "deleted": 0}},
         {"10": 1, "2": 2, "b": 3, "a": 4, "01": 5, "-1": 6, "4294967295": 7, "4294967294": 8},
@@ -189,7 +181,7 @@ def test_bytes_and_signatures_match_nodejs() -> None:
     # Send floats as JSON text that Node parses to the same doubles.
     payload = json.dumps(cases)
     proc = subprocess.run(
-        [NODE, "-e", NODE_STABLE_STRINGIFY],
+        ["node", "-e", NODE_STABLE_STRINGIFY],
         input=payload.encode(),
         capture_output=True,
         timeout=30,

@@ -23,6 +23,7 @@ from nango_cli.cli.output import Column, Styled
 
 if TYPE_CHECKING:
     from nango_cli.check import CheckResult
+    from nango_cli.config import Settings
 
 _STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "not judged": "yellow"}
 app = typer.Typer(rich_markup_mode=None)
@@ -54,6 +55,17 @@ def check(
     connection: Annotated[
         str | None, typer.Option("--connection", "-c", metavar="ID", help="connectionId.")
     ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", "-m", metavar="MODEL", help="Model of the sync (repeatable)."),
+    ] = None,
+    no_end_user: Annotated[
+        bool,
+        typer.Option(
+            "--no-end-user",
+            help="auth webhooks without endUser (connections made without a Connect session).",
+        ),
+    ] = False,
     only: Annotated[
         list[str] | None,
         typer.Option("--only", metavar="CHECKS", help="Run only these checks (comma-separated)."),
@@ -80,22 +92,23 @@ def check(
 ) -> None:
     """Test a webhook handler against Nango's contract.
 
-    Exit 0 only if every required check passes (9 otherwise). Checks: sync,
-    sync-error, auth-creation, auth-refresh-failure, forward, async-action,
-    unknown-type, tampered-body, wrong-key, missing-signature, legacy-only
-    (warn only), duplicate, concurrent-models. README explains each.
+    Exit 0 only if every required check passes (9 otherwise; 4 when nothing listens
+    at URL). Checks: sync, sync-error, auth-creation, auth-refresh-failure,
+    auth-deletion, forward, async-action, unknown-type, duplicate,
+    concurrent-models, rotation (with a previous key), large-body (warn only),
+    tampered-body, wrong-key, missing-signature, secret-key (with a secret key),
+    legacy-only (warn only). The security checks count only when the handler
+    accepted a correctly signed webhook in the same run. README explains each.
     """
-    from nango_cli.bodies import FireOptions, connection_for, resolve_sync
-    from nango_cli.check import CHECK_NAMES, CheckTarget, run_checks
+    from nango_cli.check import CheckTarget, available, run_checks
+    from nango_cli.delivery import CircuitBreaker
     from nango_cli.errors import CheckFailedError, ConfigError
 
     state = use(ctx, env, json_output)
-    chosen = _names(only) or list(CHECK_NAMES)
-    skipped = set(_names(skip))
-    names = [n for n in chosen if n not in skipped]
+    only_names, skipped = _names(only), set(_names(skip))
     current = settings(state, delivery_flags(retry_policy, None, timeout))
-    target_url = checked_url(url, "URL") if url else current["url"]
-    if not target_url:
+    explicit_url = checked_url(url, "URL") if url else None
+    if not explicit_url and not current["url"] and not current.file.connection_urls():
         raise ConfigError(
             "no handler URL to check", hint="pass URL, or `nango-hooks config set-url`"
         )
@@ -104,30 +117,41 @@ def check(
             f"check signs webhooks, and environment {current.env!r} has no signing key",
             hint="set it with `nango-hooks config set-key`",
         )
-    notes: list[str] = []
-    opts = FireOptions(
-        sync_name=sync or _default_sync(current, project),
-        integration=integration,
-        connection_id=connection,
-        project=project,
+    sync_name, sync_integration, models, connection_id = _sync_for_check(
+        current, sync, integration, list(model or []), connection, project
     )
-    sync_integration, models = resolve_sync(opts, current, notes)
-    for text in notes:
-        output.note(text)
+    # The connection's own URL when it has one (as Nango sends there alone), else the
+    # environment's primary URL.
+    target_url = explicit_url or next(iter(current.targets_for(connection_id)), None)
+    if not target_url:
+        raise ConfigError(
+            f"no handler URL for connection {connection_id!r}",
+            hint="pass URL, or `nango-hooks config set-url URL [--connection ID]`",
+        )
     target = CheckTarget(
         url=target_url,
         key=current["signing_key"],
         env=current.env,
-        sync_name=str(opts.sync_name),
+        sync_name=sync_name,
         integration=sync_integration,
         models=models,
-        connection_id=connection_for(opts, current, []),
+        connection_id=connection_id,
         timeout=float(current["timeout"]),
         policy=current["retry_policy"],
         tls=tls_options(ca_cert, insecure),
+        previous_key=current["previous_signing_key"],
+        secret_key=current["secret_key"],
+        end_user=not no_end_user,
+        breaker=CircuitBreaker(
+            threshold=int(current["circuit_breaker_failures"]),
+            window_s=float(current["circuit_breaker_window"]),
+            cooldown_s=float(current["circuit_breaker_cooldown"]),
+        ),
     )
+    chosen = only_names or available(target)
+    names = [n for n in chosen if n not in skipped]
     if not state.json:
-        output.err(f"checking {target_url} ({len(names)} checks, sync {opts.sync_name})")
+        output.err(f"checking {target_url} ({len(names)} checks, sync {sync_name})")
     with open_store() as store:
         results = run_checks(target, store, names, (lambda r: None) if state.json else _progress)
     failed = [r for r in results if r.failed]
@@ -135,26 +159,66 @@ def check(
     if not state.json:
         _table(results)
     if failed:
+        broken = [r.name for r in failed if r.verdict == "fail"]
+        unjudged = [r.name for r in failed if r.verdict == "not judged"]
+        parts = [f"{len(broken)} required check(s) failed: {', '.join(broken)}"] if broken else []
+        if unjudged:
+            parts.append(f"{len(unjudged)} not judged: {', '.join(unjudged)}")
         raise CheckFailedError(
-            f"{len(failed)} required check(s) failed: {', '.join(r.name for r in failed)}",
-            hint="README.md, section Check, says why each matters",
+            "; ".join(parts),
+            hint="README.md, section Check, says why each matters; "
+            "`nango-hooks history show ID` has each webhook and answer",
             data=data,
         )
     if state.json:
         output.emit(data)
 
 
-def _default_sync(current: object, project: str | None) -> str:
-    """The first sync the project knows (config, then project files), else an example one."""
-    from nango_cli import project as projects
-    from nango_cli.config import Settings
+def _sync_for_check(
+    current: "Settings",
+    sync: str | None,
+    integration: str | None,
+    models: list[str],
+    connection: str | None,
+    project: str | None,
+) -> tuple[str, str, list[str], str]:
+    """The sync the checks send: the one named, else the first the config or the project
+    knows, else an example one (said in a note)."""
+    from nango_cli.bodies import FireOptions, connection_for, resolve_sync
 
-    assert isinstance(current, Settings)
+    name = sync or _default_sync(current, project)
+    notes: list[str] = []
+    if name is None:
+        name = "github-tickets"
+        integration = integration or current["provider_config_key"] or "github"
+        models = models or ["GithubTicket"]
+        notes.append(
+            f"no sync in the config or the project: checking with an example one ({name}, "
+            f"integration {integration}, model {models[0]}); pass --sync to choose"
+        )
+    opts = FireOptions(
+        sync_name=name,
+        integration=integration,
+        models=models,
+        connection_id=connection,
+        project=project,
+    )
+    sync_integration, sync_models = resolve_sync(opts, current, notes)
+    connection_id = connection_for(opts, current, notes)
+    for text in notes:
+        output.note(text)
+    return name, sync_integration, sync_models, connection_id
+
+
+def _default_sync(current: "Settings", project: str | None) -> str | None:
+    """The first sync the config knows, else the first in the project's files."""
+    from nango_cli import project as projects
+
     configured = current.file.syncs()
     if configured:
         return next(iter(configured))
     found = projects.discover(project or current["project"])
-    return next(iter(found.syncs), "github-tickets")
+    return next(iter(found.syncs), None)
 
 
 def _progress(result: "CheckResult") -> None:
@@ -163,13 +227,20 @@ def _progress(result: "CheckResult") -> None:
 
 def _table(results: list["CheckResult"]) -> None:
     output.table(
-        [Column("check", cut=False), "expected", "happened", Column("verdict", cut=False)],
+        [
+            Column("check", cut=False),
+            "expected",
+            "happened",
+            Column("verdict", cut=False),
+            Column("webhook", cut=False),
+        ],
         [
             [
                 r.name,
                 r.expectation,
                 r.happened,
                 Styled(r.verdict + ("" if r.required else " (optional)"), _STYLE[r.verdict]),
+                "" if r.verdict == "pass" or not r.webhook_ids else r.webhook_ids[0][:8],
             ]
             for r in results
         ],
@@ -177,3 +248,6 @@ def _table(results: list["CheckResult"]) -> None:
     for r in results:
         if r.nango_would and r.verdict != "pass":
             output.out(f"  {r.name}: {r.nango_would}")
+    reasons = dict.fromkeys(r.reason for r in results if r.reason)
+    for reason in reasons:
+        output.out(Styled(f"  not judged: {reason}", "yellow"))

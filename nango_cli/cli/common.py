@@ -328,6 +328,29 @@ RetryPolicyOption = Annotated[
 RetriesOption = Annotated[
     int | None, typer.Option("--retries", metavar="N", help="Retries after the first attempt.")
 ]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="PATH=JSON",
+        help="Change a field of the body's Nango type (repeatable).",
+    ),
+]
+SetNewOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set-new",
+        metavar="PATH=JSON",
+        help="Add a field Nango's type does not have (repeatable).",
+    ),
+]
+NoCircuitBreakerOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-circuit-breaker",
+        help="Server policy without Nango's per-URL circuit breaker.",
+    ),
+]
 TimeoutOption = Annotated[
     str | None,
     typer.Option("--timeout", metavar="DURATION", help="Deadline per attempt, e.g. 20s."),

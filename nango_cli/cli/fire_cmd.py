@@ -10,8 +10,11 @@ from nango_cli.cli.common import (
     EnvOption,
     InsecureOption,
     JsonOption,
+    NoCircuitBreakerOption,
     RetriesOption,
     RetryPolicyOption,
+    SetNewOption,
+    SetOption,
     TimeoutOption,
     checked_url,
     complete_syncs,
@@ -277,15 +280,8 @@ def fire(
             rich_help_panel=OTHER,
         ),
     ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            metavar="PATH=JSON",
-            help="Change a field of the body (repeatable).",
-            rich_help_panel=OTHER,
-        ),
-    ] = None,
+    set_: SetOption = None,
+    set_new: SetNewOption = None,
     url: Annotated[
         list[str] | None,
         typer.Option(
@@ -298,6 +294,7 @@ def fire(
     ] = None,
     retry_policy: RetryPolicyOption = None,
     retries: RetriesOption = None,
+    no_circuit_breaker: NoCircuitBreakerOption = False,
     timeout: TimeoutOption = None,
     sign: Annotated[
         str,
@@ -435,7 +432,9 @@ def fire(
         unmatched=unmatched,
         action_id=action_id,
         sets=list(set_ or []),
+        new_fields=list(set_new or []),
         force=force,
+        circuit_breaker=not no_circuit_breaker,
         sign_mode=sign,
         urls=[checked_url(u) for u in url or []],
         dry_run=dry_run,

@@ -332,6 +332,13 @@ def listen(
         connection_id=connection,
         trigger_sync=trigger_sync,
     )
+    if trigger_sync:
+        from nango_cli.bodies import FireOptions, resolve_sync
+
+        # Refused now, not on the first external webhook.
+        resolve_sync(
+            FireOptions(sync_name=trigger_sync, integration=options.integration), current, []
+        )
     _run(options, current, state.json, verbose)
 
 

@@ -10,8 +10,11 @@ from nango_cli.cli.common import (
     EnvOption,
     InsecureOption,
     JsonOption,
+    NoCircuitBreakerOption,
     RetriesOption,
     RetryPolicyOption,
+    SetNewOption,
+    SetOption,
     TimeoutOption,
     checked_url,
     delivery_flags,
@@ -66,10 +69,8 @@ def replay(
     resign: Annotated[
         bool, typer.Option("--resign", help="Sign again with this environment's key.")
     ] = False,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", metavar="PATH=JSON", help="Edit the body (re-signs; repeatable)."),
-    ] = None,
+    set_: SetOption = None,
+    set_new: SetNewOption = None,
     to: Annotated[
         list[str] | None,
         typer.Option(
@@ -81,6 +82,7 @@ def replay(
     ] = None,
     retry_policy: RetryPolicyOption = None,
     retries: RetriesOption = None,
+    no_circuit_breaker: NoCircuitBreakerOption = False,
     timeout: TimeoutOption = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the exact requests; send nothing.")
@@ -103,10 +105,9 @@ def replay(
       nango-hooks replay --file captured.jsonl
     """
     from nango_cli import replay as core
-    from nango_cli.delivery import make_policy
     from nango_cli.errors import ConfigError, NotFoundError, UsageError
     from nango_cli.history import parse_since
-    from nango_cli.pipeline import DeliveryPlan, execute
+    from nango_cli.pipeline import DeliveryPlan, delivery_policy, execute
     from nango_cli.store import HistoryFilter
 
     state = use(ctx, env, json_output)
@@ -148,6 +149,7 @@ def replay(
         resign,
         list(set_ or []),
         current.env,
+        list(set_new or []),
     )
     for text in notes:
         output.note(text)
@@ -156,9 +158,11 @@ def replay(
             f"no webhook URL for environment {current.env!r}",
             hint="pass --to URL, or set one with `nango-hooks config set-url URL`",
         )
+    policy, breaker = delivery_policy(current, not no_circuit_breaker)
     plan = DeliveryPlan(
         webhooks=webhooks,
-        policy=make_policy(current["retry_policy"], current["retries"]),
+        policy=policy,
+        breaker=breaker,
         timeout=float(current["timeout"]),
         env=current.env,
         notes=notes,

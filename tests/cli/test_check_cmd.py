@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import KEY, jdata, jpayload
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-Decide = Callable[[dict, bytes, dict], int]
+Decide = Callable[[dict, bytes, dict], "int | tuple[int, bytes]"]
 
 
 @contextmanager
@@ -37,12 +37,14 @@ def handler(decide: Decide, delay: float = 0.0) -> Iterator[str]:
             body = self.rfile.read(int(self.headers.get("content-length") or 0))
             headers = {k.lower(): v for k, v in self.headers.items()}
             with lock:
-                status = decide(headers, body, seen)
+                decided = decide(headers, body, seen)
+            status, answer = decided if isinstance(decided, tuple) else (decided, b"")
             if delay:
                 time.sleep(delay)
             self.send_response(status)
-            self.send_header("content-length", "0")
+            self.send_header("content-length", str(len(answer)))
             self.end_headers()
+            self.wfile.write(answer)
 
     class Server(http.server.ThreadingHTTPServer):
         daemon_threads = True
@@ -117,7 +119,24 @@ def test_a_correct_handler_passes_everything(cli) -> None:
         code, checks = _run(cli, url)
     assert code == 0
     assert {name: c["verdict"] for name, c in checks.items()} == dict.fromkeys(checks, "pass")
-    assert len(checks) == 13
+    # rotation and secret-key need settings this environment does not have
+    assert list(checks) == [
+        "sync",
+        "sync-error",
+        "auth-creation",
+        "auth-refresh-failure",
+        "auth-deletion",
+        "forward",
+        "async-action",
+        "unknown-type",
+        "duplicate",
+        "concurrent-models",
+        "large-body",
+        "tampered-body",
+        "wrong-key",
+        "missing-signature",
+        "legacy-only",
+    ]
     assert " ms" in checks["sync"]["happened"]
     table = None
     with handler(correct) as url:
@@ -207,10 +226,182 @@ def test_fire_and_syncs_use_nango_yaml(cli, tmp_path: Path, monkeypatch, configu
     last = json.loads(configured.requests[-1].body)
     assert (last["model"], last["providerConfigKey"]) == ("Only", "gh")
     listed = jdata(cli("--json", "syncs").stdout)
-    assert {s["sync"] for s in listed["syncs"]} == {"github-issues", "hubspot-contacts"}
+    from_project = {s["sync"] for s in listed["syncs"] if s["source"].endswith("nango.yaml")}
+    assert from_project == {"github-issues", "hubspot-contacts"}
     human = cli("syncs")
     assert "issues, issue_comment" in human.stdout
     old = cli("--json", "syncs", "--project", str(FIXTURES / "nango-oldest.yaml"))
-    assert {s["sync"] for s in jdata(old.stdout)["syncs"]} == {"asana-tasks", "slack-users"}
+    old_syncs = jdata(old.stdout)["syncs"]
+    assert {s["sync"] for s in old_syncs if s["source"].endswith(".yaml")} == {
+        "asana-tasks",
+        "slack-users",
+    }
     broken = cli("syncs", "--project", str(FIXTURES / "nango-broken.yaml"))
     assert broken.exit_code == 3 and "line" in broken.stderr
+
+
+OTHER_KEY = "other-environment-key-0123456789abcdef"
+SECRET = "nango-secret-key-0123456789abcdef01234567"
+PREVIOUS = "previous-signing-key-0123456789abcdef0123"
+
+
+def _valid_with(key: str, headers: dict, body: bytes) -> bool:
+    expected = hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(headers.get("x-nango-hmac-sha256", ""), expected)
+
+
+def test_a_handler_that_rejects_everything_is_not_judged_secure(cli) -> None:
+    """Before: against a handler with another key, tampered-body, wrong-key and
+    missing-signature passed and legacy-only turned to pass."""
+
+    def other_key(headers: dict, body: bytes, seen: dict):
+        if not _valid_with(OTHER_KEY, headers, body):
+            return 401, b'{"error":"invalid signature"}\nsecond line'
+        return 200
+
+    with handler(other_key) as url:
+        result = cli("--json", "check", url)
+    assert result.exit_code == 9
+    checks = {c["name"]: c for c in jpayload(result.stdout)["checks"]}
+    for name in ("tampered-body", "wrong-key", "missing-signature", "legacy-only"):
+        assert checks[name]["verdict"] == "not judged", name
+        assert "signing key" in checks[name]["reason"]
+    assert checks["sync"]["verdict"] == "fail"
+    # the failed row shows the status and the first line of the answer, not the second
+    assert checks["sync"]["happened"].startswith("401 in ")
+    assert checks["sync"]["happened"].endswith(': {"error":"invalid signature"}')
+    error = json.loads(result.stdout)["error"]
+    assert "not judged: tampered-body" in error["message"]
+
+
+def test_failed_rows_name_their_webhook(cli) -> None:
+    def refuses(headers: dict, body: bytes, seen: dict):
+        return 422, b"missing field endUser\n  at handler.js:12"
+
+    with handler(refuses) as url:
+        human = cli("check", url, "--only", "sync,wrong-key")
+        ids = [r["id"] for r in jdata(cli("history", "--json").stdout)]
+    assert human.exit_code == 9
+    assert "422 in" in human.stdout and "missing field endUser" in human.stdout
+    assert "handler.js" not in human.stdout
+    sync_row = next(line for line in human.stdout.splitlines() if line.lstrip().startswith("sync"))
+    assert any(i[:8] in sync_row for i in ids)
+    assert "not judged: every correctly signed webhook was rejected" in human.stdout
+
+
+def test_only_security_checks_send_a_control_webhook(cli) -> None:
+    with handler(correct) as url:
+        code, checks = _run(cli, url, "--only", "wrong-key")
+    assert code == 0 and checks["wrong-key"]["verdict"] == "pass"
+    rows = jdata(cli("history", "--json").stdout)
+    assert sorted(r["outcome"] for r in rows) == ["delivered", "failed after 1"]
+    with handler(lambda h, b, s: 401) as url:
+        code, checks = _run(cli, url, "--only", "wrong-key")
+    assert code == 9 and checks["wrong-key"]["verdict"] == "not judged"
+
+
+def test_a_handler_verifying_with_the_secret_key_is_diagnosed(cli) -> None:
+    assert cli("config", "set-key", "--secret", SECRET).exit_code == 0
+
+    def secret(headers: dict, body: bytes, seen: dict) -> int:
+        return 200 if _valid_with(SECRET, headers, body) else 401
+
+    with handler(secret) as url:
+        code, checks = _run(cli, url)
+    assert code == 9
+    assert checks["secret-key"]["verdict"] == "not judged"
+    assert "verifies with the secret key" in checks["secret-key"]["reason"]
+    assert "API secret key" in checks["secret-key"]["happened"]
+    with handler(correct) as url:
+        code, checks = _run(cli, url, "--only", "sync,secret-key")
+    assert code == 0 and checks["secret-key"]["verdict"] == "pass"
+
+
+def test_rotation_needs_both_keys_accepted(cli) -> None:
+    assert cli("--json", "check", "http://127.0.0.1:9/", "--only", "rotation").exit_code == 2
+    assert cli("config", "set-key", PREVIOUS).exit_code == 0
+    assert cli("config", "set-key", "--rotate", KEY).exit_code == 0
+
+    def both(headers: dict, body: bytes, seen: dict) -> int:
+        ok = _valid_with(KEY, headers, body) or _valid_with(PREVIOUS, headers, body)
+        return 200 if ok else 401
+
+    with handler(both) as url:
+        code, checks = _run(cli, url, "--only", "sync,rotation")
+    assert code == 0 and checks["rotation"]["verdict"] == "pass"
+    with handler(correct) as url:  # the current key only
+        code, checks = _run(cli, url, "--only", "sync,rotation")
+    assert code == 9 and checks["rotation"]["verdict"] == "fail"
+    assert checks["rotation"]["happened"].startswith("401")
+
+
+def test_auth_creation_carries_an_end_user_unless_told(cli) -> None:
+    def needs_end_user(headers: dict, body: bytes, seen: dict) -> int:
+        data = json.loads(body)
+        if data.get("type") == "auth" and data.get("operation") == "creation":
+            seen.setdefault("end_users", []).append(data.get("endUser"))
+            return 200 if data.get("endUser", {}).get("endUserId") else 400
+        return 200
+
+    with handler(needs_end_user) as url:
+        code, checks = _run(cli, url, "--only", "auth-creation")
+        assert code == 0
+        code, checks = _run(cli, url, "--only", "auth-creation", "--no-end-user")
+        assert code == 9 and checks["auth-creation"]["happened"].startswith("400")
+
+
+def test_a_body_size_limit_is_a_warning_that_names_the_fix(cli) -> None:
+    def limited(headers: dict, body: bytes, seen: dict):
+        if len(body) > 100 * 1024:
+            return 413, b"PayloadTooLargeError: request entity too large"
+        return correct(headers, body, seen)
+
+    with handler(limited) as url:
+        code, checks = _run(cli, url, "--only", "forward,large-body")
+    assert code == 0  # optional
+    large = checks["large-body"]
+    assert large["verdict"] == "warn" and large["happened"].startswith("413")
+    assert "express.json()" in large["happened"] and "100kb" in large["happened"]
+    shown = jdata(cli("--json", "history", "show", large["webhook_ids"][0]).stdout)
+    assert shown["type"] == "forward" and len(shown["body"]) > 1_000_000
+
+
+def test_nothing_listening_is_one_error(cli) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = cli("--json", "check", f"http://127.0.0.1:{port}/webhooks")
+    assert result.exit_code == 4
+    error = json.loads(result.stdout)["error"]
+    assert error["message"] == f"nothing is listening at http://127.0.0.1:{port}/webhooks"
+    human = cli("check", f"http://127.0.0.1:{port}/webhooks")
+    assert human.exit_code == 4 and human.stdout == ""
+    assert human.stderr.count("error:") == 1 and "refused" not in human.stderr
+
+
+def test_failures_that_would_open_the_circuit_breaker_are_warned_about(cli) -> None:
+    with handler(lambda h, b, s: 503) as url:
+        code, checks = _run(cli, url, "--skip", "tampered-body,wrong-key,missing-signature")
+    assert code == 9
+    breaker = checks["circuit-breaker"]
+    assert breaker["verdict"] == "warn"
+    assert "would have opened Nango's circuit breaker" in breaker["happened"]
+    assert "60s" in breaker["why"] and "every connection" in breaker["why"]
+    rows = {r["id"]: r for r in jdata(cli("history", "--json", "-n", "100").stdout)}
+    opener = rows[breaker["webhook_ids"][0]]
+    # the 6th genuine webhook opened it: sync, sync-error, 3 auth, forward
+    assert opener["type"] == "forward"
+    with handler(correct) as url:
+        code, checks = _run(cli, url)
+    assert "circuit-breaker" not in checks
+
+
+def test_check_forgeries_are_deliberate_negatives(cli) -> None:
+    with handler(correct) as url:
+        _run(cli, url, "--only", "sync,wrong-key,missing-signature")
+    rows = jdata(cli("history", "--json").stdout)
+    assert sum(1 for r in rows if r["negative"]) == 2
+    result = cli("replay", "--failed")
+    assert result.exit_code == 6 and "no webhooks to replay" in result.stderr

@@ -18,6 +18,9 @@ import pytest
 from tests.conftest import KEY, ROOT, jdata, jerror, run
 from tests.receiver import Behaviour, Receiver, free_port
 
+# `fire` for sync "s" without a config describing it
+FIRE_S = ("--sync", "s", "-i", "s", "-m", "S")
+
 
 def _verify(request) -> None:
     """An independent check of both signature headers (not nango_cli.signing)."""
@@ -93,12 +96,23 @@ def test_sync_defaults_come_from_the_sync_table(cli, configured: Receiver) -> No
     )
 
 
-def test_derived_values_are_announced(cli, configured: Receiver) -> None:
-    result = cli("fire", "--sync", "github-tickets")
-    assert result.exit_code == 0
-    assert "using 'github'" in result.stderr and "using 'Ticket'" in result.stderr
+def test_an_unknown_sync_is_an_error_with_did_you_mean(cli, configured: Receiver) -> None:
+    """Before: an unknown sync fired with an integration and model guessed from its name,
+    exit 0."""
+    result = cli("--json", "fire", "--sync", "github-tikets")
+    assert result.exit_code == 6 and configured.requests == []
+    error = json.loads(result.stdout)["error"]
+    assert error["message"].startswith("unknown sync 'github-tikets'")
+    assert "did you mean 'github-tickets'?" in error["hint"]
+    # both --integration and --model say what to send: no project needed
+    assert cli("fire", "--sync", "brand-new", "-i", "github", "-m", "Issue").exit_code == 0
     body = json.loads(configured.requests[0].body)
-    assert body["providerConfigKey"] == "github" and body["model"] == "Ticket"
+    assert (body["syncName"], body["providerConfigKey"], body["model"]) == (
+        "brand-new",
+        "github",
+        "Issue",
+    )
+    assert cli("fire", "--sync", "brand-new", "-i", "github").exit_code == 6
 
 
 def test_sync_error(cli, configured: Receiver) -> None:
@@ -205,7 +219,7 @@ def test_set_overrides_fields(cli, configured: Receiver) -> None:
         "responseResults.added=5",
         "--set",
         "checkpoints=null",
-        "--set",
+        "--set-new",
         'extra.field="x"',
     )
     assert result.exit_code == 0
@@ -213,6 +227,60 @@ def test_set_overrides_fields(cli, configured: Receiver) -> None:
     assert body["responseResults"]["added"] == 5 and body["checkpoints"] is None
     assert body["extra"] == {"field": "x"}
     _verify(configured.requests[0])
+
+
+def test_set_refuses_a_field_nango_does_not_have(cli, configured: Receiver) -> None:
+    """Before: `--set responseResult.added=5` (a typo) silently added a top-level field."""
+    result = cli("--json", "fire", "--sync", "s", "--set", "responseResult.added=5")
+    assert result.exit_code == 2 and configured.requests == []
+    error = json.loads(result.stdout)["error"]
+    assert "'responseResult' is not a field of a sync webhook" in error["message"]
+    assert "responseResults" in error["message"]  # the valid fields are listed
+    assert "did you mean 'responseResults'?" in error["hint"] and "--set-new" in error["hint"]
+    nested = cli("fire", "--sync", "s", "--set", "responseResults.addded=5")
+    assert nested.exit_code == 2 and "'addded' is not a field of responseResults" in nested.stderr
+    leaf = cli("fire", "--sync", "s", "--set", "model.name=x")
+    assert leaf.exit_code == 2 and "model is a value" in leaf.stderr
+    # free-form objects take any key: tags, checkpoint records, forwarded payloads
+    assert cli("fire", "--sync", "s", "--set", "checkpoints.from.cursor=5").exit_code == 0
+    assert cli("fire", "--auth", "creation", "-i", "g", "--set", "tags.team=a").exit_code == 0
+    bodies = [json.loads(r.body) for r in configured.requests]
+    assert bodies[0]["checkpoints"]["from"] == {"cursor": 5}
+    assert bodies[1]["tags"] == {"team": "a"}
+
+
+def test_options_for_another_kind_are_usage_errors(cli, configured: Receiver) -> None:
+    """Before: `--tag` on a sync, `--added` on an auth webhook were silently ignored."""
+    for args, flag in (
+        (["--sync", "s", "--tag", "a=b"], "--tag does not apply to sync webhooks"),
+        (["--auth", "creation", "-i", "g", "--added", "3"], "--added does not apply to auth"),
+        (["--async-action", "-i", "g", "--failed"], "--failed does not apply to async action"),
+        (["--sync", "s", "--unmatched"], "--unmatched does not apply to sync"),
+        (["--auth", "creation", "-i", "g", "--end-user-email", "a@b.c"], "needs --end-user-id"),
+    ):
+        result = cli("fire", *args)
+        assert result.exit_code == 2, args
+        assert flag in result.stderr, (args, result.stderr)
+    assert configured.requests == []
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('{"cursor": {"nested": 1}}', "'cursor' is an object"),
+        ('{"ids": [1, 2]}', "'ids' is an array"),
+        ('{"cursor": null}', "'cursor' is null"),
+        ("[1]", "must be a JSON object"),
+        ('"text"', "must be a JSON object"),
+    ],
+)
+def test_checkpoint_values_are_flat(cli, configured: Receiver, value: str, message: str) -> None:
+    result = cli("fire", "--sync", "s", "--checkpoint-from", value)
+    assert result.exit_code == 2 and message in result.stderr
+    assert "strings, numbers or booleans" in result.stderr or "JSON object" in result.stderr
+    assert configured.requests == []
+    ok = cli("fire", "--sync", "s", "--checkpoint-from", '{"a": "x", "b": 2, "c": true}')
+    assert ok.exit_code == 0
 
 
 @pytest.mark.parametrize(
@@ -326,10 +394,10 @@ def test_toggles_skip_what_nango_would_not_send(cli, configured: Receiver) -> No
 
 
 def test_config_errors_come_before_anything_is_sent(cli, receiver: Receiver, home) -> None:
-    no_url = cli("fire", "--sync", "s")
+    no_url = cli("fire", "--sync", "s", "-i", "s", "-m", "S")
     assert no_url.exit_code == 3 and "config set-url" in no_url.stderr
     cli("config", "set-url", receiver.url)
-    no_key = cli("fire", "--sync", "s")
+    no_key = cli("fire", "--sync", "s", "-i", "s", "-m", "S")
     assert no_key.exit_code == 3 and "config set-key" in no_key.stderr
     assert receiver.requests == []
 
@@ -376,13 +444,17 @@ def test_unexpected_errors_hide_the_traceback_unless_debug(cli, configured, monk
 
 def test_subprocess_fire_and_exit_codes(home: Path, receiver: Receiver) -> None:
     env = {"NANGO_HOOKS_URL": receiver.url, "NANGO_HOOKS_SIGNING_KEY": KEY}
-    ok = run("fire", "--sync", "github-tickets", env=env)
+    ok = run("fire", "--sync", "github-tickets", "-i", "github", "-m", "Ticket", env=env)
     assert ok.returncode == 0, ok.stderr
     _verify(receiver.requests[0])
     down = run(
         "fire",
         "--sync",
         "s",
+        "-i",
+        "s",
+        "-m",
+        "S",
         "--url",
         f"http://127.0.0.1:{free_port()}/",
         "--retry-policy",
@@ -401,7 +473,7 @@ def test_sigkill_mid_retry_loses_nothing(home: Path, receiver: Receiver) -> None
     db_path = home / "data" / "history.sqlite3"
     for killed in range(1, 4):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "nango_cli", "fire", "--sync", "s", "--retry-policy", "server"],
+            [sys.executable, "-m", "nango_cli", "fire", *FIRE_S, "--retry-policy", "server"],
             env=env,
             cwd=ROOT,
             stdout=subprocess.PIPE,
@@ -431,7 +503,8 @@ def test_sigkill_mid_retry_loses_nothing(home: Path, receiver: Receiver) -> None
     assert unfinished == 3
     receiver.default = Behaviour(status=200)
     after = run(
-        "fire", "--sync", "s", env={"NANGO_HOOKS_URL": receiver.url, "NANGO_HOOKS_SIGNING_KEY": KEY}
+        *("fire", "--sync", "s", "-i", "s", "-m", "S"),
+        env={"NANGO_HOOKS_URL": receiver.url, "NANGO_HOOKS_SIGNING_KEY": KEY},
     )
     assert after.returncode == 0
     statuses = [r[0] for r in db.execute("SELECT status FROM webhooks ORDER BY created_at")]
@@ -446,7 +519,7 @@ def test_ctrl_c_mid_retry_exits_130_and_marks_the_webhook_interrupted(
     receiver.default = Behaviour(status=503)
     env = {**os.environ, "NANGO_HOOKS_URL": receiver.url, "NANGO_HOOKS_SIGNING_KEY": KEY}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nango_cli", "fire", "--sync", "s", "--retry-policy", "server"],
+        [sys.executable, "-m", "nango_cli", "fire", *FIRE_S, "--retry-policy", "server"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,

@@ -140,7 +140,7 @@ def test_answers_as_told(keyed) -> None:
 
 def test_nango_retries_against_fail_first_are_all_stored(keyed, cli) -> None:
     with listening("--fail-first", "2", "--count", "3") as lst:
-        result = cli("fire", "--sync", "s", "--url", lst.url)
+        result = cli("fire", "--sync", "s", "-i", "s", "-m", "S", "--url", lst.url)
         assert result.exit_code == 0 and result.stderr.count("#") == 3
         lst.finish()
     received = jdata(cli("history", "--json", "--received").stdout)
@@ -200,7 +200,8 @@ def test_ci_usage_in_the_background(keyed, tmp_path: Path) -> None:
         f'for i in $(seq 100); do grep -q "Listening on" "{tmp_path}/err" && break; '
         "sleep 0.1; done\n"
         f'url=$(grep -o "http://[^ ]*" "{tmp_path}/err" | head -1)\n'
-        f'"{sys.executable}" -m nango_cli fire --sync github-tickets --url "$url" >/dev/null\n'
+        f'"{sys.executable}" -m nango_cli fire --sync github-tickets -i github -m Ticket '
+        '--url "$url" >/dev/null\n'
         "wait $!\n"
     )
     proc = subprocess.run(["bash", "-c", script], cwd=ROOT, timeout=60, capture_output=True)
@@ -289,6 +290,7 @@ def test_received_webhooks_replay_to_the_app(keyed, cli) -> None:
 
 def test_external_webhook_is_forwarded_as_nango_would(keyed, cli) -> None:
     external = b'{"action":"opened","issue":{"number":7}}'
+    assert cli("config", "set-sync", "github-issues", "-m", "GithubIssue").exit_code == 0
     with Receiver() as app:
         with listening(
             "--external",

@@ -96,7 +96,7 @@ def test_replay_of_a_default_export_drops_the_redacted_headers(
     with Receiver() as receiver:
         assert cli("config", "set-url", receiver.url).exit_code == 0
         assert cli("config", "set-key", KEY).exit_code == 0
-        fired = cli("--json", "fire", "--sync", "s")
+        fired = cli("--json", "fire", "--sync", "s", "-i", "s", "-m", "S")
         (webhook,) = jdata(fired.stdout)["webhooks"]
         db = sqlite3.connect(home / "data" / "history.sqlite3")
         headers = {**webhook["headers"], "Authorization": "Bearer tok-1", "X-Keep": "yes"}

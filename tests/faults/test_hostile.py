@@ -662,7 +662,20 @@ def test_fire_body_from_an_endless_file_is_bounded(home: Path) -> None:
     ("args", "code"),
     [
         (["fire", "--forward", "DEEP", "-i", "g"], 2),
-        (["fire", "--sync", "s", "--set", "x=" + "[" * 20000 + "]" * 20000], 0),
+        (
+            [
+                "fire",
+                "--sync",
+                "s",
+                "-i",
+                "s",
+                "-m",
+                "S",
+                "--set-new",
+                "x=" + "[" * 20000 + "]" * 20000,
+            ],
+            0,
+        ),
         (["fire", "--forward", "SURROGATE", "-i", "g"], 0),
         (["fire", "--forward", "HUGEINT", "-i", "g"], 0),
         (["verify", "DEEP", "--signature", "ab" * 32], 5),

@@ -20,6 +20,8 @@ from tests.receiver import Behaviour, Receiver
 
 KILLS_PER_POINT = 4
 
+SYNC = ("--sync", "s", "-i", "s", "-m", "S")
+
 
 def _spawn(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
@@ -65,13 +67,12 @@ def test_sigkill_at_every_point_loses_nothing(home: Path) -> None:
                 before = _count(db_path, "SELECT count(*) FROM webhooks")
                 attempts_before = _count(db_path, "SELECT count(*) FROM attempts")
                 if point == "after-outbox":
-                    proc = _spawn("fire", "--sync", "s", "--url", slow.url, env=env)
+                    proc = _spawn("fire", *SYNC, "--url", slow.url, env=env)
                     _wait_for(lambda b=before: _count(db_path, "SELECT count(*) FROM webhooks") > b)
                 elif point == "mid-retry":
                     proc = _spawn(
                         "fire",
-                        "--sync",
-                        "s",
+                        *SYNC,
                         "--url",
                         failing.url,
                         "--retry-policy",
@@ -86,9 +87,7 @@ def test_sigkill_at_every_point_loses_nothing(home: Path) -> None:
                 else:
                     holder: dict[str, subprocess.Popen[bytes]] = {}
                     answering.then(Behaviour(after=lambda h=holder: h["proc"].kill()))
-                    holder["proc"] = proc = _spawn(
-                        "fire", "--sync", "s", "--url", answering.url, env=env
-                    )
+                    holder["proc"] = proc = _spawn("fire", *SYNC, "--url", answering.url, env=env)
                     proc.wait(20)  # killed by the receiver, right after answering 200
                 if proc.poll() is None:
                     proc.kill()
@@ -132,6 +131,8 @@ def test_sixteen_concurrent_fires_share_one_store(home: Path) -> None:
                     "fire",
                     "--sync",
                     f"s{i}",
+                    "-i",
+                    "s",
                     "-m",
                     "A",
                     "-m",
