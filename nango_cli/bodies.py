@@ -55,6 +55,11 @@ class FireOptions:
     raw_body: bytes | None = None
     sets: list[str] = field(default_factory=list)
     new_fields: list[str] = field(default_factory=list)  # --set-new
+    # What `nango-hooks api` serves after this fire: --result (an async action's result),
+    # --records (the exact records a sync adds or updates), --seed (generated values).
+    result: Any = None
+    supplied: list[dict[str, Any]] | None = None
+    seed: int = 0
     force: bool = False
     circuit_breaker: bool = True
     sign_mode: str = "both"
@@ -169,6 +174,8 @@ _OPTION_KINDS: dict[str, tuple[str, frozenset[str]]] = {
     "unmatched": ("--unmatched", frozenset({"forward"})),
     "action_id": ("--action-id", frozenset({"async_action"})),
     "result": ("--result", frozenset({"async_action"})),
+    "supplied": ("--records", frozenset({"sync"})),
+    "seed": ("--seed", frozenset({"sync"})),
     "integration": ("--integration", frozenset({"sync", "auth", "forward", "async_action"})),
     "connection_id": ("--connection", frozenset({"sync", "auth", "forward", "async_action"})),
 }

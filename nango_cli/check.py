@@ -70,6 +70,13 @@ CHECKS: tuple[CheckSpec, ...] = (
         needs="previous_signing_key",
     ),
     CheckSpec(
+        "fetches-records",
+        "GET /records after the webhook, to the last page",
+        "a sync webhook only says records changed; the handler must fetch them with "
+        "modified_after (or a cursor) and page until next_cursor is null",
+        needs="api",
+    ),
+    CheckSpec(
         "large-body",
         "2xx (warn if rejected)",
         "external APIs forward bodies of a megabyte and more",
@@ -162,13 +169,21 @@ class CheckTarget:
     previous_key: str | None = None
     secret_key: str | None = None
     end_user: bool = True
+    # A running `nango-hooks api` the handler fetches from (the fetches-records check).
+    api_url: str | None = None
+    api_key: str | None = None
+    fetch_wait: float = 5.0
     # Nango's breaker, to say whether this run's failures would have opened it.
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
 
 
 def available(target: CheckTarget) -> list[str]:
     """The checks this environment can run (rotation needs a previous key, …)."""
-    settings = {"previous_signing_key": target.previous_key, "secret_key": target.secret_key}
+    settings = {
+        "previous_signing_key": target.previous_key,
+        "secret_key": target.secret_key,
+        "api": target.api_url,
+    }
     return [c.name for c in CHECKS if c.needs is None or settings.get(c.needs)]
 
 
@@ -411,6 +426,8 @@ class Runner:
             models = t.models if len(t.models) > 1 else [t.models[0]] * 3
             webhooks = [self._webhook(self._sync(m, added=i + 1)) for i, m in enumerate(models)]
             return self._accepted(spec, self._send(webhooks, concurrent=True))
+        elif name == "fetches-records":
+            return self._fetches_records(spec)
         elif name == "rotation":
             return self._accepted(
                 spec, self._send([self._webhook(self._sync(), key=t.previous_key)])
@@ -418,6 +435,160 @@ class Runner:
         else:
             raise ValueError(name)
         return self._accepted(spec, self._send([self._webhook(body)]))
+
+    def _fetches_records(self, spec: CheckSpec) -> CheckResult:
+        """Seed records through the API, announce them, then watch the handler fetch."""
+        import time
+
+        import httpx
+
+        t = self.t
+        assert t.api_url is not None
+        modified_after = payloads.now_timestamp()
+        counts = {"added": 3, "updated": 1, "deleted": 1}
+        headers = {"Authorization": f"Bearer {t.api_key or 'nango-hooks-check'}"}
+        base = t.api_url.rstrip("/")
+        try:
+            with httpx.Client(timeout=10, trust_env=False) as client:
+                seeded = client.post(
+                    f"{base}/_nango-hooks/changes",
+                    headers=headers,
+                    json={
+                        "connection_id": t.connection_id,
+                        "provider_config_key": t.integration,
+                        "model": t.models[0],
+                        "modified_after": modified_after,
+                        **counts,
+                    },
+                )
+                if seeded.status_code != 200:
+                    raise httpx.HTTPError(f"{seeded.status_code} {seeded.text[:200]}")
+                body = payloads.sync_success(
+                    connection_id=t.connection_id,
+                    provider_config_key=t.integration,
+                    sync_name=t.sync_name,
+                    model=t.models[0],
+                    modified_after=modified_after,
+                    added=counts["added"],
+                    updated=counts["updated"],
+                    deleted=counts["deleted"],
+                )
+                sent = self._send([self._webhook(body)])
+                ids = [s.record.id for s in sent]
+                if not sent[0].delivered:
+                    return self._accepted(spec, sent)
+                deadline = time.monotonic() + t.fetch_wait
+                fetches: list[dict[str, Any]] = []
+                refused: list[dict[str, Any]] = []
+                while time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    log = client.get(
+                        f"{base}/_nango-hooks/requests",
+                        headers=headers,
+                        params={"since": modified_after},
+                    ).json()
+                    reads = [
+                        r
+                        for r in log
+                        if r["method"] == "GET"
+                        and r["path"].rstrip("/") in ("/records", "/sync/records")
+                    ]
+                    refused = [r for r in reads if r["status"] == 401]
+                    fetches = [
+                        r
+                        for r in reads
+                        if r["connection_id"] == t.connection_id and r["model"] == t.models[0]
+                    ]
+                    started = any(
+                        _same_moment(str(value), modified_after)
+                        for f in fetches
+                        for value in f["query"].get("modified_after", [])
+                    )
+                    if started and fetches[-1]["status"] == 200 and not fetches[-1]["next_cursor"]:
+                        break
+        except (httpx.HTTPError, ValueError) as exc:
+            return CheckResult(
+                spec.name,
+                spec.expectation,
+                f"could not use the API at {base}: {exc}",
+                "fail",
+                spec.required,
+                spec.why,
+                [],
+            )
+        if refused and not fetches:
+            return CheckResult(
+                spec.name,
+                spec.expectation,
+                f"GET /records refused with 401 {refused[0]['error_code']}: is the handler using "
+                "the secret key this API expects (the environment's secret_key)?",
+                "fail",
+                spec.required,
+                spec.why,
+                ids,
+            )
+        return self._judge_fetches(spec, fetches, modified_after, sum(counts.values()), ids)
+
+    def _judge_fetches(
+        self,
+        spec: CheckSpec,
+        fetches: list[dict[str, Any]],
+        modified_after: str,
+        changed: int,
+        ids: list[str],
+    ) -> CheckResult:
+        def result(verdict: Verdict, happened: str) -> CheckResult:
+            return CheckResult(
+                spec.name, spec.expectation, happened, verdict, spec.required, spec.why, ids
+            )
+
+        def since_of(fetch: dict[str, Any]) -> str | None:
+            query = fetch["query"]
+            values = query.get("modified_after") or query.get("delta") or [None]
+            return str(values[0]) if values[0] is not None else None
+
+        # This webhook's fetch: the first with its modifiedAfter, and the pages after it
+        # (a handler still fetching for an earlier webhook has another modifiedAfter).
+        ours = [i for i, f in enumerate(fetches) if _same_moment(since_of(f) or "", modified_after)]
+        if not ours:
+            full = [f for f in fetches if since_of(f) is None and "cursor" not in f["query"]]
+            other = [since_of(f) for f in fetches if since_of(f) is not None]
+            if full:
+                return result(
+                    "fail",
+                    f"fetched without modified_after: {len(full)} page(s) of every record; "
+                    "pass the webhook's modifiedAfter to read only what changed",
+                )
+            if other:
+                return result(
+                    "fail",
+                    f"fetched with modified_after={other[-1]}, not the webhook's modifiedAfter "
+                    f"({modified_after})",
+                )
+            return result(
+                "fail",
+                f"no GET /records for connection {self.t.connection_id!r} and model "
+                f"{self.t.models[0]!r} within {self.t.fetch_wait:g}s of the webhook",
+            )
+        fetches = [
+            f
+            for f in fetches[ours[0] :]
+            if since_of(f) is None or _same_moment(since_of(f) or "", modified_after)
+        ]
+        failed = [f for f in fetches if f["status"] != 200]
+        if failed:
+            return result(
+                "fail", f"GET /records answered {failed[0]['status']} ({failed[0]['error_code']})"
+            )
+        got = sum(int(f["record_count"] or 0) for f in fetches)
+        pages = len(fetches)
+        if fetches[-1]["next_cursor"]:
+            return result(
+                "fail",
+                f"stopped after {pages} page(s) ({got} records) with next_cursor still set: "
+                "the rest were never read",
+            )
+        return result("pass", f"fetched {got} of {changed} changed records in {pages} page(s)")
 
     def _forgery(self, name: str) -> PlannedWebhook:
         if name == "tampered-body":
@@ -490,6 +661,11 @@ def run_checks(
     unavailable = [n for n in names if n not in available(target)]
     if unavailable:
         needs = SPECS[unavailable[0]].needs
+        if needs == "api":
+            raise UsageError(
+                f"check {unavailable[0]!r} needs the API the handler fetches from",
+                hint="start `nango-hooks api` on this machine, or pass --api URL",
+            )
         raise UsageError(
             f"check {unavailable[0]!r} needs the {needs} setting",
             hint=f"set it with `nango-hooks config set {needs} …`",
@@ -516,3 +692,15 @@ def run_checks(
     finally:
         runner.sender.close()
     return results
+
+
+def _same_moment(first: str, second: str) -> bool:
+    """Whether two ISO timestamps name the same millisecond (False if one does not parse)."""
+    from datetime import datetime
+
+    try:
+        a = datetime.fromisoformat(first.replace("Z", "+00:00"))
+        b = datetime.fromisoformat(second.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return abs((a - b).total_seconds()) < 0.001

@@ -7,7 +7,7 @@ nango_cli/pipeline.py records and delivers the plan.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nango_cli import bodies, signing
 from nango_cli.bodies import FireOptions
@@ -17,7 +17,10 @@ from nango_cli.errors import ConfigError, UsageError
 from nango_cli.pipeline import DeliveryPlan, PlannedWebhook, delivery_policy
 from nango_cli.transports import TLSOptions
 
-__all__ = ["FireOptions", "plan", "targets_for"]
+if TYPE_CHECKING:
+    from nango_cli.store import Store
+
+__all__ = ["FireOptions", "plan", "plan_with_supplied", "targets_for", "write_api_state"]
 
 
 def targets_for(opts: FireOptions, settings: Settings, connection_id: str | None) -> list[str]:
@@ -103,3 +106,125 @@ def plan(opts: FireOptions, settings: Settings, tls: TLSOptions | None = None) -
         skipped=skipped,
         tls=tls or TLSOptions(),
     )
+
+
+# ---------------------------------------------------------------- what the API serves
+
+
+def parse_supplied(text: bytes) -> list[dict[str, Any]]:
+    """`--records FILE`: one JSON object with an `id` per line."""
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            value = signing.parse_json(line)
+        except (ValueError, UnicodeDecodeError):
+            raise UsageError(
+                f"--records line {number} is not JSON", hint="one JSON object per line"
+            ) from None
+        record_id = value.get("id") if isinstance(value, dict) else None
+        if not isinstance(record_id, str | int) or isinstance(record_id, bool) or record_id == "":
+            raise UsageError(
+                f"--records line {number} has no id",
+                hint='each record needs an "id" (a string or a number), as in Nango',
+            )
+        found.append(value)
+    if not found:
+        raise UsageError("--records has no records", hint="one JSON object per line")
+    return found
+
+
+def plan_with_supplied(
+    opts: FireOptions, settings: Settings, store: Store, tls: TLSOptions | None = None
+) -> DeliveryPlan:
+    """With --records the webhook's counts are the file's: new ids added, known ones
+    updated (planned once to learn the connection and model, then with the counts)."""
+    from nango_cli import records
+
+    assert opts.supplied is not None
+    first = plan(opts, settings, tls)
+    if len(first.webhooks) != 1:
+        raise UsageError(
+            "--records needs a sync with one model",
+            hint="pick the model the records belong to with --model",
+        )
+    if opts.added or opts.updated or opts.failed:
+        raise UsageError("--records sets the counts: drop --added, --updated and --failed")
+    change = sync_change(signing.parse_json(first.webhooks[0].body))
+    assert change is not None
+    known = records.known_ids(store, change, [str(r["id"]) for r in opts.supplied])
+    new = sum(1 for r in opts.supplied if str(r["id"]) not in known)
+    opts.added, opts.updated = {None: new}, {None: len(opts.supplied) - new}
+    return plan(opts, settings, tls)
+
+
+def write_api_state(
+    fire_plan: DeliveryPlan, opts: FireOptions, settings: Settings, store: Store
+) -> None:
+    """Before the webhooks go out, make true what they announce: a sync's records
+    changed, a connection created or deleted, an async action's result ready. A
+    deliberate negative (a bad signature) changes nothing: Nango never sends one."""
+    from nango_cli import records
+
+    changes = []
+    for webhook in fire_plan.webhooks:
+        if webhook.negative:
+            continue
+        try:
+            body = signing.parse_json(webhook.body)
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if not isinstance(body, dict):
+            continue
+        kind = body.get("type")
+        if kind == "auth":
+            records.apply_auth(store, body)
+        elif kind == "async_action":
+            records.store_action_result(store, body, opts.result)
+        elif kind == "sync" and body.get("success") is True:
+            change = sync_change(body)
+            if change is not None:
+                changes.append(change)
+    if changes:
+        for change in {(c.connection_id, c.provider_config_key) for c in changes}:
+            records.ensure_connection(store, *change)
+        records.apply_changes(store, changes, _generators(opts, settings), opts.seed, opts.supplied)
+
+
+def sync_change(body: dict[str, Any]) -> Any:
+    """The record changes a sync success webhook announces."""
+    from nango_cli import records
+
+    results = body.get("responseResults")
+    if not isinstance(results, dict):
+        return None
+    counts = [results.get(k) for k in ("added", "updated", "deleted")]
+    if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
+        return None
+    added, updated, deleted = (int(c) for c in counts)  # type: ignore[arg-type]
+    checkpoints = body.get("checkpoints")
+    resync = isinstance(checkpoints, dict) and checkpoints.get("from", "") is None
+    return records.Change(
+        connection_id=str(body.get("connectionId")),
+        provider_config_key=str(body.get("providerConfigKey")),
+        model=str(body.get("model")),
+        variant=str(body.get("syncVariant") or "base"),
+        added=added,
+        updated=updated,
+        deleted=deleted,
+        modified_after=str(body.get("modifiedAfter") or ""),
+        initial=body.get("syncType") == "INITIAL" or resync,
+    )
+
+
+def _generators(opts: FireOptions, settings: Settings) -> dict[str, Any]:
+    """A record generator per model the project describes."""
+    from nango_cli import project
+    from nango_cli.fakedata import Generator
+
+    try:
+        found = project.discover(opts.project or settings["project"])
+    except (ConfigError, UsageError):
+        return {}
+    return {name: Generator(name, schema, found.models) for name, schema in found.models.items()}

@@ -1,9 +1,9 @@
-"""What runs on this machine: the address of the `listen` started last.
+"""What runs on this machine: the address of the `listen`, `api` and `ui` started last.
 
-`listen` writes its URL (0600, in the state directory) while it runs and
-removes it when it stops; `fire --to-listener` reads it, so firing at the
-listener needs no URL typed out. A listener killed without cleaning up leaves
-a file whose process is gone: it is ignored.
+Each server writes its URL (0600, in the state directory) while it runs and
+removes it when it stops: `fire --to-listener` finds the listener this way,
+`check` the API a handler fetches from. A server killed without cleaning up
+leaves a file whose process is gone: it is ignored.
 """
 
 from __future__ import annotations
@@ -12,36 +12,36 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from nango_cli import files, paths
 from nango_cli.processes import pid_alive
 
-FILENAME = "listener.json"
+Kind = Literal["listener", "api", "ui"]
 
 
-def _path() -> Path:
-    return paths.data_dir() / FILENAME
+def _path(kind: Kind) -> Path:
+    return paths.data_dir() / f"{kind}.json"
 
 
-def announce(url: str, env: str) -> None:
+def announce(kind: Kind, url: str, env: str, **extra: Any) -> None:
     directory = paths.data_dir()
     files.ensure_state_dir(directory)
-    record = {"url": url, "env": env, "pid": os.getpid()}
-    files.atomic_write(_path(), json.dumps(record).encode())
+    record = {"url": url, "env": env, "pid": os.getpid(), **extra}
+    files.atomic_write(_path(kind), json.dumps(record).encode())
 
 
-def withdraw() -> None:
+def withdraw(kind: Kind) -> None:
     """Remove the address if it is this process's."""
-    found = _read()
+    found = _read(kind)
     if found is not None and found.get("pid") == os.getpid():
         with contextlib.suppress(FileNotFoundError):
-            _path().unlink()
+            _path(kind).unlink()
 
 
-def listener() -> dict[str, Any] | None:
-    """The running listener's record (url, env, pid), or None when none runs."""
-    found = _read()
+def running(kind: Kind) -> dict[str, Any] | None:
+    """The running server's record (url, env, pid, …), or None when none runs."""
+    found = _read(kind)
     if found is None or not isinstance(found.get("url"), str):
         return None
     pid = found.get("pid")
@@ -50,9 +50,9 @@ def listener() -> dict[str, Any] | None:
     return found
 
 
-def _read() -> dict[str, Any] | None:
+def _read(kind: Kind) -> dict[str, Any] | None:
     try:
-        data = json.loads(_path().read_text())
+        data = json.loads(_path(kind).read_text())
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None

@@ -113,10 +113,85 @@ def _m002_redirects_and_negatives(db: sqlite3.Connection) -> None:
     )
 
 
+def _m003_api_state(db: sqlite3.Connection) -> None:
+    # What `nango-hooks api` serves: the records sync webhooks announced, the
+    # connections auth webhooks created, async action results; and the API's requests.
+    # `seq` orders records by modification (a cursor is a position in that order);
+    # `wire` is the record as GET /records returns it, metadata included, made when the
+    # record is written so a page is one query and one join.
+    _run_script(
+        db,
+        """
+        CREATE TABLE records (
+            connection_id TEXT NOT NULL,
+            provider_config_key TEXT NOT NULL,
+            model TEXT NOT NULL,
+            variant TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            data TEXT NOT NULL,
+            first_seen_at TEXT NOT NULL,
+            last_modified_at TEXT NOT NULL,
+            last_action TEXT NOT NULL,
+            deleted_at TEXT,
+            pruned_at TEXT,
+            seq INTEGER NOT NULL,
+            webhook_id TEXT,
+            wire TEXT,
+            PRIMARY KEY (connection_id, provider_config_key, model, variant, record_id)
+        );
+        CREATE INDEX records_stale ON records (seq) WHERE wire IS NULL;
+        CREATE UNIQUE INDEX records_order
+            ON records (connection_id, provider_config_key, model, variant, seq);
+        CREATE UNIQUE INDEX records_seq ON records (seq);
+        CREATE TABLE connections (
+            id INTEGER PRIMARY KEY,
+            connection_id TEXT NOT NULL,
+            provider_config_key TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            auth_mode TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            end_user TEXT,
+            tags TEXT NOT NULL DEFAULT '{}',
+            metadata TEXT,
+            errors TEXT NOT NULL DEFAULT '[]',
+            deleted_at TEXT,
+            UNIQUE (connection_id, provider_config_key)
+        );
+        CREATE TABLE action_results (
+            id TEXT PRIMARY KEY,
+            connection_id TEXT NOT NULL,
+            provider_config_key TEXT NOT NULL,
+            result TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            webhook_id TEXT
+        );
+        CREATE TABLE api_requests (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            method TEXT NOT NULL,
+            path TEXT NOT NULL,
+            query TEXT NOT NULL DEFAULT '{}',
+            status INTEGER NOT NULL,
+            connection_id TEXT,
+            provider_config_key TEXT,
+            model TEXT,
+            record_count INTEGER,
+            next_cursor TEXT,
+            error_code TEXT,
+            body TEXT,
+            duration_ms REAL
+        );
+        CREATE INDEX api_requests_created ON api_requests (created_at)
+        """,
+    )
+
+
 # Ordered, named, append-only: a released migration is never edited.
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("001_initial", _m001_initial),
     ("002_redirects_and_negatives", _m002_redirects_and_negatives),
+    ("003_api_state", _m003_api_state),
 ]
 
 Outcome = Literal["success", "http_error", "network_error"]
@@ -375,6 +450,19 @@ class Store:
                 raise
             else:
                 self._db.execute("COMMIT")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE … COMMIT) for modules with tables of
+        their own in this store (nango_cli/records.py)."""
+        with self._write() as db:
+            yield db
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for reads, under the store's lock."""
+        with self._lock:
+            yield self._db
 
     def _migrate(self) -> None:
         with self._write() as db:

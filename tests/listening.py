@@ -42,10 +42,26 @@ def listening(
     preexec_fn: Callable[[], None] | None = None,
 ) -> Iterator[Listening]:
     """Start `listen --port 0 ARGS`; stderr goes to a file, watched for the ready line."""
-    err_path = Path(os.environ["NANGO_HOOKS_HOME"]).parent / f"listen-{time.monotonic_ns()}.err"
+    with serving(
+        "listen", "Listening on", *args, env=env, stdout=stdout, preexec_fn=preexec_fn
+    ) as lst:
+        yield lst
+
+
+@contextmanager
+def serving(
+    command: str,
+    ready: str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    stdout: Any = subprocess.PIPE,
+    preexec_fn: Callable[[], None] | None = None,
+) -> Iterator[Listening]:
+    """Start `COMMAND --port 0 ARGS` (listen, api, ui) and wait for its `ready` line."""
+    err_path = Path(os.environ["NANGO_HOOKS_HOME"]).parent / f"{command}-{time.monotonic_ns()}.err"
     with err_path.open("wb") as err_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "nango_cli", "listen", "--port", "0", *args],
+            [sys.executable, "-m", "nango_cli", command, "--port", "0", *args],
             stdout=stdout,
             stderr=err_file,
             cwd=ROOT,
@@ -53,12 +69,12 @@ def listening(
             preexec_fn=preexec_fn,
         )
     deadline = time.monotonic() + 20
-    while "Listening on" not in err_path.read_text():
+    while ready not in err_path.read_text():
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            raise AssertionError(f"listen did not start: {err_path.read_text()}")
+            raise AssertionError(f"{command} did not start: {err_path.read_text()}")
         time.sleep(0.02)
-    url = err_path.read_text().split("Listening on ")[1].split()[0]
+    url = err_path.read_text().split(ready + " ")[1].split()[0]
     try:
         yield Listening(proc, url, err_path)
     finally:

@@ -46,7 +46,11 @@ def test_migrations_are_named_and_recorded_once(tmp_path: Path) -> None:
     path = tmp_path / "h.sqlite3"
     Store(path).close()
     with Store(path) as again:
-        assert again.applied_migrations() == ["001_initial", "002_redirects_and_negatives"]
+        assert again.applied_migrations() == [
+            "001_initial",
+            "002_redirects_and_negatives",
+            "003_api_state",
+        ]
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600

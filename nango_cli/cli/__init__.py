@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("replay_cmd", "Resend stored webhooks, unchanged unless --resign or --set."),
     "listen": ("listen_cmd", "Receive webhooks locally: print, verify, check, store, answer."),
     "check": ("check_cmd", "Test a webhook handler against Nango's contract."),
+    "api": ("api_cmd", "Serve the Nango API calls a webhook handler makes, from what was fired."),
+    "records": ("records_cmd", "List, show and clear the records the API serves."),
     "syncs": ("syncs_cmd", "List the project's syncs, models and fields."),
     "verify": (
         "signature_cmd:verify_app",

@@ -84,6 +84,15 @@ def check(
         str | None,
         typer.Option("--retry-policy", metavar="POLICY", help="Policy used to explain failures."),
     ] = None,
+    api: Annotated[
+        str | None,
+        typer.Option(
+            "--api",
+            metavar="URL",
+            help="The `nango-hooks api` the handler fetches from (fetches-records). "
+            "[default: the one running on this machine, if any]",
+        ),
+    ] = None,
     project: ProjectOption = None,
     ca_cert: CaCertOption = None,
     insecure: InsecureOption = False,
@@ -95,7 +104,8 @@ def check(
     Exit 0 only if every required check passes (9 otherwise; 4 when nothing listens
     at URL). Checks: sync, sync-error, auth-creation, auth-refresh-failure,
     auth-deletion, forward, async-action, unknown-type, duplicate,
-    concurrent-models, rotation (with a previous key), large-body (warn only),
+    concurrent-models, rotation (with a previous key), fetches-records (with a
+    running `nango-hooks api` or --api), large-body (warn only),
     tampered-body, wrong-key, missing-signature, secret-key (with a secret key),
     legacy-only (warn only). The security checks count only when the handler
     accepted a correctly signed webhook in the same run. README explains each.
@@ -142,6 +152,8 @@ def check(
         previous_key=current["previous_signing_key"],
         secret_key=current["secret_key"],
         end_user=not no_end_user,
+        api_url=_api_url(api),
+        api_key=current["secret_key"],
         breaker=CircuitBreaker(
             threshold=int(current["circuit_breaker_failures"]),
             window_s=float(current["circuit_breaker_window"]),
@@ -208,6 +220,16 @@ def _sync_for_check(
     for text in notes:
         output.note(text)
     return name, sync_integration, sync_models, connection_id
+
+
+def _api_url(explicit: str | None) -> str | None:
+    """--api, else the API running on this machine (it shares this store)."""
+    from nango_cli import running
+
+    if explicit:
+        return checked_url(explicit, "--api")
+    found = running.running("api")
+    return str(found["url"]) if found else None
 
 
 def _default_sync(current: "Settings", project: str | None) -> str | None:

@@ -29,7 +29,10 @@ from nango_cli.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from nango_cli.pipeline import DeliveryPlan, SentWebhook
+    from nango_cli.store import Store
 
 SYNC = "Sync webhooks"
 OTHER = "Other webhook types"
@@ -271,6 +274,34 @@ def fire(
             rich_help_panel=OTHER,
         ),
     ] = None,
+    result: Annotated[
+        str | None,
+        typer.Option(
+            "--result",
+            metavar="JSON",
+            help="The async action's result, served by `nango-hooks api` at GET /action/{id}.",
+            rich_help_panel=OTHER,
+        ),
+    ] = None,
+    records_file: Annotated[
+        str | None,
+        typer.Option(
+            "--records",
+            metavar="FILE",
+            help="Records the sync adds or updates, one JSON object with an id per line "
+            "(FILE or -); the counts come from it.",
+            rich_help_panel=SYNC,
+        ),
+    ] = None,
+    seed: Annotated[
+        int,
+        typer.Option(
+            "--seed",
+            metavar="N",
+            help="Seed of the generated records' values.",
+            rich_help_panel=SYNC,
+        ),
+    ] = 0,
     body: Annotated[
         str | None,
         typer.Option(
@@ -378,7 +409,13 @@ def fire(
       nango-hooks fire --forward event.json -i github -H 'X-GitHub-Event: issues'
     """
     from nango_cli.errors import UsageError
-    from nango_cli.fire import FireOptions, plan
+    from nango_cli.fire import (
+        FireOptions,
+        parse_supplied,
+        plan,
+        plan_with_supplied,
+        write_api_state,
+    )
 
     state = use(ctx, env, json_output)
     kinds = [
@@ -433,6 +470,7 @@ def fire(
         action_id=action_id,
         sets=list(set_ or []),
         new_fields=list(set_new or []),
+        seed=seed,
         force=force,
         circuit_breaker=not no_circuit_breaker,
         sign_mode=sign,
@@ -443,7 +481,15 @@ def fire(
         raw_body=read_input(body, "--body") if body else None,
     )
     current = settings(state, delivery_flags(retry_policy, retries, timeout))
-    fire_plan = plan(opts, current, tls_options(ca_cert, insecure))
+    if records_file:
+        opts.supplied = parse_supplied(read_input(records_file, "--records"))
+    if result is not None:
+        opts.result = _parse_json_flag(result, "--result")
+    if opts.supplied is not None:
+        with open_store() as store:
+            fire_plan = plan_with_supplied(opts, current, store, tls_options(ca_cert, insecure))
+    else:
+        fire_plan = plan(opts, current, tls_options(ca_cert, insecure))
     for text in fire_plan.notes:
         output.note(text)
     if count is not None and not dry_run:
@@ -453,11 +499,26 @@ def fire(
     elif dry_run:
         views.show_dry_run(fire_plan, state.json)
     else:
-        send(fire_plan, state.json)
+        send(fire_plan, state.json, lambda store: write_api_state(fire_plan, opts, current, store))
 
 
-def send(plan: "DeliveryPlan", json_mode: bool) -> None:
-    """Record, deliver, render; the exit code says how it went."""
+def _parse_json_flag(text: str, flag: str) -> object:
+    from nango_cli.errors import UsageError
+    from nango_cli.signing import parse_json
+
+    try:
+        return parse_json(text)
+    except ValueError:
+        raise UsageError(f"{flag} is not valid JSON", hint=f"e.g. {flag} '{{\"id\": 1}}'") from None
+
+
+def send(
+    plan: "DeliveryPlan",
+    json_mode: bool,
+    before: "Callable[[Store], None] | None" = None,
+) -> None:
+    """Record, deliver, render; the exit code says how it went. `before` runs on the
+    store first (what the webhooks announce is made true before they go out)."""
     from nango_cli.pipeline import execute
 
     if plan.skipped:
@@ -466,6 +527,8 @@ def send(plan: "DeliveryPlan", json_mode: bool) -> None:
             output.emit({"sent": False, "skipped": plan.skipped, "webhooks": []})
         return
     with open_store() as store:
+        if before is not None:
+            before(store)
         sent = execute(plan, store, views.render_attempt)
     data = views.sent_data(plan, sent)
     if not json_mode:

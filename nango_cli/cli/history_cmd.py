@@ -312,6 +312,51 @@ def prune(
         output.err(f"deleted {removed} webhook(s) older than {older_than}")
 
 
+@app.command("requests")
+def requests_(
+    ctx: typer.Context,
+    since: SinceOption = None,
+    limit: LimitOption = 20,
+    json_output: JsonOption = False,
+) -> None:
+    """Requests `nango-hooks api` answered, oldest first (the most recent N)."""
+    from nango_cli import records
+    from nango_cli.history import parse_since
+
+    state = use(ctx, None, json_output)
+    with open_store() as store:
+        found = records.api_requests(store, parse_since(since) if since else None, limit)
+    if state.json:
+        output.emit([r.to_dict() for r in found])
+        return
+    if not found:
+        output.err("no API requests: `nango-hooks api` records the ones it answers")
+        return
+    output.table(
+        [
+            Column("time", cut=False),
+            Column("method", cut=False),
+            "path",
+            "model",
+            "connection",
+            Column("status", cut=False),
+            Column("records", cut=False),
+        ],
+        [
+            [
+                r.created_at,
+                r.method,
+                r.path,
+                r.model or "-",
+                r.connection_id or "-",
+                Styled(str(r.status), "green" if r.status < 400 else "red"),
+                "-" if r.record_count is None else str(r.record_count),
+            ]
+            for r in found
+        ],
+    )
+
+
 @app.command("clear")
 def clear(
     ctx: typer.Context,

@@ -360,7 +360,7 @@ def _run(options: "ListenOptions", current: Any, json_mode: bool, verbose: bool)
     import asyncio
     import signal
 
-    from nango_cli import running
+    from nango_cli import eventloop, running
     from nango_cli.listener import Listener, is_loopback
 
     printer = output.BackgroundPrinter()
@@ -372,7 +372,7 @@ def _run(options: "ListenOptions", current: Any, json_mode: bool, verbose: bool)
 
     def on_ready(url: str) -> None:
         _banner(url, options, current)
-        running.announce(url, current.env)
+        running.announce("listener", url, current.env)
 
     async def main() -> Any:
         listener = Listener(options, store, on_event, current)
@@ -388,9 +388,9 @@ def _run(options: "ListenOptions", current: Any, json_mode: bool, verbose: bool)
         )
     try:
         with open_store() as store:
-            summary = asyncio.run(main())
+            summary = eventloop.run(main())
     finally:
-        running.withdraw()
+        running.withdraw("listener")
         printer.close()
     _finish(summary, options, json_mode)
 

@@ -40,8 +40,7 @@ def run(
     rate_text: str | None,
     sign_mode: str,
 ) -> None:
-    import asyncio
-
+    from nango_cli import eventloop
     from nango_cli.errors import DeliveryError, ExitCode
     from nango_cli.load import LoadRunner
 
@@ -55,7 +54,7 @@ def run(
     with open_store() as store:
         runner = LoadRunner(plan, store, count, concurrency, rate, update)
         try:
-            report = asyncio.run(runner.run(key, sign_mode))
+            report = eventloop.run(runner.run(key, sign_mode))
         except KeyboardInterrupt:
             if progress is not None:
                 progress.stop()

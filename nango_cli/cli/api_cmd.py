@@ -1,0 +1,185 @@
+"""`nango-hooks api`: a local stand-in for the Nango API a handler calls after a webhook."""
+
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from nango_cli.cli import output
+from nango_cli.cli.common import EnvOption, JsonOption, open_store, settings, use
+from nango_cli.cli.output import Styled
+
+if TYPE_CHECKING:
+    from nango_cli.records import ApiRequest
+
+app = typer.Typer(rich_markup_mode=None)
+
+
+@app.command("api")
+def api(
+    ctx: typer.Context,
+    host: Annotated[
+        str,
+        typer.Option("--host", metavar="ADDRESS", help="Address to bind."),
+    ] = "127.0.0.1",
+    port: Annotated[
+        int,
+        typer.Option(
+            "--port", "-p", metavar="PORT", min=0, max=65535, help="Port (0: any free one)."
+        ),
+    ] = 3003,
+    fire_on_trigger: Annotated[
+        bool,
+        typer.Option(
+            "--fire-on-trigger",
+            help="On POST /sync/trigger, fire each sync's completion webhook (as Nango would "
+            "after the run).",
+        ),
+    ] = False,
+    env: EnvOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Serve the Nango API calls a webhook handler makes, from what was fired.
+
+    GET /records (and the older /sync/records), GET /connections and
+    /connections/{id}, GET /action/{id}, POST /sync/trigger and PATCH
+    /records/prune, with Nango's shapes, cursors and errors. `fire` writes the
+    records, connections and action results its webhooks announce. Point the SDK at
+    it: new Nango({ host: 'http://127.0.0.1:3003', secretKey }). With --json, one
+    envelope per request (NDJSON).
+
+    Examples:
+
+      nango-hooks api
+
+      nango-hooks api --port 0 --fire-on-trigger
+    """
+    import asyncio
+    import signal
+
+    from nango_cli import eventloop, running
+    from nango_cli.api import ApiOptions, ApiServer
+    from nango_cli.listener import is_loopback
+
+    state = use(ctx, env, json_output)
+    current = settings(state)
+    printer = output.BackgroundPrinter()
+
+    def on_request(request: "ApiRequest") -> None:
+        document = {"ok": True, "event": "request", "data": request.to_dict()}
+        printer.submit(sys.stdout, output.ndjson_line(document) if state.json else _line(request))
+
+    def on_ready(url: str) -> None:
+        _banner(url, current)
+        running.announce("api", url, current.env)
+
+    options = ApiOptions(
+        host=host,
+        port=port,
+        secret_key=current["secret_key"],
+        env=current.env,
+        on_trigger=_trigger(current, printer) if fire_on_trigger else None,
+    )
+    if not is_loopback(host):
+        output.warn(
+            f"serving on {host}, not loopback: anyone who can reach this machine can read "
+            "the records"
+        )
+    with open_store() as store:
+        server = ApiServer(options, store, on_request)
+
+        async def main() -> int:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, server.stop)
+            return await server.run(on_ready)
+
+        try:
+            served = eventloop.run(main())
+        finally:
+            running.withdraw("api")
+            printer.close()
+    output.err(f"served {served} request(s)")
+    raise typer.Exit(130)
+
+
+def _line(request: "ApiRequest") -> str:
+    """One request as a line: time, method, path and what it asked, status, what it got."""
+    asked = []
+    if request.model:
+        asked.append(f"model={request.model}")
+    if request.connection_id:
+        asked.append(f"connection={request.connection_id}")
+    for name in ("modified_after", "delta", "filter", "limit"):
+        if name in request.query:
+            asked.append(f"{name}={','.join(request.query[name])}")
+    if "cursor" in request.query:
+        asked.append("cursor")
+    got = []
+    if request.record_count is not None:
+        got.append(f"{request.record_count} record(s)")
+    if request.next_cursor:
+        got.append("more")
+    if request.error_code:
+        got.append(request.error_code)
+    style = "green" if request.status < 400 else "red"
+    return output.render(
+        sys.stdout,
+        Styled(request.created_at[11:19], "dim"),
+        f" {request.method} {request.path} ",
+        "".join(f"{a} " for a in asked),
+        "→ ",
+        Styled(str(request.status), style),
+        f" {' '.join(got)}" if got else "",
+        Styled(f" {request.duration_ms:.1f} ms", "dim") if request.duration_ms is not None else "",
+    )
+
+
+def _banner(url: str, current: Any) -> None:
+    from nango_cli.config import mask_secret
+
+    output.err(Styled(f"Nango API on {url}", "bold"))
+    key = current["secret_key"]
+    if key:
+        output.err(
+            f"requests must carry Authorization: Bearer <the {current.env} secret_key> "
+            f"({mask_secret(key)})"
+        )
+    else:
+        output.err(
+            f"no secret_key for environment {current.env!r}: any bearer key is accepted "
+            "(nango-hooks config set-key --secret KEY to require one)"
+        )
+    output.err(f"SDK: new Nango({{ host: '{url}', secretKey }})")
+    output.err(Styled("Ctrl-C to stop", "dim"))
+
+
+def _trigger(current: Any, printer: "output.BackgroundPrinter") -> Any:
+    """--fire-on-trigger: each triggered sync's completion webhook, fired as `fire` would."""
+    from nango_cli.errors import NangoHooksError
+    from nango_cli.fire import FireOptions, plan, write_api_state
+    from nango_cli.pipeline import execute
+
+    def fire(connection_id: str, provider_config_key: str, names: list[str]) -> None:
+        for name in names:
+            opts = FireOptions(
+                kind="sync",
+                sync_name=name,
+                connection_id=connection_id,
+                integration=provider_config_key,
+            )
+            try:
+                fire_plan = plan(opts, current)
+                with open_store() as store:
+                    write_api_state(fire_plan, opts, current, store)
+                    sent = execute(fire_plan, store, lambda event: None)
+            except NangoHooksError as exc:
+                text = f"--fire-on-trigger: {name}: {exc.message}"
+                printer.submit(sys.stderr, output.render(sys.stderr, Styled(text, "yellow")))
+                continue
+            for item in sent:
+                outcome = "delivered" if item.delivered else "not delivered"
+                text = f"--fire-on-trigger: sync {name}/{item.record.model} {outcome}"
+                printer.submit(sys.stderr, output.render(sys.stderr, f"{text} ({item.record.id})"))
+
+    return fire
