@@ -25,6 +25,7 @@ fast_params.install()
 # name -> (module, one-line help). The one-line help is also each command's first
 # docstring line; tests/test_docs.py checks they agree.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("demo_cmd", "See it work: a listener, a signed sync webhook fired at it, verified."),
     "fire": ("fire_cmd", "Simulate a Nango webhook: build, sign, send with retries, record."),
     "replay": ("replay_cmd", "Resend stored webhooks, unchanged unless --resign or --set."),
     "listen": ("listen_cmd", "Receive webhooks locally: print, verify, check, store, answer."),
@@ -49,6 +50,23 @@ def json_requested() -> bool:
     return "--json" in _raw_args or json_from_env()
 
 
+def _plain_arguments(command: Any) -> None:
+    """Help shows an argument as its metavar (`ID`, `FILE`), as Click does, not Typer's
+    `{ID}` in the usage line and `ID <str>` in the list (the type name means nothing to
+    a user; the metavar and the help say what to give)."""
+    for param in getattr(command, "params", []):
+        if param.param_type_name == "argument" and param.metavar:
+            shown = param.metavar
+            usage = shown if param.required else f"[{shown}]"
+            if param.nargs != 1:
+                usage += "..."
+            param.display_type = lambda ctx: ""
+            param.display_type_rich = lambda ctx: ""
+            param._usage_display_name = lambda usage=usage: usage
+    for sub in getattr(command, "commands", {}).values():
+        _plain_arguments(sub)
+
+
 class NangoGroup(TyperGroup):
     """Lazy commands; expected errors as `error:` + hint and an exit code, never a traceback."""
 
@@ -66,6 +84,7 @@ class NangoGroup(TyperGroup):
         module = importlib.import_module(f"nango_cli.cli.{module_name}")
         command = get_command(getattr(module, attr or "app"))
         command.name = cmd_name
+        _plain_arguments(command)
         return command
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
@@ -87,9 +106,12 @@ class NangoGroup(TyperGroup):
             exc.show()
             sys.exit(exc.exit_code)
         except ClickException as exc:  # bad option, missing argument, bad value: exit 2
+            from nango_cli.cli import output
             from nango_cli.cli.output import show_error
 
             command = _command_path(exc)
+            # A stream's reader (listen, api) gets its usage error as one line too.
+            output.streaming = (command or "").split()[-1:] in (["listen"], ["api"])
             hint = f"see `{command} --help`" if command else "see `nango-hooks --help`"
             show_error(UsageError(exc.format_message(), hint=hint), json_requested())
             sys.exit(int(ExitCode.USAGE))
@@ -181,6 +203,12 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _complete_envs(incomplete: str) -> list[str]:
+    from nango_cli.cli.common import complete_envs
+
+    return complete_envs(incomplete)
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
@@ -191,6 +219,7 @@ def root(
             "-e",
             metavar="ENV",
             help="Nango environment (dev, prod, …). [env: NANGO_HOOKS_ENV]",
+            autocompletion=_complete_envs,
         ),
     ] = None,
     config: Annotated[

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from nango_cli.cli import output
-from nango_cli.cli.common import EnvOption, JsonOption, open_store, settings, use
+from nango_cli.cli.common import EnvOption, StreamJsonOption, open_store, settings, use
 from nango_cli.cli.output import Styled
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def api(
         ),
     ] = False,
     env: EnvOption = None,
-    json_output: JsonOption = False,
+    json_output: StreamJsonOption = False,
 ) -> None:
     """Serve the Nango API calls a webhook handler makes, from what was fired.
 
@@ -62,6 +62,7 @@ def api(
     from nango_cli.listener import is_loopback
 
     state = use(ctx, env, json_output)
+    output.streaming = True
     current = settings(state)
     printer = output.BackgroundPrinter()
 

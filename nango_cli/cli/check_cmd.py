@@ -45,7 +45,7 @@ def check(
     ctx: typer.Context,
     url: Annotated[
         str | None,
-        typer.Argument(metavar="[URL]", help="The handler's URL. [default: the environment's url]"),
+        typer.Argument(metavar="URL", help="The handler's URL. [default: the environment's url]"),
     ] = None,
     sync: SyncOption = None,
     integration: Annotated[

@@ -104,6 +104,13 @@ JsonOption = Annotated[
     bool,
     typer.Option("--json", help="JSON on stdout (one envelope document).", show_default=False),
 ]
+# For the commands that serve (listen, api): a stream, one envelope per event.
+StreamJsonOption = Annotated[
+    bool,
+    typer.Option(
+        "--json", help="JSON on stdout: one envelope per line (NDJSON).", show_default=False
+    ),
+]
 SyncOption = Annotated[
     str | None,
     typer.Option(

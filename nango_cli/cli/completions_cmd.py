@@ -4,6 +4,9 @@ from typing import Annotated
 
 import typer
 
+from nango_cli.cli import output
+from nango_cli.cli.common import JsonOption, use
+
 SHELLS = ("bash", "zsh", "fish")
 COMPLETE_VAR = "_NANGO_HOOKS_COMPLETE"
 app = typer.Typer(rich_markup_mode=None)
@@ -17,6 +20,7 @@ def script(shell: str) -> str:
 
 @app.command("completions")
 def completions(
+    ctx: typer.Context,
     shell: Annotated[
         str,
         typer.Argument(
@@ -25,6 +29,7 @@ def completions(
             autocompletion=lambda incomplete: [s for s in SHELLS if s.startswith(incomplete)],
         ),
     ],
+    json_output: JsonOption = False,
 ) -> None:
     """Print the shell completion script for bash, zsh or fish.
 
@@ -33,6 +38,10 @@ def completions(
     """
     from nango_cli.errors import UsageError
 
+    state = use(ctx, None, json_output)
     if shell not in SHELLS:
         raise UsageError(f"unsupported shell {shell!r}", hint="use one of: " + ", ".join(SHELLS))
+    if state.json:
+        output.emit({"shell": shell, "script": script(shell)})
+        return
     typer.echo(script(shell), nl=False)

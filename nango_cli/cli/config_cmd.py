@@ -43,8 +43,9 @@ SettingArgument = Annotated[
 def _settings_epilog() -> str:
     from nango_cli.config import SETTINGS
 
+    width = max(len(name) for name in SETTINGS) + 2
     lines = ["Settings:"]
-    lines += [f"  {s.name:<22}{s.help}" for s in SETTINGS.values()]
+    lines += [f"  {s.name:<{width}}{s.help}" for s in SETTINGS.values()]
     return "\n\n".join(["\b\n" + "\n".join(lines)])
 
 
@@ -188,7 +189,7 @@ def set_key(
     key: Annotated[
         str | None,
         typer.Argument(
-            metavar="[KEY]", help="The webhook signing key; omit it to be prompted (hidden)."
+            metavar="KEY", help="The webhook signing key; omit it to be prompted (hidden)."
         ),
     ] = None,
     stdin: Annotated[

@@ -313,6 +313,14 @@ def fire(
     ] = None,
     set_: SetOption = None,
     set_new: SetNewOption = None,
+    to_listener: Annotated[
+        bool,
+        typer.Option(
+            "--to-listener",
+            help="Send to the `nango-hooks listen` running on this machine.",
+            rich_help_panel=SEND,
+        ),
+    ] = False,
     url: Annotated[
         list[str] | None,
         typer.Option(
@@ -474,7 +482,7 @@ def fire(
         force=force,
         circuit_breaker=not no_circuit_breaker,
         sign_mode=sign,
-        urls=[checked_url(u) for u in url or []],
+        urls=[checked_url(u) for u in url or []] + (_listener_url() if to_listener else []),
         dry_run=dry_run,
         project=project,
         forward_body=read_input(forward, "--forward") if forward else None,
@@ -500,6 +508,19 @@ def fire(
         views.show_dry_run(fire_plan, state.json)
     else:
         send(fire_plan, state.json, lambda store: write_api_state(fire_plan, opts, current, store))
+
+
+def _listener_url() -> list[str]:
+    from nango_cli import running
+    from nango_cli.errors import NotFoundError
+
+    found = running.running("listener")
+    if found is None:
+        raise NotFoundError(
+            "no `nango-hooks listen` is running on this machine",
+            hint="start one in another terminal: nango-hooks listen",
+        )
+    return [str(found["url"])]
 
 
 def _parse_json_flag(text: str, flag: str) -> object:

@@ -8,7 +8,7 @@ import typer
 from nango_cli.cli import output, views
 from nango_cli.cli.common import (
     EnvOption,
-    JsonOption,
+    StreamJsonOption,
     checked_url,
     complete_syncs,
     open_store,
@@ -138,12 +138,14 @@ def listen(
             rich_help_panel=FILTER,
         ),
     ] = None,
-    connection_filter: Annotated[
+    connection: Annotated[
         list[str] | None,
         typer.Option(
-            "--only-connection",
+            "--connection",
+            "-c",
             metavar="ID",
-            help="Only this connectionId (repeatable).",
+            help="Only this connectionId (repeatable); with --external, the connectionId "
+            "the forwards carry (none: forwarded unwrapped).",
             rich_help_panel=FILTER,
         ),
     ] = None,
@@ -243,16 +245,6 @@ def listen(
             rich_help_panel=EXTERNAL,
         ),
     ] = None,
-    connection: Annotated[
-        str | None,
-        typer.Option(
-            "--connection",
-            "-c",
-            metavar="ID",
-            help="connectionId for --external (none: forwarded unwrapped).",
-            rich_help_panel=EXTERNAL,
-        ),
-    ] = None,
     trigger_sync: Annotated[
         str | None,
         typer.Option(
@@ -263,7 +255,7 @@ def listen(
         ),
     ] = None,
     env: EnvOption = None,
-    json_output: JsonOption = False,
+    json_output: StreamJsonOption = False,
 ) -> None:
     """Receive webhooks locally: print, verify, check, store, answer.
 
@@ -287,6 +279,7 @@ def listen(
     from nango_cli.signing import KeyRing
 
     state = use(ctx, env, json_output)
+    output.streaming = True
     current = settings(state)
     if path is not None and not path.startswith("/"):
         raise UsageError(f"invalid --path {path!r}", hint="it must start with /, e.g. /webhooks")
@@ -301,6 +294,11 @@ def listen(
                 "signing key",
                 hint="set it with `nango-hooks config set-key`",
             )
+    external_connection = None
+    if external and connection:
+        if len(connection) > 1:
+            raise UsageError("--external forwards as one connection", hint="give --connection once")
+        external_connection = connection[0]
     options = ListenOptions(
         host=host or current["listen_host"],
         port=current["listen_port"] if port is None else port,
@@ -325,11 +323,11 @@ def listen(
             types=tuple(type_ or ()),
             syncs=tuple(sync or ()),
             models=tuple(model or ()),
-            connections=tuple(connection_filter or ()),
+            connections=() if external else tuple(connection or ()),
         ),
         external=external,
         integration=integration or current["provider_config_key"] or external,
-        connection_id=connection,
+        connection_id=external_connection,
         trigger_sync=trigger_sync,
     )
     if trigger_sync:

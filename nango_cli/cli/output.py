@@ -83,8 +83,15 @@ def console(stream: IO[str]) -> Console:
         soft_wrap=True,
         width=width,
     )
+    # Rich turns a closed pipe into SystemExit(1); the CLI's own handler makes it the
+    # quiet exit 141 every command gives (`nango-hooks config show | head -1`).
+    made.on_broken_pipe = _broken_pipe  # type: ignore[method-assign]
     _consoles[key] = made
     return made
+
+
+def _broken_pipe() -> None:
+    raise BrokenPipeError
 
 
 def _text(segments: Sequence[Segment], style: str | None, keep_newlines: bool) -> Text:
@@ -177,8 +184,13 @@ def emit(data: Any) -> None:
     emit_document(envelope(data))
 
 
+# Set by the commands whose stdout is a stream (listen, api): every document they
+# write, their final error included, is one NDJSON line.
+streaming = False
+
+
 def emit_document(document: dict[str, Any]) -> None:
-    sys.stdout.write(json_dumps(document, indent=2) + "\n")
+    sys.stdout.write(ndjson_line(document) if streaming else json_dumps(document, indent=2) + "\n")
     sys.stdout.flush()
 
 
