@@ -704,3 +704,22 @@ def _same_moment(first: str, second: str) -> bool:
     except ValueError:
         return False
     return abs((a - b).total_seconds()) < 0.001
+
+
+REPORT_FILE = "check-report.json"
+
+
+def save_report(url: str, results: list[CheckResult]) -> None:
+    """Keep the last run's report (0600, in the state directory) for `nango-hooks ui`."""
+    import json
+
+    from nango_cli import files, paths, payloads
+
+    directory = paths.data_dir()
+    files.ensure_state_dir(directory)
+    report = {
+        "url": url,
+        "finished_at": payloads.now_timestamp(),
+        "checks": [r.to_dict() for r in results],
+    }
+    files.atomic_write(directory / REPORT_FILE, json.dumps(report).encode())

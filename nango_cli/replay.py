@@ -7,13 +7,18 @@ exactly what Nango does on a retry; only `--resign` or `--set` change them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nango_cli import history, payloads, signing
 from nango_cli.delivery import HOP_BY_HOP, check_header_values, merge_headers, wire_headers
 from nango_cli.errors import ConfigError, UsageError
 from nango_cli.pipeline import PlannedWebhook
 from nango_cli.store import WebhookRecord
+from nango_cli.transports import TLSOptions
+
+if TYPE_CHECKING:
+    from nango_cli.config import Settings
+    from nango_cli.pipeline import DeliveryPlan
 
 _SIGNATURE_HEADERS = {signing.HMAC_HEADER.lower(), signing.LEGACY_HEADER.lower()}
 
@@ -167,3 +172,44 @@ def prepare(
         webhook.negative = source.negative and not must_sign
         planned.append(webhook)
     return planned, notes
+
+
+def plan(
+    sources: list[ReplaySource],
+    settings: Settings,
+    to: list[str] | None = None,
+    resign: bool = False,
+    sets: list[str] | None = None,
+    new_fields: list[str] | None = None,
+    circuit_breaker: bool = True,
+    tls: TLSOptions | None = None,
+    dry_run: bool = False,
+) -> DeliveryPlan:
+    """What a replay sends, and how (the environment's policy): to `to`, else each
+    webhook's connection URL or the environment's URLs."""
+    from nango_cli.pipeline import DeliveryPlan, delivery_policy
+
+    webhooks, notes = prepare(
+        sources,
+        settings["signing_key"],
+        lambda connection: list(to) if to else settings.targets_for(connection),
+        resign,
+        list(sets or []),
+        settings.env,
+        list(new_fields or []),
+    )
+    if not all(w.targets for w in webhooks) and not dry_run:
+        raise ConfigError(
+            f"no webhook URL for environment {settings.env!r}",
+            hint="give a URL to send to, or set one with `nango-hooks config set-url URL`",
+        )
+    policy, breaker = delivery_policy(settings, circuit_breaker)
+    return DeliveryPlan(
+        webhooks=webhooks,
+        policy=policy,
+        breaker=breaker,
+        timeout=float(settings["timeout"]),
+        env=settings.env,
+        notes=notes,
+        tls=tls or TLSOptions(),
+    )

@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("check_cmd", "Test a webhook handler against Nango's contract."),
     "api": ("api_cmd", "Serve the Nango API calls a webhook handler makes, from what was fired."),
     "records": ("records_cmd", "List, show and clear the records the API serves."),
+    "ui": ("ui_cmd", "Browse, inspect, replay and fire webhooks in a web page."),
     "syncs": ("syncs_cmd", "List the project's syncs, models and fields."),
     "verify": (
         "signature_cmd:verify_app",

@@ -110,7 +110,7 @@ def check(
     legacy-only (warn only). The security checks count only when the handler
     accepted a correctly signed webhook in the same run. README explains each.
     """
-    from nango_cli.check import CheckTarget, available, run_checks
+    from nango_cli.check import CheckTarget, available, run_checks, save_report
     from nango_cli.delivery import CircuitBreaker
     from nango_cli.errors import CheckFailedError, ConfigError
 
@@ -166,6 +166,7 @@ def check(
         output.err(f"checking {target_url} ({len(names)} checks, sync {sync_name})")
     with open_store() as store:
         results = run_checks(target, store, names, (lambda r: None) if state.json else _progress)
+    save_report(target_url, results)
     failed = [r for r in results if r.failed]
     data = {"url": target_url, "checks": [r.to_dict() for r in results]}
     if not state.json:

@@ -226,6 +226,16 @@ def listen(
             rich_help_panel=LIMITS,
         ),
     ] = 30.0,
+    ui: Annotated[
+        bool,
+        typer.Option("--ui", help="Also serve the web inspector (`nango-hooks ui`)."),
+    ] = False,
+    ui_port: Annotated[
+        int,
+        typer.Option(
+            "--ui-port", metavar="PORT", min=0, max=65535, help="Port of the inspector (0: any)."
+        ),
+    ] = 3458,
     external: Annotated[
         str | None,
         typer.Option(
@@ -337,7 +347,7 @@ def listen(
         resolve_sync(
             FireOptions(sync_name=trigger_sync, integration=options.integration), current, []
         )
-    _run(options, current, state.json, verbose)
+    _run(options, current, state.json, verbose, ui_port if ui else None)
 
 
 def _other_keys(current: Any) -> tuple[str, ...]:
@@ -354,7 +364,13 @@ def _other_keys(current: Any) -> tuple[str, ...]:
     return tuple(keys)
 
 
-def _run(options: "ListenOptions", current: Any, json_mode: bool, verbose: bool) -> None:
+def _run(
+    options: "ListenOptions",
+    current: Any,
+    json_mode: bool,
+    verbose: bool,
+    ui_port: int | None = None,
+) -> None:
     import asyncio
     import signal
 
@@ -377,7 +393,21 @@ def _run(options: "ListenOptions", current: Any, json_mode: bool, verbose: bool)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, listener.stop, "interrupted")
-        return await listener.run(on_ready)
+        inspector = None
+        if ui_port is not None:
+            # The inspector next to the listener, on the same loop and store.
+            from nango_cli.ui import UiOptions, UiServer
+
+            inspector = UiServer(UiOptions(options.host, ui_port), store, current)
+            url = await inspector.start()
+            output.err(Styled(f"Inspector on {url}", "bold"))
+            running.announce("ui", url, current.env)
+        try:
+            return await listener.run(on_ready)
+        finally:
+            if inspector is not None:
+                await inspector.close()
+                running.withdraw("ui")
 
     if not is_loopback(options.host):
         output.warn(

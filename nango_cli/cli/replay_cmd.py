@@ -105,9 +105,9 @@ def replay(
       nango-hooks replay --file captured.jsonl
     """
     from nango_cli import replay as core
-    from nango_cli.errors import ConfigError, NotFoundError, UsageError
+    from nango_cli.errors import NotFoundError, UsageError
     from nango_cli.history import parse_since
-    from nango_cli.pipeline import DeliveryPlan, delivery_policy, execute
+    from nango_cli.pipeline import execute
     from nango_cli.store import HistoryFilter
 
     state = use(ctx, env, json_output)
@@ -142,32 +142,19 @@ def replay(
                         hint="see `nango-hooks history`",
                     )
         sources = [core.from_record(r) for r in records]
-    webhooks, notes = core.prepare(
+    plan = core.plan(
         sources,
-        current["signing_key"],
-        lambda connection: explicit or current.targets_for(connection),
+        current,
+        explicit,
         resign,
         list(set_ or []),
-        current.env,
         list(set_new or []),
+        not no_circuit_breaker,
+        tls_options(ca_cert, insecure),
+        dry_run,
     )
-    for text in notes:
+    for text in plan.notes:
         output.note(text)
-    if not all(w.targets for w in webhooks) and not dry_run:
-        raise ConfigError(
-            f"no webhook URL for environment {current.env!r}",
-            hint="pass --to URL, or set one with `nango-hooks config set-url URL`",
-        )
-    policy, breaker = delivery_policy(current, not no_circuit_breaker)
-    plan = DeliveryPlan(
-        webhooks=webhooks,
-        policy=policy,
-        breaker=breaker,
-        timeout=float(current["timeout"]),
-        env=current.env,
-        notes=notes,
-        tls=tls_options(ca_cert, insecure),
-    )
     if dry_run:
         views.show_dry_run(plan, state.json)
         return
