@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -169,24 +171,33 @@ def main() -> None:
     if not shutil.which("wrk"):
         print(f"note: {WRK_HINT}; using nango-hooks' load mode as the generator", file=sys.stderr)
         measure = run_with_load_mode
+    loops = ("uvloop", "asyncio")  # interleaved run by run: their ratio is from one session
     with tempfile.TemporaryDirectory() as tmp:
         for connections in args.connections:
-            runs = []
+            runs: dict[str, list[dict[str, object]]] = {loop: [] for loop in loops}
             for run in range(args.runs):
-                home = Path(tmp) / f"c{connections}-{run}"
-                home.mkdir()
-                runs.append(measure(connections, args.seconds, home))
-            print(
-                json.dumps(
-                    {
-                        "connections": connections,
-                        "generator": runs[0]["generator"],
-                        "webhooks_per_s": summary([float(r["webhooks_per_s"]) for r in runs], 0),  # type: ignore[arg-type]
-                        "lost": [r["lost"] for r in runs],
-                        "runs": runs,
-                    }
+                for loop in loops:
+                    os.environ["NANGO_HOOKS_EVENT_LOOP"] = loop
+                    home = Path(tmp) / f"c{connections}-{run}-{loop}"
+                    home.mkdir()
+                    runs[loop].append(measure(connections, args.seconds, home))
+            medians = {}
+            for loop in loops:
+                rates = [float(r["webhooks_per_s"]) for r in runs[loop]]  # type: ignore[arg-type]
+                medians[loop] = statistics.median(rates)
+                print(
+                    json.dumps(
+                        {
+                            "connections": connections,
+                            "event_loop": loop,
+                            "generator": runs[loop][0]["generator"],
+                            "webhooks_per_s": summary(rates, 0),
+                            "lost": [r["lost"] for r in runs[loop]],
+                        }
+                    )
                 )
-            )
+            ratio = round(medians["uvloop"] / medians["asyncio"], 2)
+            print(json.dumps({"connections": connections, "uvloop_over_asyncio": ratio}))
 
 
 if __name__ == "__main__":

@@ -180,6 +180,11 @@ class ApiServer:
         except ApiError as exc:
             status, payload = exc.status, exc.body()
             error_code: str | None = exc.code
+        except web.HTTPException:
+            raise  # aiohttp's own answers (413 for a body over the limit)
+        except Exception as exc:  # a fault of ours, never the client's: still JSON, no trace
+            error = ApiError(500, "server_error", f"nango-hooks api failed ({type(exc).__name__})")
+            status, payload, error_code = 500, error.body(), error.code
         else:
             error_code = None
         self.served += 1

@@ -187,8 +187,6 @@ def write_api_state(
             if change is not None:
                 changes.append(change)
     if changes:
-        for change in {(c.connection_id, c.provider_config_key) for c in changes}:
-            records.ensure_connection(store, *change)
         records.apply_changes(store, changes, _generators(opts, settings), opts.seed, opts.supplied)
 
 

@@ -221,6 +221,8 @@ def apply_changes(
     with store.transaction() as db:
         writer = _Writer(db, seed)
         for change in changes:
+            # The connection a sync ran for exists, even without an auth webhook for it.
+            _insert_connection(db, change.connection_id, change.provider_config_key)
             generator = generators.get(change.model) or Generator(change.model, None, {})
             modified = max(now_timestamp(), change.modified_after)
             earlier = _later(change.modified_after, timedelta(hours=-1))
@@ -651,13 +653,17 @@ def apply_auth(store: Store, body: dict[str, Any], webhook_id: str | None = None
 
 def ensure_connection(store: Store, connection_id: str, provider_config_key: str) -> None:
     """A connection a sync ran for exists, even without an auth webhook fired for it."""
-    stamp = now_timestamp()
     with store.transaction() as db:
-        db.execute(
-            "INSERT OR IGNORE INTO connections (connection_id, provider_config_key, provider, "
-            "auth_mode, created_at, updated_at) VALUES (?, ?, ?, 'OAUTH2', ?, ?)",
-            (connection_id, provider_config_key, provider_config_key, stamp, stamp),
-        )
+        _insert_connection(db, connection_id, provider_config_key)
+
+
+def _insert_connection(db: Any, connection_id: str, provider_config_key: str) -> None:
+    stamp = now_timestamp()
+    db.execute(
+        "INSERT OR IGNORE INTO connections (connection_id, provider_config_key, provider, "
+        "auth_mode, created_at, updated_at) VALUES (?, ?, ?, 'OAUTH2', ?, ?)",
+        (connection_id, provider_config_key, provider_config_key, stamp, stamp),
+    )
 
 
 class Connection(NamedTuple):

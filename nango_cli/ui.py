@@ -140,6 +140,8 @@ class UiServer:
     async def _guard_impl(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
+        from aiohttp import web
+
         host = request.headers.get("Host", "")
         if host not in self._allowed_hosts():
             # DNS rebinding: a page on evil.example resolving to 127.0.0.1 sends its own Host.
@@ -154,6 +156,10 @@ class UiServer:
         except NangoHooksError as exc:
             status = 404 if isinstance(exc, NotFoundError) else 400
             return self._json_error(status, exc.message + (f" ({exc.hint})" if exc.hint else ""))
+        except (web.HTTPException, asyncio.CancelledError, ConnectionResetError):
+            raise
+        except Exception as exc:  # ours, not the page's: an answer, not a traceback
+            return self._json_error(500, f"the inspector failed ({type(exc).__name__})")
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
