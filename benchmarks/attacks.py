@@ -4,7 +4,7 @@ For each scenario it prints what a developer would notice: sockets the listener
 still holds, how long a real webhook waits, the listener's peak memory, lines
 written to stderr, tracebacks, and webhooks lost (answered 2xx but not stored,
 or never answered). Run it on another checkout with --pythonpath to compare
-(e.g. `git worktree add /tmp/old HEAD~3`, then `--pythonpath /tmp/old`).
+(e.g. `git worktree add ../before HEAD~3`, then `--pythonpath ../before`).
 
     python benchmarks/attacks.py [--pythonpath DIR] [--only idle,poison,...]
 """
