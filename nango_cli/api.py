@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from nango_cli import records
 from nango_cli.errors import BindError
-from nango_cli.payloads import now_timestamp
+from nango_cli.payloads import format_timestamp, now_timestamp
 from nango_cli.records import ApiRequest
 from nango_cli.store import Store, new_id
 
@@ -80,7 +80,7 @@ def normalize_timestamp(value: str, name: str) -> str:
     moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
     if moment < datetime.now(UTC) - timedelta(days=365):
         raise _invalid("query", [(name, "must be within the last 12 months")])
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return format_timestamp(moment)
 
 
 class Handled:

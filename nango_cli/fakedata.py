@@ -16,6 +16,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from nango_cli.payloads import format_timestamp
+
 _FIRST = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim")
 _LAST = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson")
 _COMPANIES = ("Acme Corp", "Globex", "Initech", "Umbrella Labs", "Hooli", "Stark Industries")
@@ -49,7 +51,7 @@ def _words(name: str) -> list[str]:
 
 def _timestamp(rng: random.Random) -> str:
     moment = _EPOCH + timedelta(seconds=rng.randrange(300 * 24 * 3600))
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return format_timestamp(moment)
 
 
 Make = Callable[[random.Random, int], Any]

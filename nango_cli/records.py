@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
 from nango_cli.fakedata import Generator
-from nango_cli.payloads import now_timestamp
+from nango_cli.payloads import format_timestamp, now_timestamp
 from nango_cli.store import Store, new_id
 
 Action = Literal["ADDED", "UPDATED", "DELETED"]
@@ -68,7 +68,7 @@ def decode_cursor(cursor: str) -> int | None:
 
 def _later(stamp: str, delta: timedelta) -> str:
     moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC) + delta
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return format_timestamp(moment)
 
 
 # ---------------------------------------------------------------- writing records

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from nango_cli import history, payloads, signing
+from nango_cli import history, payloads, schema, signing
 from nango_cli.delivery import HOP_BY_HOP, check_header_values, merge_headers, wire_headers
 from nango_cli.errors import ConfigError, UsageError
 from nango_cli.pipeline import PlannedWebhook
@@ -54,14 +54,6 @@ def from_record(webhook: WebhookRecord) -> ReplaySource:
     )
 
 
-def _fields_of(body: bytes) -> dict[str, Any]:
-    try:
-        parsed = signing.parse_json(body)
-    except (ValueError, UnicodeDecodeError):
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
-
-
 def from_file(data: bytes, name: str) -> list[ReplaySource]:
     """Exported JSONL lines (history export), or else one raw body."""
     lines = [line for line in data.splitlines() if line.strip()]
@@ -87,7 +79,7 @@ def from_file(data: bytes, name: str) -> list[ReplaySource]:
     else:
         if exported:
             return exported
-    fields = _fields_of(data)
+    fields = schema.fields(data)
 
     def text(key: str) -> str | None:
         value = fields.get(key)
@@ -160,7 +152,7 @@ def prepare(
                 f"cannot replay {source.original_id or 'the webhook'}: {problem}",
                 hint="edit or remove that header in the exported file and replay it with --file",
             )
-        fields = _fields_of(body) if assignments else {}
+        fields = schema.fields(body) if assignments else {}
         webhook = PlannedWebhook.for_body(fields, body, headers)
         webhook.type = webhook.type or source.type
         webhook.sync_name = webhook.sync_name or source.sync_name

@@ -149,6 +149,12 @@ def parse(body: bytes) -> tuple[Any, str | None]:
         return None, "body is not JSON"
 
 
+def fields(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or {} when it is not one."""
+    parsed, problem = parse(body)
+    return parsed if problem is None and isinstance(parsed, dict) else {}
+
+
 def check(body: bytes) -> tuple[dict[str, Any], list[Note]]:
     """(the body as an object, or {}; notes)."""
     parsed, problem = parse(body)
