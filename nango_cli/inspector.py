@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from nango_cli import history, records, schema, signing
 from nango_cli.config import Settings
 from nango_cli.errors import UsageError
-from nango_cli.store import FAILED, INTERRUPTED, Store, WebhookRecord
+from nango_cli.store import HistoryFilter, Store, WebhookRecord
 
 PAGE = 100
 _PARSE_LIMIT = 1024 * 1024  # bodies larger than this are not parsed for the row
@@ -62,69 +62,42 @@ def row(webhook: WebhookRecord, rowid: int) -> dict[str, Any]:
     }
 
 
-def _where(filters: Filters) -> tuple[list[str], list[Any]]:
-    clauses: list[str] = []
-    args: list[Any] = []
-    for column, value in (
-        ("type", filters.type),
-        ("sync_name", filters.sync_name),
-        ("connection_id", filters.connection_id),
-        ("direction", filters.direction),
-    ):
-        if value:
-            clauses.append(f"{column} = ?")
-            args.append(value)
-    if filters.failed:
-        clauses.append("status IN (?, ?)")
-        args += [FAILED, INTERRUPTED]
-    if filters.verdict == "sent":
-        clauses.append("direction = 'sent'")
-    elif filters.verdict:
-        clauses.append("direction = 'received' AND json_extract(meta, '$.signature') = ?")
-        args.append(filters.verdict)
-    return clauses, args
+def _history_filter(filters: Filters, limit: int) -> HistoryFilter:
+    # "sent" is the verdict the page gives every webhook nango-hooks sent itself.
+    sent = filters.verdict == "sent"
+    return HistoryFilter(
+        type=filters.type or None,
+        sync_name=filters.sync_name or None,
+        connection_id=filters.connection_id or None,
+        direction="sent" if sent else filters.direction or None,
+        signature=None if sent else filters.verdict or None,
+        failed=filters.failed,
+        limit=limit,
+    )
 
 
 def page(
     store: Store, filters: Filters, before: int | None = None, limit: int = PAGE
 ) -> dict[str, Any]:
-    """The newest `limit` webhooks (before row `before`), and where the next page starts.
-
-    Keyed on the row number, not the time: a row number is unique and grows with every
-    insert, so a page never repeats or skips a row while webhooks keep arriving."""
-    clauses, args = _where(filters)
-    if before is not None:
-        clauses.append("rowid < ?")
-        args.append(before)
-    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-    with store.reading() as db:
-        found = db.execute(
-            f"SELECT rowid, id FROM webhooks {where} ORDER BY rowid DESC LIMIT ?",
-            [*args, limit + 1],
-        ).fetchall()
-        total = db.execute("SELECT count(*) FROM webhooks").fetchone()[0]
+    """The newest `limit` webhooks (before row `before`), and where the next page starts."""
+    found = store.by_row(_history_filter(filters, limit + 1), before=before)
     more = len(found) > limit
     found = found[:limit]
-    rows = [row(store.get(r[1], with_attempts=False), r[0]) for r in found]
     return {
-        "webhooks": rows,
+        "webhooks": [row(webhook, rowid) for rowid, webhook in found],
         "next": found[-1][0] if more and found else None,
-        "total": int(total),
+        "total": store.count(),
     }
 
 
 def newer(store: Store, after: int, limit: int = 200) -> list[dict[str, Any]]:
     """Webhooks stored after row `after`, oldest first (for the live feed)."""
-    with store.reading() as db:
-        found = db.execute(
-            "SELECT rowid, id FROM webhooks WHERE rowid > ? ORDER BY rowid LIMIT ?", (after, limit)
-        ).fetchall()
-    return [row(store.get(r[1], with_attempts=False), r[0]) for r in found]
+    return [row(w, rowid) for rowid, w in store.by_row(HistoryFilter(limit=limit), after=after)]
 
 
 def latest_rowid(store: Store) -> int:
-    with store.reading() as db:
-        return int(db.execute("SELECT COALESCE(MAX(rowid), 0) FROM webhooks").fetchone()[0])
+    newest = store.by_row(HistoryFilter(limit=1))
+    return newest[0][0] if newest else 0
 
 
 def detail(store: Store, webhook_id: str, settings: Settings) -> dict[str, Any]:

@@ -368,6 +368,10 @@ def _row_to_attempt(row: sqlite3.Row) -> AttemptRecord:
     )
 
 
+# (row number, webhook) pairs; named here because Store.list shadows `list` in the class.
+NumberedWebhooks = list[tuple[int, WebhookRecord]]
+
+
 @dataclass
 class HistoryFilter:
     type: str | None = None
@@ -375,6 +379,8 @@ class HistoryFilter:
     connection_id: str | None = None
     env: str | None = None
     direction: str | None = None
+    # A received webhook's signature verdict (valid, invalid, missing, no-key, legacy-only).
+    signature: str | None = None
     failed: bool = False
     include_negative: bool = True
     since: str | None = None
@@ -649,7 +655,8 @@ class Store:
                 )
             ]
 
-    def list(self, flt: HistoryFilter, with_attempts: bool = False) -> list[WebhookRecord]:
+    @staticmethod
+    def _where(flt: HistoryFilter) -> tuple[list[str], list[Any]]:
         clauses: list[str] = []
         args: list[Any] = []
         for column, value in (
@@ -662,6 +669,9 @@ class Store:
             if value is not None:
                 clauses.append(f"{column} = ?")
                 args.append(value)
+        if flt.signature is not None:
+            clauses.append("direction = 'received' AND json_extract(meta, '$.signature') = ?")
+            args.append(flt.signature)
         if flt.failed:
             clauses.append("status IN (?, ?)")
             args.extend([FAILED, INTERRUPTED])
@@ -673,6 +683,10 @@ class Store:
         if flt.until:
             clauses.append("created_at < ?")
             args.append(flt.until)
+        return clauses, args
+
+    def list(self, flt: HistoryFilter, with_attempts: bool = False) -> list[WebhookRecord]:
+        clauses, args = self._where(flt)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         limit = "" if flt.limit is None else f"LIMIT {int(flt.limit)}"
         with self._lock:
@@ -686,6 +700,33 @@ class Store:
             for webhook in webhooks:
                 webhook.attempts = self.attempts(webhook.id)
         return webhooks
+
+    def by_row(
+        self,
+        flt: HistoryFilter,
+        before: int | None = None,
+        after: int | None = None,
+    ) -> NumberedWebhooks:
+        """Webhooks with their row numbers, in the order they were stored: newest first
+        before row `before`, or oldest first after row `after`. A row number is unique
+        and only grows, so paging on it never repeats or skips a row while others arrive."""
+        clauses, args = self._where(flt)
+        if before is not None:
+            clauses.append("rowid < ?")
+            args.append(before)
+        if after is not None:
+            clauses.append("rowid > ?")
+            args.append(after)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        order = "ASC" if after is not None else "DESC"
+        limit = "" if flt.limit is None else f"LIMIT {int(flt.limit)}"
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT rowid, {_WEBHOOK_COLUMNS} FROM webhooks {where} "
+                f"ORDER BY rowid {order} {limit}",
+                args,
+            ).fetchall()
+        return [(int(r[0]), _row_to_webhook(r)) for r in rows]
 
     def count(self) -> int:
         with self._lock:
