@@ -41,6 +41,20 @@ class CheckSpec:
     # Only run when the environment has this setting (rotation, secret-key).
     needs: str | None = None
 
+    def result(
+        self, happened: str, verdict: Verdict, ids: list[str], nango_would: str | None = None
+    ) -> CheckResult:
+        return CheckResult(
+            self.name,
+            self.expectation,
+            happened,
+            verdict,
+            self.required,
+            self.why,
+            ids,
+            nango_would,
+        )
+
 
 CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("sync", "2xx within the timeout", "the webhook Nango sends after every sync run"),
@@ -315,19 +329,13 @@ class Runner:
         bad = [a for a in attempts if a.outcome != "success"]
         if not bad:
             happened = "; ".join(describe(a) for a in attempts)
-            return CheckResult(
-                spec.name, spec.expectation, happened, "pass", spec.required, spec.why, ids
-            )
+            return spec.result(happened, "pass", ids)
         happened = "; ".join(describe(a, detail=True) for a in attempts)
         if spec.name == "large-body":
             happened += f" (a {LARGE_BODY_BYTES // 1000} kB body was refused: {BODY_LIMITS})"
-        return CheckResult(
-            spec.name,
-            spec.expectation,
+        return spec.result(
             happened,
             "warn" if spec.role == "advisory" else "fail",
-            spec.required,
-            spec.why,
             ids,
             nango_would(self.policy, bad[0]),
         )
@@ -337,37 +345,21 @@ class Runner:
         ids = [sent.record.id]
         if attempt is None or attempt.status_code is None:
             happened = describe(attempt) if attempt else "not sent"
-            return CheckResult(
-                spec.name, spec.expectation, happened, "fail", spec.required, spec.why, ids
-            )
+            return spec.result(happened, "fail", ids)
         happened = describe(attempt, detail=True)
         code = attempt.status_code
         if 400 <= code < 500:
-            return CheckResult(
-                spec.name, spec.expectation, describe(attempt), "pass", spec.required, spec.why, ids
-            )
+            return spec.result(describe(attempt), "pass", ids)
         if 200 <= code < 300:
             what = {
                 "legacy-only": "accepted: the handler trusts the legacy header",
                 "secret-key": "accepted: the handler verifies with the API secret key, "
                 "not the webhook signing key",
             }.get(spec.name, "accepted: the handler does not verify signatures")
-            return CheckResult(
-                spec.name,
-                spec.expectation,
-                f"{happened} ({what})",
-                "fail" if spec.required else "warn",
-                spec.required,
-                spec.why,
-                ids,
-            )
-        return CheckResult(
-            spec.name,
-            spec.expectation,
+            return spec.result(f"{happened} ({what})", "fail" if spec.required else "warn", ids)
+        return spec.result(
             f"{happened} (rejected, but not with a 4xx: a forged webhook would be retried)",
             "warn",
-            spec.required,
-            spec.why,
             ids,
             nango_would(self.policy, attempt),
         )
@@ -507,24 +499,12 @@ class Runner:
                     if started and fetches[-1]["status"] == 200 and not fetches[-1]["next_cursor"]:
                         break
         except (httpx.HTTPError, ValueError) as exc:
-            return CheckResult(
-                spec.name,
-                spec.expectation,
-                f"could not use the API at {base}: {exc}",
-                "fail",
-                spec.required,
-                spec.why,
-                [],
-            )
+            return spec.result(f"could not use the API at {base}: {exc}", "fail", [])
         if refused and not fetches:
-            return CheckResult(
-                spec.name,
-                spec.expectation,
+            return spec.result(
                 f"GET /records refused with 401 {refused[0]['error_code']}: is the handler using "
                 "the secret key this API expects (the environment's secret_key)?",
                 "fail",
-                spec.required,
-                spec.why,
                 ids,
             )
         return self._judge_fetches(spec, fetches, modified_after, sum(counts.values()), ids)
@@ -537,11 +517,6 @@ class Runner:
         changed: int,
         ids: list[str],
     ) -> CheckResult:
-        def result(verdict: Verdict, happened: str) -> CheckResult:
-            return CheckResult(
-                spec.name, spec.expectation, happened, verdict, spec.required, spec.why, ids
-            )
-
         def since_of(fetch: dict[str, Any]) -> str | None:
             query = fetch["query"]
             values = query.get("modified_after") or query.get("delta") or [None]
@@ -554,21 +529,24 @@ class Runner:
             full = [f for f in fetches if since_of(f) is None and "cursor" not in f["query"]]
             other = [since_of(f) for f in fetches if since_of(f) is not None]
             if full:
-                return result(
-                    "fail",
+                return spec.result(
                     f"fetched without modified_after: {len(full)} page(s) of every record; "
                     "pass the webhook's modifiedAfter to read only what changed",
+                    "fail",
+                    ids,
                 )
             if other:
-                return result(
-                    "fail",
+                return spec.result(
                     f"fetched with modified_after={other[-1]}, not the webhook's modifiedAfter "
                     f"({modified_after})",
+                    "fail",
+                    ids,
                 )
-            return result(
-                "fail",
+            return spec.result(
                 f"no GET /records for connection {self.t.connection_id!r} and model "
                 f"{self.t.models[0]!r} within {self.t.fetch_wait:g}s of the webhook",
+                "fail",
+                ids,
             )
         fetches = [
             f
@@ -577,18 +555,23 @@ class Runner:
         ]
         failed = [f for f in fetches if f["status"] != 200]
         if failed:
-            return result(
-                "fail", f"GET /records answered {failed[0]['status']} ({failed[0]['error_code']})"
+            return spec.result(
+                f"GET /records answered {failed[0]['status']} ({failed[0]['error_code']})",
+                "fail",
+                ids,
             )
         got = sum(int(f["record_count"] or 0) for f in fetches)
         pages = len(fetches)
         if fetches[-1]["next_cursor"]:
-            return result(
-                "fail",
+            return spec.result(
                 f"stopped after {pages} page(s) ({got} records) with next_cursor still set: "
                 "the rest were never read",
+                "fail",
+                ids,
             )
-        return result("pass", f"fetched {got} of {changed} changed records in {pages} page(s)")
+        return spec.result(
+            f"fetched {got} of {changed} changed records in {pages} page(s)", "pass", ids
+        )
 
     def _forgery(self, name: str) -> PlannedWebhook:
         if name == "tampered-body":
