@@ -22,9 +22,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from nango_cli import records
-from nango_cli.errors import BindError
 from nango_cli.payloads import format_timestamp, now_timestamp
 from nango_cli.records import ApiRequest
+from nango_cli.serving import bind
 from nango_cli.store import Store, new_id
 
 if TYPE_CHECKING:
@@ -124,20 +124,9 @@ class ApiServer:
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         assert runner.server is not None
-        loop = asyncio.get_running_loop()
-        try:
-            server = await loop.create_server(
-                runner.server, self.options.host, self.options.port, backlog=1024
-            )
-        except OSError as exc:
-            await runner.cleanup()
-            raise BindError(
-                f"cannot listen on {self.options.host}:{self.options.port} ({exc.strerror})",
-                hint="pick another port with --port (0 picks a free one)",
-            ) from None
-        port = server.sockets[0].getsockname()[1]
-        host = self.options.host
-        self.url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+        server, self.url = await bind(
+            runner.server, runner, self.options.host, self.options.port, backlog=1024
+        )
         flusher = asyncio.create_task(self._flush_forever())
         if on_ready:
             on_ready(self.url)

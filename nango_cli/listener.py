@@ -33,7 +33,6 @@ Limits, for senders that are broken or hostile (README, Listen):
 from __future__ import annotations
 
 import asyncio
-import errno
 import json
 import logging
 import sqlite3
@@ -46,8 +45,9 @@ from typing import TYPE_CHECKING, Any
 
 from nango_cli import schema, signing
 from nango_cli.delivery import HOP_BY_HOP
-from nango_cli.errors import BindError, UsageError
+from nango_cli.errors import UsageError
 from nango_cli.payloads import now_timestamp
+from nango_cli.serving import bind
 from nango_cli.store import (
     RECEIVED,
     RESPONSE_BODY_CAP,
@@ -384,17 +384,10 @@ class Listener:
             self._open += 1
             return _Counted(server(), self)
 
-        try:
-            self._server = await loop.create_server(
-                protocol, opts.host, opts.port, backlog=backlog, reuse_address=True
-            )
-        except OSError as exc:
-            await runner.cleanup()
-            raise self._bind_error(exc) from None
-        port = self._server.sockets[0].getsockname()[1]
-        host = opts.host
-        shown_host = f"[{host}]" if ":" in host else host
-        self.url = f"http://{shown_host}:{port}{opts.path or '/'}"
+        self._server, base = await bind(
+            protocol, runner, opts.host, opts.port, backlog=backlog, reuse_address=True
+        )
+        self.url = base + (opts.path or "/")
         writer = asyncio.create_task(self._writer())
         if on_ready:
             on_ready(self.url)
@@ -417,22 +410,6 @@ class Listener:
             if self._executor is not None:
                 self._executor.shutdown(wait=False, cancel_futures=True)
         return self.summary
-
-    def _bind_error(self, exc: OSError) -> BindError:
-        where = f"{self.options.host}:{self.options.port}"
-        if exc.errno == errno.EADDRINUSE:
-            return BindError(
-                f"port {self.options.port} is already in use ({where})",
-                hint="stop what is using it, or pick another with --port (0 picks a free one)",
-            )
-        if exc.errno in (errno.EACCES, errno.EPERM):
-            return BindError(
-                f"not allowed to listen on {where}", hint="use a port above 1023, e.g. --port 3456"
-            )
-        return BindError(
-            f"cannot listen on {where}: {exc.strerror or exc}",
-            hint="check --host (127.0.0.1 is the default)",
-        )
 
     def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         """asyncio's errors (a failed accept, a socket gone mid-write) as one line each,

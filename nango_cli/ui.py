@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from nango_cli import inspector
 from nango_cli.config import Settings
-from nango_cli.errors import BindError, NangoHooksError, NotFoundError
+from nango_cli.errors import NangoHooksError, NotFoundError
+from nango_cli.serving import bind
 from nango_cli.store import Store
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ TOKEN_HEADER = "X-Nango-Hooks-Token"
 class UiOptions:
     host: str = "127.0.0.1"
     port: int = 3458
+    flag: str = "--port"  # the option that sets `port`, for a bind error's hint
 
 
 class UiServer:
@@ -84,21 +86,15 @@ class UiServer:
         add("POST", "/api/fire", self._fire)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        loop = asyncio.get_running_loop()
-        try:
-            self._server = await loop.create_server(
-                self._runner.server, self.options.host, self.options.port
-            )
-        except OSError as exc:
-            await self._runner.cleanup()
-            raise BindError(
-                f"cannot serve the inspector on {self.options.host}:{self.options.port} "
-                f"({exc.strerror})",
-                hint="pick another port with --ui-port / --port (0 picks a free one)",
-            ) from None
+        self._server, base = await bind(
+            self._runner.server,
+            self._runner,
+            self.options.host,
+            self.options.port,
+            self.options.flag,
+        )
         self._port = self._server.sockets[0].getsockname()[1]
-        host = self.options.host
-        self.url = f"http://{'[' + host + ']' if ':' in host else host}:{self._port}/"
+        self.url = base + "/"
         return self.url
 
     async def close(self) -> None:

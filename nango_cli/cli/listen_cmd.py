@@ -398,7 +398,7 @@ def _run(
             # The inspector next to the listener, on the same loop and store.
             from nango_cli.ui import UiOptions, UiServer
 
-            inspector = UiServer(UiOptions(options.host, ui_port), store, current)
+            inspector = UiServer(UiOptions(options.host, ui_port, "--ui-port"), store, current)
             url = await inspector.start()
             output.err(Styled(f"Inspector on {url}", "bold"))
             running.announce("ui", url, current.env)

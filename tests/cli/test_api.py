@@ -441,3 +441,20 @@ def test_the_standard_event_loop_serves_the_same(cli, configured: Receiver, proj
         )
     assert [r["id"] for r in page.json()["records"]] == ["github-issue-1", "github-issue-2"]
     assert check.stdout.strip() == "asyncio"
+
+
+def test_a_port_in_use_is_exit_8_for_the_api_and_the_inspector(home: Path) -> None:
+    import socket
+
+    from tests.conftest import run
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        for command, flag in (("api", "--port"), ("ui", "--port")):
+            result = run(command, "--port", port)
+            assert result.returncode == 8, result.stderr
+            assert f"port {port} is already in use" in result.stderr and flag in result.stderr
+        listen = run("listen", "--port", "0", "--ui", "--ui-port", port, "--timeout", "1")
+    assert listen.returncode == 8 and "--ui-port" in listen.stderr
