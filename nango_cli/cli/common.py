@@ -203,22 +203,43 @@ InsecureOption = Annotated[
 ]
 
 
+def confirmed(yes: bool, action: str, question: str) -> bool:
+    """--yes, or the user's answer on a terminal; without one, `action` needs --yes
+    (exit 2): a script never hangs on a prompt. Says so when the answer is no."""
+    from nango_cli.errors import UsageError
+
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise UsageError(f"{action} needs confirmation", hint="pass --yes to confirm")
+    if typer.confirm(question, default=False):
+        return True
+    output.err("nothing deleted")
+    return False
+
+
 # ---------------------------------------------------------------- inputs
+
+
+def _piped_stdin(what: str, thing: str) -> BinaryIO:
+    """Standard input for `-`, unless it is a terminal (nothing would ever arrive)."""
+    from nango_cli.errors import UsageError
+
+    if sys.stdin.isatty():
+        raise UsageError(
+            f"{what}: '-' reads standard input, but it is a terminal",
+            hint=f"pipe the {thing} in (… | nango-hooks …) or pass a file path",
+        )
+    return sys.stdin.buffer
 
 
 def read_input(source: str, what: str, limit: int | None = None) -> bytes:
     """Bytes of FILE, or of standard input for `-`, never more than `limit`."""
     from nango_cli import files
-    from nango_cli.errors import UsageError
 
     limit = limit or files.DEFAULT_INPUT_LIMIT
     if source == "-":
-        if sys.stdin.isatty():
-            raise UsageError(
-                f"{what}: '-' reads standard input, but it is a terminal",
-                hint="pipe the body in (… | nango-hooks …) or pass a file path",
-            )
-        return files.read_limited(sys.stdin.buffer, limit, f"{what}: standard input")
+        return files.read_limited(_piped_stdin(what, "body"), limit, f"{what}: standard input")
     return files.read_file_limited(source, limit, what)
 
 
@@ -229,12 +250,7 @@ def open_input(source: str, what: str) -> Iterator[BinaryIO]:
     from nango_cli.errors import UsageError
 
     if source == "-":
-        if sys.stdin.isatty():
-            raise UsageError(
-                f"{what}: '-' reads standard input, but it is a terminal",
-                hint="pipe the file in (… | nango-hooks …) or pass a file path",
-            )
-        yield sys.stdin.buffer
+        yield _piped_stdin(what, "file")
         return
     try:
         handle = open(source, "rb")  # noqa: SIM115 - closed below

@@ -6,7 +6,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from nango_cli.cli import output, views
-from nango_cli.cli.common import JsonOption, complete_syncs, open_input, open_store, use
+from nango_cli.cli.common import (
+    JsonOption,
+    complete_syncs,
+    confirmed,
+    open_input,
+    open_store,
+    use,
+)
 from nango_cli.cli.output import Column, Styled
 
 if TYPE_CHECKING:
@@ -364,17 +371,10 @@ def clear(
     json_output: JsonOption = False,
 ) -> None:
     """Delete the whole history (asks first on a terminal; needs --yes otherwise)."""
-    from nango_cli.errors import UsageError
 
     state = use(ctx, None, json_output)
-    if not yes:
-        if not sys.stdin.isatty():
-            raise UsageError(
-                "clearing the history needs confirmation", hint="pass --yes to confirm"
-            )
-        if not typer.confirm("Delete every recorded webhook?", default=False):
-            output.err("nothing deleted")
-            return
+    if not confirmed(yes, "clearing the history", "Delete every recorded webhook?"):
+        return
     with open_store() as store:
         removed = store.clear()
     if state.json:

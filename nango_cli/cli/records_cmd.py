@@ -1,13 +1,12 @@
 """`nango-hooks records …`: the records `fire` wrote and `nango-hooks api` serves."""
 
 import json
-import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from nango_cli.cli import output
-from nango_cli.cli.common import JsonOption, open_store, use
+from nango_cli.cli.common import JsonOption, confirmed, open_store, use
 from nango_cli.cli.output import Column, Styled
 
 if TYPE_CHECKING:
@@ -157,7 +156,6 @@ def clear(
 ) -> None:
     """Delete records (all, or one connection's or model's): the next fire starts afresh."""
     from nango_cli import records
-    from nango_cli.errors import UsageError
 
     state = use(ctx, None, json_output)
     scope = " ".join(
@@ -168,12 +166,8 @@ def clear(
         )
         if part
     )
-    if not yes:
-        if not sys.stdin.isatty():
-            raise UsageError("clearing records needs confirmation", hint="pass --yes to confirm")
-        if not typer.confirm(f"Delete every record {scope}".rstrip() + "?", default=False):
-            output.err("nothing deleted")
-            return
+    if not confirmed(yes, "clearing records", f"Delete every record {scope}".rstrip() + "?"):
+        return
     with open_store() as store:
         removed = records.clear_records(store, connection, model)
     if state.json:
