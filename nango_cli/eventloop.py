@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -26,6 +26,19 @@ def name() -> str:
     except ImportError:
         return "asyncio"
     return "uvloop"
+
+
+def run_until_signalled(serve: Callable[[], Awaitable[T]], stop: Callable[[], None]) -> T:
+    """Run a server (listen, api, ui) until it ends or Ctrl-C/SIGTERM calls `stop`."""
+    import signal
+
+    async def main() -> T:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop)
+        return await serve()
+
+    return run(main())
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:

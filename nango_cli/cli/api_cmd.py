@@ -54,8 +54,6 @@ def api(
 
       nango-hooks api --port 0 --fire-on-trigger
     """
-    import asyncio
-    import signal
 
     from nango_cli import eventloop, running
     from nango_cli.api import ApiOptions, ApiServer
@@ -89,14 +87,8 @@ def api(
     with open_store() as store:
         server = ApiServer(options, store, on_request)
 
-        async def main() -> int:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, server.stop)
-            return await server.run(on_ready)
-
         try:
-            served = eventloop.run(main())
+            served = eventloop.run_until_signalled(lambda: server.run(on_ready), server.stop)
         finally:
             running.withdraw("api")
             printer.close()

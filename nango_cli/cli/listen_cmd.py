@@ -371,8 +371,6 @@ def _run(
     verbose: bool,
     ui_port: int | None = None,
 ) -> None:
-    import asyncio
-    import signal
 
     from nango_cli import eventloop, running
     from nango_cli.listener import Listener, is_loopback
@@ -388,11 +386,7 @@ def _run(
         _banner(url, options, current)
         running.announce("listener", url, current.env)
 
-    async def main() -> Any:
-        listener = Listener(options, store, on_event, current)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, listener.stop, "interrupted")
+    async def serve(listener: "Listener", store: Any) -> Any:
         inspector = None
         if ui_port is not None:
             # The inspector next to the listener, on the same loop and store.
@@ -416,7 +410,10 @@ def _run(
         )
     try:
         with open_store() as store:
-            summary = eventloop.run(main())
+            listener = Listener(options, store, on_event, current)
+            summary = eventloop.run_until_signalled(
+                lambda: serve(listener, store), lambda: listener.stop("interrupted")
+            )
     finally:
         running.withdraw("listener")
         printer.close()

@@ -54,17 +54,8 @@ def ui(
             output.err(f"environment {current.env}; Ctrl-C to stop")
             running.announce("ui", url, current.env)
 
-        async def main() -> None:
-            import asyncio
-            import signal
-
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, server.stop)
-            await server.run(on_ready)
-
         try:
-            eventloop.run(main())
+            eventloop.run_until_signalled(lambda: server.run(on_ready), server.stop)
         finally:
             running.withdraw("ui")
     raise typer.Exit(130)
