@@ -140,10 +140,36 @@ def _explicit(path: Path) -> Path:
     return path
 
 
-def load(path: Path) -> Project:
+# Read projects by path, with the files' sizes and times: one `fire` asks for the
+# project to resolve its sync and again for the models' schemas, and a long-running
+# `api --fire-on-trigger` asks for every trigger; an edited file is read afresh.
+_loaded: dict[Path, tuple[tuple[tuple[int, int], ...], Project]] = {}
+
+
+def _fingerprint(path: Path) -> tuple[tuple[int, int], ...]:
+    files_read = [path]
     if path.name.endswith(".json"):
-        return _load_compiled(path)
-    return _load_yaml(path)
+        files_read.append(path.parent / "schema.json")
+    stamps = []
+    for file in files_read:
+        try:
+            stat = file.stat()
+        except OSError:
+            stamps.append((-1, -1))
+        else:
+            stamps.append((stat.st_mtime_ns, stat.st_size))
+    return tuple(stamps)
+
+
+def load(path: Path) -> Project:
+    key = path.resolve()
+    fingerprint = _fingerprint(key)
+    cached = _loaded.get(key)
+    if cached is not None and cached[0] == fingerprint:
+        return cached[1]
+    found = _load_compiled(path) if path.name.endswith(".json") else _load_yaml(path)
+    _loaded[key] = (fingerprint, found)
+    return found
 
 
 # ---------------------------------------------------------------- compiled projects

@@ -103,3 +103,17 @@ def test_a_broken_compiled_project_is_a_config_error(
     assert result.exit_code == 3
     error = json.loads(result.stdout)["error"]
     assert message in error["message"] and "nango compile" in error["hint"]
+
+
+def test_a_project_is_read_once_and_again_when_it_changes(tmp_path: Path) -> None:
+    from nango_cli import project
+
+    shutil.copytree(COMPILED, tmp_path / "p")
+    first = project.discover(str(tmp_path / "p"))
+    assert project.discover(str(tmp_path / "p")) is first  # one fire asks twice
+    compiled = tmp_path / "p" / ".nango" / "nango.json"
+    data = json.loads(compiled.read_text())
+    data[1]["syncs"][0]["name"] = "linear-issues-renamed"
+    compiled.write_text(json.dumps(data))
+    again = project.discover(str(tmp_path / "p"))
+    assert "linear-issues-renamed" in again.syncs and "linear-tickets" not in again.syncs
