@@ -62,6 +62,29 @@ def nango_hooks() -> str:
     return exe
 
 
+def start_server(
+    command: list[str], ready: str, home: Path, env: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `nango-hooks COMMAND…` (listen, api, ui) with stdout discarded, and wait for
+    its `ready` line on stderr; the process and the URL printed after `ready`."""
+    err = home / f"{command[0]}.err"
+    with err.open("wb") as err_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nango_cli", *command],
+            stdout=subprocess.DEVNULL,
+            stderr=err_file,
+            env=env,
+            cwd=ROOT,
+        )
+    deadline = time.monotonic() + 30
+    while ready not in err.read_text():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise SystemExit(f"{command[0]} did not start: {err.read_text()}")
+        time.sleep(0.05)
+    return proc, err.read_text().split(ready + " ")[1].split()[0]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -27,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-from _common import ROOT, WRK_HINT, environment, summary
+from _common import ROOT, WRK_HINT, environment, start_server, summary
 
 sys.path.insert(0, str(ROOT))
 
@@ -72,21 +72,7 @@ def start_api(home: Path, loop: str) -> tuple[subprocess.Popen[bytes], str]:
         "NANGO_HOOKS_SECRET_KEY": SECRET,
         "NANGO_HOOKS_EVENT_LOOP": loop,
     }
-    err = home / "api.err"
-    with err.open("wb") as err_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "nango_cli", "api", "--port", "0", "--json"],
-            stdout=subprocess.DEVNULL,
-            stderr=err_file,
-            env=env,
-            cwd=ROOT,
-        )
-    deadline = time.monotonic() + 30
-    while "Nango API on" not in err.read_text():
-        if time.monotonic() > deadline or proc.poll() is not None:
-            raise SystemExit(f"api did not start: {err.read_text()}")
-        time.sleep(0.05)
-    return proc, err.read_text().split("Nango API on ")[1].split()[0]
+    return start_server(["api", "--port", "0", "--json"], "Nango API on", home, env)
 
 
 def cursors(store: Store, count: int) -> list[str]:

@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, WRK_HINT, environment, summary
+from _common import ROOT, WRK_HINT, environment, start_server, summary
 
 sys.path.insert(0, str(ROOT))
 
@@ -60,18 +60,7 @@ def body() -> bytes:
 
 def start_listener(home: Path) -> tuple[subprocess.Popen[bytes], str]:
     env = {**environment(), "NANGO_HOOKS_HOME": str(home), "NANGO_HOOKS_SIGNING_KEY": KEY}
-    err_path = home / "listen.err"
-    with err_path.open("wb") as err:
-        listener = subprocess.Popen(
-            [sys.executable, "-m", "nango_cli", "listen", "--port", "0", "--json"],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            env=env,
-            cwd=ROOT,
-        )
-    while "Listening on" not in err_path.read_text():
-        time.sleep(0.05)
-    return listener, err_path.read_text().split("Listening on ")[1].split()[0]
+    return start_server(["listen", "--port", "0", "--json"], "Listening on", home, env)
 
 
 def stored(home: Path) -> tuple[int, int]:

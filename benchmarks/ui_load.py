@@ -15,13 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, environment, summary
+from _common import ROOT, environment, start_server, summary
 
 sys.path.insert(0, str(ROOT))
 
@@ -83,19 +82,8 @@ def main() -> None:
         home = Path(tmp)
         seed(home, 10_000)
         env = {**environment(), "NANGO_HOOKS_HOME": str(home)}
-        err = home / "ui.err"
-        with err.open("wb") as err_file:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "nango_cli", "ui", "--port", "0"],
-                stderr=err_file,
-                stdout=subprocess.DEVNULL,
-                env=env,
-                cwd=ROOT,
-            )
+        proc, url = start_server(["ui", "--port", "0"], "Inspector on", home, env)
         try:
-            while "Inspector on" not in err.read_text():
-                time.sleep(0.05)
-            url = err.read_text().split("Inspector on ")[1].split()[0]
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=chromium, args=ARGS)
                 for _ in range(args.runs):
