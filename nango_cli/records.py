@@ -561,15 +561,6 @@ def list_records(
     ]
 
 
-def count_records(store: Store) -> dict[tuple[str, str, str], int]:
-    with store.reading() as db:
-        rows = db.execute(
-            "SELECT connection_id, provider_config_key, model, COUNT(*) FROM records "
-            "WHERE deleted_at IS NULL GROUP BY 1, 2, 3"
-        ).fetchall()
-    return {(r[0], r[1], r[2]): int(r[3]) for r in rows}
-
-
 # ---------------------------------------------------------------- connections
 
 _FAKE_CREDENTIALS: dict[str, dict[str, Any]] = {
