@@ -14,7 +14,7 @@ from nango_cli.bodies import FireOptions
 from nango_cli.config import Settings
 from nango_cli.delivery import merge_headers, wire_headers
 from nango_cli.errors import ConfigError, UsageError
-from nango_cli.pipeline import DeliveryPlan, PlannedWebhook, delivery_policy
+from nango_cli.pipeline import DeliveryPlan, PlannedWebhook
 from nango_cli.transports import TLSOptions
 
 if TYPE_CHECKING:
@@ -95,17 +95,7 @@ def plan(opts: FireOptions, settings: Settings, tls: TLSOptions | None = None) -
         webhook.negative = opts.sign_mode != "both"
         webhook.expect_rejection = opts.sign_mode in ("bad", "none")
     skipped = None if opts.force else _skip_reason(opts, settings, built.bodies)
-    policy, breaker = delivery_policy(settings, opts.circuit_breaker)
-    return DeliveryPlan(
-        webhooks=webhooks,
-        policy=policy,
-        breaker=breaker,
-        timeout=float(settings["timeout"]),
-        env=settings.env,
-        notes=notes,
-        skipped=skipped,
-        tls=tls or TLSOptions(),
-    )
+    return DeliveryPlan.for_settings(settings, webhooks, notes, opts.circuit_breaker, tls, skipped)
 
 
 # ---------------------------------------------------------------- what the API serves

@@ -111,6 +111,38 @@ class DeliveryPlan:
     breaker: CircuitBreaker | None = None
     tls: TLSOptions = field(default_factory=TLSOptions)
 
+    @classmethod
+    def for_settings(
+        cls,
+        settings: Settings,
+        webhooks: list[PlannedWebhook],
+        notes: list[str],
+        circuit_breaker: bool = True,
+        tls: TLSOptions | None = None,
+        skipped: str | None = None,
+    ) -> DeliveryPlan:
+        """A plan under the environment's settings: its retry policy and deadline, and
+        the circuit breaker that comes with Nango's server policy (unless the setting
+        or `--no-circuit-breaker` turns it off)."""
+        policy = make_policy(settings["retry_policy"], settings["retries"])
+        breaker = None
+        if circuit_breaker and policy.name == "server" and settings["circuit_breaker"]:
+            breaker = CircuitBreaker(
+                threshold=int(settings["circuit_breaker_failures"]),
+                window_s=float(settings["circuit_breaker_window"]),
+                cooldown_s=float(settings["circuit_breaker_cooldown"]),
+            )
+        return cls(
+            webhooks=webhooks,
+            policy=policy,
+            breaker=breaker,
+            timeout=float(settings["timeout"]),
+            env=settings.env,
+            notes=notes,
+            skipped=skipped,
+            tls=tls or TLSOptions(),
+        )
+
     @property
     def targets(self) -> list[str]:
         """Every target of the plan, in order of first use."""
@@ -118,21 +150,6 @@ class DeliveryPlan:
         for webhook in self.webhooks:
             seen.update(dict.fromkeys(webhook.targets))
         return list(seen)
-
-
-def delivery_policy(
-    settings: Settings, circuit_breaker: bool = True
-) -> tuple[RetryPolicy, CircuitBreaker | None]:
-    """The environment's retry policy, and the circuit breaker that comes with Nango's
-    server policy (unless the setting or `--no-circuit-breaker` turns it off)."""
-    policy = make_policy(settings["retry_policy"], settings["retries"])
-    if not (circuit_breaker and policy.name == "server" and settings["circuit_breaker"]):
-        return policy, None
-    return policy, CircuitBreaker(
-        threshold=int(settings["circuit_breaker_failures"]),
-        window_s=float(settings["circuit_breaker_window"]),
-        cooldown_s=float(settings["circuit_breaker_cooldown"]),
-    )
 
 
 @dataclass

@@ -179,7 +179,7 @@ def plan(
 ) -> DeliveryPlan:
     """What a replay sends, and how (the environment's policy): to `to`, else each
     webhook's connection URL or the environment's URLs."""
-    from nango_cli.pipeline import DeliveryPlan, delivery_policy
+    from nango_cli.pipeline import DeliveryPlan
 
     webhooks, notes = prepare(
         sources,
@@ -195,13 +195,4 @@ def plan(
             f"no webhook URL for environment {settings.env!r}",
             hint="give a URL to send to, or set one with `nango-hooks config set-url URL`",
         )
-    policy, breaker = delivery_policy(settings, circuit_breaker)
-    return DeliveryPlan(
-        webhooks=webhooks,
-        policy=policy,
-        breaker=breaker,
-        timeout=float(settings["timeout"]),
-        env=settings.env,
-        notes=notes,
-        tls=tls or TLSOptions(),
-    )
+    return DeliveryPlan.for_settings(settings, webhooks, notes, circuit_breaker, tls)
