@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 
 from nango_cli import __version__
 from nango_cli.cli import fast_params
-from nango_cli.cli.common import AppState, app_state, json_from_env
+from nango_cli.cli.common import AppState, EnvOption, app_state, json_from_env
 
 fast_params.install()
 
@@ -204,25 +204,10 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-def _complete_envs(incomplete: str) -> list[str]:
-    from nango_cli.cli.common import complete_envs
-
-    return complete_envs(incomplete)
-
-
 @app.callback()
 def root(
     ctx: typer.Context,
-    env: Annotated[
-        str | None,
-        typer.Option(
-            "--env",
-            "-e",
-            metavar="ENV",
-            help="Nango environment (dev, prod, …). [env: NANGO_HOOKS_ENV]",
-            autocompletion=_complete_envs,
-        ),
-    ] = None,
+    env: EnvOption = None,
     config: Annotated[
         str | None,
         typer.Option(
