@@ -31,10 +31,11 @@ from _common import ROOT, WRK_HINT, environment, start_server, summary
 
 sys.path.insert(0, str(ROOT))
 
-from nango_cli import project, records
-from nango_cli.fakedata import Generator
-from nango_cli.payloads import now_timestamp
-from nango_cli.store import Store
+from nango_cli.app import project
+from nango_cli.protocol.fakedata import Generator
+from nango_cli.storage import connections, record_pages, records
+from nango_cli.storage.webhooks import Store
+from nango_cli.support.timefmt import now_timestamp
 
 FIXTURE = ROOT / "tests" / "fixtures" / "compiled"
 MODEL = "GithubIssue"
@@ -80,12 +81,14 @@ def cursors(store: Store, count: int) -> list[str]:
     found = []
     after = 0
     while len(found) < count:
-        page = records.records_page(store, "c1", "github-app", MODEL, after_seq=after, limit=100)
+        page = record_pages.records_page(
+            store, "c1", "github-app", MODEL, after_seq=after, limit=100
+        )
         if page.next_cursor is None:
             after = 0
             continue
         found.append(page.next_cursor)
-        after = records.decode_cursor(page.next_cursor) or 0
+        after = record_pages.decode_cursor(page.next_cursor) or 0
     return found
 
 
@@ -193,7 +196,7 @@ def main() -> None:
         home = Path(tmp)
         (home / "data").mkdir()
         store = Store(home / "data" / "history.sqlite3")
-        records.ensure_connection(store, "c1", "github-app")
+        connections.ensure_connection(store, "c1", "github-app")
         records.apply_changes(store, [change(100_000)], generators())
         pages = cursors(store, 500)
         store.close()

@@ -27,15 +27,16 @@ from pathlib import Path
 
 from _common import ROOT, WRK_HINT, environment, start_server, summary
 
+from nango_cli.protocol import bodies, serialization, signatures
+
 sys.path.insert(0, str(ROOT))
 
-from nango_cli import payloads, signing
 
 KEY = "bench-signing-key-0000000000000000"
 
 
 def body() -> bytes:
-    webhook = payloads.sync_success(
+    webhook = bodies.sync_success(
         connection_id="bench-connection-0123456789",
         provider_config_key="github-enterprise-production",
         sync_name="github-issues-with-comments-and-labels",
@@ -55,7 +56,7 @@ def body() -> bytes:
         },
     )
     webhook["syncVariant"] = "base-enterprise-customer-variant-for-benchmarking-0001"
-    return signing.serialize(webhook)
+    return serialization.serialize(webhook)
 
 
 def start_listener(home: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -111,7 +112,7 @@ def run_with_load_mode(connections: int, seconds: int, home: Path) -> dict[str, 
 
 def run_once(connections: int, seconds: int, home: Path) -> dict[str, object]:
     data = body()
-    headers = signing.signature_headers(KEY, data)
+    headers = signatures.signature_headers(KEY, data)
     lua = home / "post.lua"
     lua.write_text(
         'wrk.method = "POST"\n'

@@ -90,7 +90,7 @@ class InProcess:
     def __init__(self, store: Any, **options: Any) -> None:
         import threading
 
-        from nango_cli.listener import ListenOptions
+        from nango_cli.servers.listener.server import ListenOptions
 
         options.setdefault("port", 0)
         self.options = ListenOptions(**options)
@@ -105,7 +105,7 @@ class InProcess:
         import asyncio
         import threading
 
-        from nango_cli.listener import Listener
+        from nango_cli.servers.listener.server import Listener
 
         def run() -> None:
             async def main() -> None:
@@ -131,6 +131,6 @@ class InProcess:
         self.thread.join(30)
 
     def notices(self, kind: str | None = None) -> list[Any]:
-        from nango_cli.listener import ListenerNotice
+        from nango_cli.servers.listener.server import ListenerNotice
 
         return [e for e in self.events if isinstance(e, ListenerNotice) and kind in (None, e.kind)]

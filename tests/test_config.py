@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from nango_cli import config, paths
+from nango_cli.app import config_file, settings
 from nango_cli.errors import ConfigError, UsageError
+from nango_cli.support import paths
 
 
 def test_paths_follow_nango_hooks_home(home: Path) -> None:
@@ -23,10 +24,10 @@ def test_config_env_var_and_flag_choose_the_file(
     assert paths.config_file(tmp_path / "flag.toml") == tmp_path / "flag.toml"
 
 
-def _file(tmp_path: Path, text: str) -> config.ConfigFile:
+def _file(tmp_path: Path, text: str) -> config_file.ConfigFile:
     path = tmp_path / "c.toml"
     path.write_text(text)
-    return config.ConfigFile.load(path)
+    return config_file.ConfigFile.load(path)
 
 
 def test_precedence_flag_over_env_over_env_table_over_defaults_over_builtin(tmp_path: Path) -> None:
@@ -35,7 +36,7 @@ def test_precedence_flag_over_env_over_env_table_over_defaults_over_builtin(tmp_
         'default_env = "prod"\n[defaults]\ntimeout = "5s"\nretries = 1\n'
         '[environments.prod]\nretries = 4\nurl = "https://prod.example.com/h"\n',
     )
-    resolved = config.resolve(file, environ={})
+    resolved = settings.resolve(file, environ={})
     assert resolved.env == "prod" and resolved.env_source == "file (default_env)"
     assert resolved.values["retries"].value == 4
     assert resolved.values["retries"].source == "file [environments.prod]"
@@ -44,12 +45,12 @@ def test_precedence_flag_over_env_over_env_table_over_defaults_over_builtin(tmp_
     assert resolved.values["retry_policy"].source == "default"
 
     environ = {"NANGO_HOOKS_RETRIES": "7", "NANGO_HOOKS_ENV": "dev"}
-    resolved = config.resolve(file, environ=environ)
+    resolved = settings.resolve(file, environ=environ)
     assert resolved.env == "dev"
     assert resolved.values["retries"].value == 7
     assert resolved.values["retries"].source == "env var NANGO_HOOKS_RETRIES"
 
-    resolved = config.resolve(file, env_flag="prod", flags={"retries": 9}, environ=environ)
+    resolved = settings.resolve(file, env_flag="prod", flags={"retries": 9}, environ=environ)
     assert resolved.env == "prod" and resolved.values["retries"].value == 9
     assert resolved.values["retries"].source == "flag"
 
@@ -68,7 +69,7 @@ def test_precedence_flag_over_env_over_env_table_over_defaults_over_builtin(tmp_
     ],
 )
 def test_values_are_typed(name: str, raw: object, expected: object) -> None:
-    assert config.SETTINGS[name].parse(raw) == expected
+    assert settings.SETTINGS[name].parse(raw) == expected
 
 
 @pytest.mark.parametrize(
@@ -90,12 +91,12 @@ def test_values_are_typed(name: str, raw: object, expected: object) -> None:
 )
 def test_invalid_values_are_rejected(name: str, raw: object) -> None:
     with pytest.raises(ValueError):
-        config.SETTINGS[name].parse(raw)
+        settings.SETTINGS[name].parse(raw)
 
 
 def test_unknown_setting_lists_valid_names() -> None:
     with pytest.raises(UsageError) as info:
-        config.get_setting("colour")
+        settings.get_setting("colour")
     assert "signing_key" in (info.value.hint or "")
 
 
@@ -103,7 +104,7 @@ def test_unparseable_file_reports_path_and_line(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text('[environments.dev]\nurl = "http://x"\nretries = = 3\n')
     with pytest.raises(ConfigError) as info:
-        config.ConfigFile.load(path)
+        config_file.ConfigFile.load(path)
     assert str(path) in info.value.message and "line 3" in info.value.message
 
 
@@ -116,18 +117,18 @@ def test_wrong_value_in_file_names_the_key(tmp_path: Path) -> None:
 def test_env_var_with_bad_value_is_a_config_error(tmp_path: Path) -> None:
     file = _file(tmp_path, "")
     with pytest.raises(ConfigError) as info:
-        config.resolve(file, environ={"NANGO_HOOKS_TIMEOUT": "soon"})
+        settings.resolve(file, environ={"NANGO_HOOKS_TIMEOUT": "soon"})
     assert "NANGO_HOOKS_TIMEOUT" in info.value.message
 
 
 def test_save_is_0600_in_a_0700_dir(tmp_path: Path) -> None:
     path = tmp_path / "new" / "c.toml"
-    file = config.ConfigFile(path=path)
+    file = config_file.ConfigFile(path=path)
     file.table_for_write("dev")["url"] = "http://x.test/"
     file.save()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    assert config.ConfigFile.load(path).env_table("dev") == {"url": "http://x.test/"}
+    assert config_file.ConfigFile.load(path).env_table("dev") == {"url": "http://x.test/"}
 
 
 def test_crash_mid_write_leaves_the_old_file_whole(
@@ -142,7 +143,7 @@ def test_crash_mid_write_leaves_the_old_file_whole(
         raise OSError("disk on fire")
 
     monkeypatch.setattr(os, "fsync", crash)
-    file = config.ConfigFile.load(path)
+    file = config_file.ConfigFile.load(path)
     file.table_for_write("dev")["url"] = "http://new.test/"
     with pytest.raises(OSError):
         file.save()

@@ -12,19 +12,13 @@ from typing import ClassVar
 
 import pytest
 
-from nango_cli.delivery import (
-    BodyCap,
-    CircuitBreaker,
-    Outgoing,
-    delivery_steps,
-    make_policy,
-    merge_headers,
-    next_hop,
-    run_steps,
-)
-from nango_cli.store import AttemptRecord
-from nango_cli.transports import TLSOptions, proxy_for
-from nango_cli.transports.httpx_sender import Sender
+from nango_cli.delivery.attempts import BodyCap, Outgoing, next_hop
+from nango_cli.delivery.breaker import CircuitBreaker
+from nango_cli.delivery.httpx_sender import HttpxSender
+from nango_cli.delivery.records import AttemptRecord
+from nango_cli.delivery.retry import delivery_steps, make_policy, run_steps
+from nango_cli.delivery.transport import TLSOptions, proxy_for
+from nango_cli.protocol.headers import merge_headers
 from tests.receiver import Behaviour, Receiver, free_port
 
 BODY = b'{"type":"sync"}'
@@ -51,11 +45,11 @@ def _deliver(
     timeout: float = 5.0,
     breaker: CircuitBreaker | None = None,
     clock: Clock | None = None,
-    sender: Sender | None = None,
+    sender: HttpxSender | None = None,
 ):
     clock = clock or Clock()
     seen: list[tuple[AttemptRecord, str]] = []
-    sender = sender or Sender()
+    sender = sender or HttpxSender()
     steps = delivery_steps(
         targets, make_policy(policy, retries), lambda a, r: seen.append((a, r)), breaker
     )
@@ -290,7 +284,7 @@ def test_body_cap_is_honest_about_truncation() -> None:
 def test_a_non_transport_error_is_raised_not_recorded_as_network(receiver: Receiver) -> None:
     """Before, any exception during a send became a retried "network" attempt (a header
     httpx could not encode, say); now only transport failures are attempts."""
-    sender = Sender()
+    sender = HttpxSender()
     with pytest.raises(UnicodeEncodeError):
         sender.send(receiver.url, BODY, {"x-redacted": "\u2026 redacted"}, 5.0)
     assert receiver.requests == []
@@ -347,11 +341,11 @@ def test_a_non_loopback_target_goes_through_the_proxy(
         monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.server_address[1]}")
         monkeypatch.delenv("NO_PROXY", raising=False)
         monkeypatch.delenv("no_proxy", raising=False)
-        attempt = Sender().send("http://hooks.example.test/nango", BODY, HEADERS, 5.0)
+        attempt = HttpxSender().send("http://hooks.example.test/nango", BODY, HEADERS, 5.0)
         assert attempt.status_code == 202
         assert _ForwardProxy.seen == [("POST", "http://hooks.example.test/nango")]
         # loopback targets bypass the proxy
-        assert Sender().send(receiver.url, BODY, HEADERS, 5.0).status_code == 200
+        assert HttpxSender().send(receiver.url, BODY, HEADERS, 5.0).status_code == 200
         assert len(_ForwardProxy.seen) == 1 and len(receiver.requests) == 1
     finally:
         server.shutdown()
@@ -379,7 +373,7 @@ def tls_receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Rec
 def test_https_with_the_servers_ca(tls_receiver: tuple[Receiver, Path]) -> None:
     receiver, ca_path = tls_receiver
     url = receiver.url.replace("http://", "https://")
-    attempt = Sender(TLSOptions(ca_cert=str(ca_path))).send(url, BODY, HEADERS, 5.0)
+    attempt = HttpxSender(TLSOptions(ca_cert=str(ca_path))).send(url, BODY, HEADERS, 5.0)
     assert attempt.status_code == 200
 
 
@@ -390,8 +384,8 @@ def test_https_self_signed_is_a_tls_error_unless_trusted(
     url = receiver.url.replace("http://", "https://")
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
-    attempt = Sender().send(url, BODY, HEADERS, 5.0)
+    attempt = HttpxSender().send(url, BODY, HEADERS, 5.0)
     assert attempt.error_class == "tls" and "not trusted" in (attempt.error or "")
-    assert Sender(TLSOptions(insecure=True)).send(url, BODY, HEADERS, 5.0).status_code == 200
+    assert HttpxSender(TLSOptions(insecure=True)).send(url, BODY, HEADERS, 5.0).status_code == 200
     monkeypatch.setenv("SSL_CERT_FILE", str(ca_path))
-    assert Sender().send(url, BODY, HEADERS, 5.0).status_code == 200
+    assert HttpxSender().send(url, BODY, HEADERS, 5.0).status_code == 200

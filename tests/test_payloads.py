@@ -6,14 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nango_cli import payloads
 from nango_cli.errors import UsageError
+from nango_cli.protocol import bodies, edits
+from nango_cli.support import timefmt
 
 TS = "2026-11-26T12:00:00.000Z"
 
 
 def test_sync_success_has_exactly_nangos_fields() -> None:
-    body = payloads.sync_success(
+    body = bodies.sync_success(
         connection_id="c1",
         provider_config_key="github",
         sync_name="github-tickets",
@@ -42,7 +43,7 @@ def test_sync_success_has_exactly_nangos_fields() -> None:
 
 
 def test_sync_success_with_checkpoints() -> None:
-    body = payloads.sync_success(
+    body = bodies.sync_success(
         connection_id="c",
         provider_config_key="p",
         sync_name="s",
@@ -54,7 +55,7 @@ def test_sync_success_with_checkpoints() -> None:
 
 
 def test_sync_error_joins_models_and_has_no_results() -> None:
-    body = payloads.sync_error(
+    body = bodies.sync_error(
         connection_id="c",
         provider_config_key="p",
         sync_name="s",
@@ -71,7 +72,7 @@ def test_sync_error_joins_models_and_has_no_results() -> None:
 
 
 def test_auth_success_and_failure() -> None:
-    ok = payloads.auth(
+    ok = bodies.auth(
         connection_id="c",
         provider_config_key="gh",
         provider="github",
@@ -82,7 +83,7 @@ def test_auth_success_and_failure() -> None:
     )
     assert ok["type"] == "auth" and ok["success"] is True and "error" not in ok
     assert ok["endUser"] == {"endUserId": "u1", "tags": {}} and ok["tags"] == {"end_user_id": "u1"}
-    failed = payloads.auth(
+    failed = bodies.auth(
         connection_id="c",
         provider_config_key="gh",
         provider="github",
@@ -96,7 +97,7 @@ def test_auth_success_and_failure() -> None:
 
 
 def test_forward_wraps_or_passes_through() -> None:
-    wrapped = payloads.forward(
+    wrapped = bodies.forward(
         provider="github", provider_config_key="gh-prod", connection_id="c", payload={"a": 1}
     )
     assert wrapped == {
@@ -106,13 +107,13 @@ def test_forward_wraps_or_passes_through() -> None:
         "connectionId": "c",
         "payload": {"a": 1},
     }
-    assert payloads.forward(
+    assert bodies.forward(
         provider="github", provider_config_key="gh", connection_id=None, payload={"a": 1}
     ) == {"a": 1}
 
 
 def test_forward_header_filter_drops_by_prefix() -> None:
-    kept = payloads.forwardable_headers(
+    kept = bodies.forwardable_headers(
         [
             ("X-GitHub-Event", "issues"),
             ("Host", "x"),
@@ -133,24 +134,22 @@ def test_forward_header_filter_drops_by_prefix() -> None:
 
 
 def test_async_action() -> None:
-    body = payloads.async_action(connection_id="c", provider_config_key="p")
+    body = bodies.async_action(connection_id="c", provider_config_key="p")
     action_id = body["payload"]["id"]
     assert uuid.UUID(action_id).version == 4
     assert body["payload"]["statusUrl"] == f"/action/{action_id}"
-    assert payloads.async_action(connection_id="c", provider_config_key="p", action_id="abc")[
+    assert bodies.async_action(connection_id="c", provider_config_key="p", action_id="abc")[
         "payload"
     ] == {"id": "abc", "statusUrl": "/action/abc"}
 
 
 def test_timestamps() -> None:
-    assert payloads.parse_timestamp("2026-11-01") == "2026-11-01T00:00:00.000Z"
-    assert (
-        payloads.parse_timestamp("2026-11-01T10:00:00.123456+02:00") == "2026-11-01T08:00:00.123Z"
-    )
-    assert payloads.parse_timestamp("2026-11-01T10:00:00Z") == "2026-11-01T10:00:00.000Z"
+    assert timefmt.parse_timestamp("2026-11-01") == "2026-11-01T00:00:00.000Z"
+    assert timefmt.parse_timestamp("2026-11-01T10:00:00.123456+02:00") == "2026-11-01T08:00:00.123Z"
+    assert timefmt.parse_timestamp("2026-11-01T10:00:00Z") == "2026-11-01T10:00:00.000Z"
     with pytest.raises(UsageError):
-        payloads.parse_timestamp("yesterday")
-    now = payloads.now_timestamp()
+        timefmt.parse_timestamp("yesterday")
+    now = timefmt.now_timestamp()
     assert len(now) == 24 and now.endswith("Z") and now[19] == "."
 
 
@@ -164,8 +163,8 @@ def test_timestamps() -> None:
     ],
 )
 def test_derivations(sync: str, integration: str, model: str) -> None:
-    assert payloads.derive_integration(sync) == integration
-    assert payloads.derive_model(sync) == model
+    assert bodies.derive_integration(sync) == integration
+    assert bodies.derive_model(sync) == model
 
 
 def test_set_paths() -> None:
@@ -178,8 +177,8 @@ def test_set_paths() -> None:
         "new.deep.key=true",
         'quoted="5"',
     ):
-        path, value = payloads.parse_assignment(text)
-        payloads.apply_assignment(body, path, value)
+        path, value = edits.parse_assignment(text)
+        edits.apply_assignment(body, path, value)
     assert body == {
         "responseResults": {"added": 5},
         "checkpoints": None,
@@ -193,18 +192,18 @@ def test_set_paths() -> None:
 @pytest.mark.parametrize("text", ["noequals", "=1", "a..b=1", ".a=1"])
 def test_bad_set_is_a_usage_error(text: str) -> None:
     with pytest.raises(UsageError):
-        payloads.parse_assignment(text)
+        edits.parse_assignment(text)
 
 
 def test_set_into_a_list_out_of_range() -> None:
     with pytest.raises(UsageError):
-        payloads.apply_assignment({"l": [1]}, ["l", "5"], 2)
+        edits.apply_assignment({"l": [1]}, ["l", "5"], 2)
 
 
 @given(st.text(max_size=60))
 def test_set_parser_only_raises_declared_errors(text: str) -> None:
     try:
-        path, value = payloads.parse_assignment(text)
-        payloads.apply_assignment({"a": {"b": [1, 2]}, "c": 1}, path, value)
+        path, value = edits.parse_assignment(text)
+        edits.apply_assignment({"a": {"b": [1, 2]}, "c": 1}, path, value)
     except UsageError:
         pass

@@ -9,17 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nango_cli import signing
+from nango_cli.protocol import serialization, signatures, vocabulary
 from tests.nango_node import SORT_KEYS_JS
 
 
 def test_spec_test_vectors() -> None:
     assert (
-        signing.legacy_signature("secret", b"payload")
+        signatures.legacy_signature("secret", b"payload")
         == "22439a879b090cd05e5b51c5b5d7e4a205830e6ab4f54b90f5a822b7c7110934"
     )
     assert (
-        signing.hmac_signature("secret", b"payload")
+        signatures.hmac_signature("secret", b"payload")
         == "b82fcb791acec57859b989b430a826488ce2e479fdf92326bd0a2e8375a42ba4"
     )
 
@@ -32,8 +32,8 @@ def test_ordinary_body_matches_python_sorted_compact_form() -> None:
         "name": "Zoë ✓",
     }
     expected = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    assert signing.serialize(body) == expected
-    assert "Zoë ✓".encode() in signing.serialize(body)  # raw UTF-8, not \u escapes
+    assert serialization.serialize(body) == expected
+    assert "Zoë ✓".encode() in serialization.serialize(body)  # raw UTF-8, not \u escapes
 
 
 @pytest.mark.parametrize(
@@ -55,67 +55,69 @@ def test_ordinary_body_matches_python_sorted_compact_form() -> None:
     ],
 )
 def test_numbers_print_as_javascript(value: float, text: str) -> None:
-    assert signing.stable_stringify(value) == text
+    assert serialization.stable_stringify(value) == text
 
 
 def test_integer_like_keys_sort_first_numerically_then_utf16_order() -> None:
     body = {"a": 1, "10": 2, "2": 3, "1": 4, "01": 5, "\uffff": 6, "\U0001f600": 7, "B": 8}
-    assert signing.stable_stringify(body) == (
+    assert serialization.stable_stringify(body) == (
         '{"1":4,"2":3,"10":2,"01":5,"B":8,"a":1,"\U0001f600":7,"\uffff":6}'
     )
 
 
 def test_nested_objects_inside_arrays_are_sorted_and_arrays_keep_order() -> None:
-    assert signing.stable_stringify({"x": [{"b": 1, "a": 2}, 3, [{"d": 0, "c": 1}]]}) == (
+    assert serialization.stable_stringify({"x": [{"b": 1, "a": 2}, 3, [{"d": 0, "c": 1}]]}) == (
         '{"x":[{"a":2,"b":1},3,[{"c":1,"d":0}]]}'
     )
 
 
 def test_control_characters_and_lone_surrogates_are_escaped_like_javascript() -> None:
-    assert signing.stable_stringify('a\x01\n"\\\u2028') == '"a\\u0001\\n\\"\\\\\u2028"'
-    assert signing.stable_stringify("\ud800") == '"\\ud800"'
-    assert signing.serialize("\ud800") == b'"\\ud800"'
+    assert serialization.stable_stringify('a\x01\n"\\\u2028') == '"a\\u0001\\n\\"\\\\\u2028"'
+    assert serialization.stable_stringify("\ud800") == '"\\ud800"'
+    assert serialization.serialize("\ud800") == b'"\\ud800"'
 
 
 def test_signature_modes() -> None:
     body = b"{}"
-    both = signing.signature_headers("k", body)
-    assert set(both) == {signing.HMAC_HEADER, signing.LEGACY_HEADER}
-    assert signing.signature_headers("k", body, "none") == {}
-    assert set(signing.signature_headers("k", body, "legacy-only")) == {signing.LEGACY_HEADER}
-    bad = signing.signature_headers("k", body, "bad")
-    assert bad[signing.HMAC_HEADER] != both[signing.HMAC_HEADER]
+    both = signatures.signature_headers("k", body)
+    assert set(both) == {vocabulary.HMAC_HEADER, vocabulary.LEGACY_HEADER}
+    assert signatures.signature_headers("k", body, "none") == {}
+    assert set(signatures.signature_headers("k", body, "legacy-only")) == {vocabulary.LEGACY_HEADER}
+    bad = signatures.signature_headers("k", body, "bad")
+    assert bad[vocabulary.HMAC_HEADER] != both[vocabulary.HMAC_HEADER]
 
 
 def test_verify_valid_invalid_missing_and_no_key() -> None:
-    body = signing.serialize({"type": "sync", "a": 1})
-    headers = signing.signature_headers("key-1", body)
-    hmac_v, legacy_v = signing.verify_headers("key-1", body, headers)
+    body = serialization.serialize({"type": "sync", "a": 1})
+    headers = signatures.signature_headers("key-1", body)
+    hmac_v, legacy_v = signatures.verify_headers("key-1", body, headers)
     assert (hmac_v.state, legacy_v.state) == ("valid", "valid")
-    hmac_v, legacy_v = signing.verify_headers("key-1", body, {})
+    hmac_v, legacy_v = signatures.verify_headers("key-1", body, {})
     assert (hmac_v.state, legacy_v.state) == ("missing", "missing")
-    hmac_v, _ = signing.verify_headers(None, body, headers)
+    hmac_v, _ = signatures.verify_headers(None, body, headers)
     assert hmac_v.state == "no-key"
     lower = {k.lower(): v for k, v in headers.items()}
-    assert signing.verify_headers("key-1", body, lower)[0].ok  # header names are case-insensitive
+    assert signatures.verify_headers("key-1", body, lower)[
+        0
+    ].ok  # header names are case-insensitive
 
 
 def test_verify_explains_the_likely_cause() -> None:
     parsed = {"type": "sync", "b": [1, 2], "a": "x"}
-    body = signing.serialize(parsed)
-    headers = signing.signature_headers("key-1", body)
+    body = serialization.serialize(parsed)
+    headers = signatures.signature_headers("key-1", body)
 
-    other_key = signing.verify_headers("key-2", body, headers, other_keys=("key-1",))[0]
+    other_key = signatures.verify_headers("key-2", body, headers, other_keys=("key-1",))[0]
     assert other_key.state == "invalid" and "different key" in (other_key.reason or "")
 
     pretty = json.dumps(parsed, indent=2).encode()
-    reserialized = signing.verify_headers("key-1", pretty, headers)[0]
+    reserialized = signatures.verify_headers("key-1", pretty, headers)[0]
     assert "re-serialized" in (reserialized.reason or "")
 
-    newline = signing.verify_headers("key-1", body + b"\n", headers)[0]
+    newline = signatures.verify_headers("key-1", body + b"\n", headers)[0]
     assert "newline" in (newline.reason or "")
 
-    garbage = signing.verify_headers("key-1", body, {signing.HMAC_HEADER: "zz"})[0]
+    garbage = signatures.verify_headers("key-1", body, {vocabulary.HMAC_HEADER: "zz"})[0]
     assert "hex" in (garbage.reason or "")
 
 
@@ -131,19 +133,21 @@ json_values = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(json_values)
 def test_serialized_bodies_parse_back_to_the_same_value(value: object) -> None:
-    assert json.loads(signing.serialize(value)) == value
+    assert json.loads(serialization.serialize(value)) == value
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=200), st.text(min_size=1, max_size=40))
 def test_verify_accepts_exactly_what_sign_produces(body: bytes, key: str) -> None:
-    headers = signing.signature_headers(key, body)
-    assert all(v.ok for v in signing.verify_headers(key, body, headers))
+    headers = signatures.signature_headers(key, body)
+    assert all(v.ok for v in signatures.verify_headers(key, body, headers))
     # an independent implementation agrees
-    assert headers[signing.HMAC_HEADER] == hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
-    assert headers[signing.LEGACY_HEADER] == hashlib.sha256(key.encode() + body).hexdigest()
+    assert (
+        headers[vocabulary.HMAC_HEADER] == hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+    )
+    assert headers[vocabulary.LEGACY_HEADER] == hashlib.sha256(key.encode() + body).hexdigest()
     tampered = body + b"x"
-    assert not signing.verify_headers(key, tampered, headers)[0].ok
+    assert not signatures.verify_headers(key, tampered, headers)[0].ok
 
 
 NODE_STABLE_STRINGIFY = (
@@ -189,7 +193,7 @@ def test_bytes_and_signatures_match_nodejs(nango_node: object) -> None:
     )
     expected = json.loads(proc.stdout)
     for case, ref in zip(cases, expected, strict=True):
-        body = signing.serialize(case)
+        body = serialization.serialize(case)
         assert body == ref["body"].encode("utf-8")
-        assert signing.hmac_signature("kéy", body) == ref["hmac"]
-        assert signing.legacy_signature("kéy", body) == ref["legacy"]
+        assert signatures.hmac_signature("kéy", body) == ref["hmac"]
+        assert signatures.legacy_signature("kéy", body) == ref["legacy"]

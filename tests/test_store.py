@@ -8,16 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from nango_cli.delivery.records import DELIVERED, INTERRUPTED, SENDING, AttemptRecord, WebhookRecord
 from nango_cli.errors import NotFoundError
-from nango_cli.store import (
-    DELIVERED,
-    INTERRUPTED,
-    SENDING,
-    AttemptRecord,
-    HistoryFilter,
-    Store,
-    WebhookRecord,
-)
+from nango_cli.storage.webhooks import HistoryFilter, Store
 
 
 def _webhook(id_: str, created: str = "2026-11-26T12:00:00.000Z", **kw: object) -> WebhookRecord:

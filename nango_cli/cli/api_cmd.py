@@ -10,7 +10,7 @@ from nango_cli.cli.common import EnvOption, StreamJsonOption, open_store, settin
 from nango_cli.cli.output import Styled
 
 if TYPE_CHECKING:
-    from nango_cli.records import ApiRequest
+    from nango_cli.storage.api_log import ApiRequest
 
 app = typer.Typer(rich_markup_mode=None)
 
@@ -55,9 +55,10 @@ def api(
       nango-hooks api --port 0 --fire-on-trigger
     """
 
-    from nango_cli import eventloop, running
-    from nango_cli.api import ApiOptions, ApiServer
-    from nango_cli.listener import is_loopback
+    from nango_cli.app import running
+    from nango_cli.servers.api import ApiOptions, ApiServer
+    from nango_cli.servers.listener.server import is_loopback
+    from nango_cli.support import eventloop
 
     state = use(ctx, env, json_output)
     output.streaming = True
@@ -129,7 +130,7 @@ def _line(request: "ApiRequest") -> str:
 
 
 def _banner(url: str, current: Any) -> None:
-    from nango_cli.config import mask_secret
+    from nango_cli.app.settings import mask_secret
 
     output.err(Styled(f"Nango API on {url}", "bold"))
     key = current["secret_key"]
@@ -149,9 +150,9 @@ def _banner(url: str, current: Any) -> None:
 
 def _trigger(current: Any, printer: "output.BackgroundPrinter") -> Any:
     """--fire-on-trigger: each triggered sync's completion webhook, fired as `fire` would."""
+    from nango_cli.app.fire import FireOptions, plan, write_api_state
+    from nango_cli.delivery.outbox import execute
     from nango_cli.errors import NangoHooksError
-    from nango_cli.fire import FireOptions, plan, write_api_state
-    from nango_cli.pipeline import execute
 
     def fire(connection_id: str, provider_config_key: str, names: list[str]) -> None:
         for name in names:

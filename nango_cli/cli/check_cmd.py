@@ -22,15 +22,15 @@ from nango_cli.cli.common import (
 from nango_cli.cli.output import Column, Styled
 
 if TYPE_CHECKING:
-    from nango_cli.check import CheckResult
-    from nango_cli.config import Settings
+    from nango_cli.app.check_specs import CheckResult
+    from nango_cli.app.settings import Settings
 
 _STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "not judged": "yellow"}
 app = typer.Typer(rich_markup_mode=None)
 
 
 def _names(values: list[str] | None) -> list[str]:
-    from nango_cli.check import CHECK_NAMES
+    from nango_cli.app.check_specs import CHECK_NAMES
     from nango_cli.errors import UsageError
 
     names = [n.strip() for v in values or [] for n in v.split(",") if n.strip()]
@@ -110,8 +110,9 @@ def check(
     legacy-only (warn only). The security checks count only when the handler
     accepted a correctly signed webhook in the same run. README explains each.
     """
-    from nango_cli.check import CheckTarget, available, run_checks, save_report
-    from nango_cli.delivery import CircuitBreaker
+    from nango_cli.app.check import run_checks
+    from nango_cli.app.check_specs import CheckTarget, available, save_report
+    from nango_cli.app.plans import breaker_for
     from nango_cli.errors import CheckFailedError, ConfigError
 
     state = use(ctx, env, json_output)
@@ -154,11 +155,7 @@ def check(
         end_user=not no_end_user,
         api_url=_api_url(api),
         api_key=current["secret_key"],
-        breaker=CircuitBreaker(
-            threshold=int(current["circuit_breaker_failures"]),
-            window_s=float(current["circuit_breaker_window"]),
-            cooldown_s=float(current["circuit_breaker_cooldown"]),
-        ),
+        breaker=breaker_for(current),
     )
     chosen = only_names or available(target)
     names = [n for n in chosen if n not in skipped]
@@ -197,7 +194,7 @@ def _sync_for_check(
 ) -> tuple[str, str, list[str], str]:
     """The sync the checks send: the one named, else the first the config or the project
     knows, else an example one (said in a note)."""
-    from nango_cli.bodies import FireOptions, connection_for, resolve_sync
+    from nango_cli.app.bodies import FireOptions, connection_for, resolve_sync
 
     name = sync or _default_sync(current, project)
     notes: list[str] = []
@@ -225,7 +222,7 @@ def _sync_for_check(
 
 def _api_url(explicit: str | None) -> str | None:
     """--api, else the API running on this machine (it shares this store)."""
-    from nango_cli import running
+    from nango_cli.app import running
 
     if explicit:
         return checked_url(explicit, "--api")
@@ -235,7 +232,7 @@ def _api_url(explicit: str | None) -> str | None:
 
 def _default_sync(current: "Settings", project: str | None) -> str | None:
     """The first sync the config knows, else the first in the project's files."""
-    from nango_cli import project as projects
+    from nango_cli.app import project as projects
 
     configured = current.file.syncs()
     if configured:

@@ -19,9 +19,10 @@ import typer
 from nango_cli.cli import output
 
 if TYPE_CHECKING:
-    from nango_cli.config import ConfigFile, Settings
-    from nango_cli.store import Store
-    from nango_cli.transports import TLSOptions
+    from nango_cli.app.config_file import ConfigFile
+    from nango_cli.app.settings import Settings
+    from nango_cli.delivery.transport import TLSOptions
+    from nango_cli.storage.webhooks import Store
 
 JSON_ENV = "NANGO_HOOKS_JSON"
 
@@ -60,8 +61,8 @@ def use(ctx: typer.Context, env: str | None = None, json_output: bool = False) -
 
 def complete_envs(incomplete: str) -> list[str]:
     try:
-        from nango_cli import paths
-        from nango_cli.config import ConfigFile
+        from nango_cli.app.config_file import ConfigFile
+        from nango_cli.support import paths
 
         names = ConfigFile.load(paths.config_file()).environments()
     except Exception:  # completion must never fail loudly
@@ -70,15 +71,16 @@ def complete_envs(incomplete: str) -> list[str]:
 
 
 def complete_settings(incomplete: str) -> list[str]:
-    from nango_cli.config import SETTINGS
+    from nango_cli.app.settings import SETTINGS
 
     return [n for n in SETTINGS if n.startswith(incomplete)]
 
 
 def complete_syncs(incomplete: str) -> list[str]:
     try:
-        from nango_cli import paths, project
-        from nango_cli.config import ConfigFile
+        from nango_cli.app import project
+        from nango_cli.app.config_file import ConfigFile
+        from nango_cli.support import paths
 
         names = set(ConfigFile.load(paths.config_file()).syncs())
         names.update(project.discover().syncs)
@@ -136,8 +138,8 @@ ProjectOption = Annotated[
 
 
 def config_file(state: AppState) -> ConfigFile:
-    from nango_cli import paths
-    from nango_cli.config import ConfigFile
+    from nango_cli.app.config_file import ConfigFile
+    from nango_cli.support import paths
 
     file = ConfigFile.load(paths.config_file(state.config))
     for text in file.warnings:
@@ -146,14 +148,14 @@ def config_file(state: AppState) -> ConfigFile:
 
 
 def settings(state: AppState, flags: dict[str, Any] | None = None) -> Settings:
-    from nango_cli.config import resolve
+    from nango_cli.app.settings import resolve
 
     return resolve(config_file(state), state.env, flags)
 
 
 def open_store() -> Store:
     """The history store, with rows left `sending` by dead processes marked interrupted."""
-    from nango_cli.store import Store
+    from nango_cli.storage.webhooks import Store
 
     store = Store.open_default()
     for text in store.warnings:
@@ -163,7 +165,7 @@ def open_store() -> Store:
 
 
 def checked_url(url: str, option: str = "--url") -> str:
-    from nango_cli.config import validate_url
+    from nango_cli.app.settings import validate_url
     from nango_cli.errors import UsageError
 
     try:
@@ -175,7 +177,7 @@ def checked_url(url: str, option: str = "--url") -> str:
 
 
 def tls_options(ca_cert: str | None, insecure: bool) -> TLSOptions:
-    from nango_cli.transports import TLSOptions
+    from nango_cli.delivery.transport import TLSOptions
 
     if ca_cert and insecure:
         from nango_cli.errors import UsageError
@@ -235,7 +237,7 @@ def _piped_stdin(what: str, thing: str) -> BinaryIO:
 
 def read_input(source: str, what: str, limit: int | None = None) -> bytes:
     """Bytes of FILE, or of standard input for `-`, never more than `limit`."""
-    from nango_cli import files
+    from nango_cli.support import files
 
     limit = limit or files.DEFAULT_INPUT_LIMIT
     if source == "-":
@@ -269,7 +271,7 @@ def open_input(source: str, what: str) -> Iterator[BinaryIO]:
 def parse_counts(values: list[str] | None, option: str) -> dict[str | None, int]:
     """`--added 3` (every model) or `--added Ticket=3` (one model), repeatable."""
     from nango_cli.errors import UsageError
-    from nango_cli.nango import MAX_SAFE_INTEGER
+    from nango_cli.protocol.vocabulary import MAX_SAFE_INTEGER
 
     counts: dict[str | None, int] = {}
     for value in values or []:
@@ -315,7 +317,7 @@ def parse_size(text: str, option: str) -> int:
 
 
 def parse_duration_option(text: str | None, option: str) -> float | None:
-    from nango_cli.config import parse_duration
+    from nango_cli.app.settings import parse_duration
     from nango_cli.errors import UsageError
 
     if text is None:
@@ -330,7 +332,7 @@ def delivery_flags(
     retry_policy: str | None, retries: int | None, timeout: str | None
 ) -> dict[str, Any]:
     """--retry-policy/--retries/--timeout as setting values (the `flag` precedence level)."""
-    from nango_cli.config import SETTINGS
+    from nango_cli.app.settings import SETTINGS
     from nango_cli.errors import UsageError
 
     flags: dict[str, Any] = {}

@@ -19,7 +19,7 @@ from nango_cli.cli.common import (
 from nango_cli.cli.output import Column
 
 if TYPE_CHECKING:
-    from nango_cli.config import ConfigFile
+    from nango_cli.app.config_file import ConfigFile
 
 app = typer.Typer(
     help="Show and change settings: URLs, keys, retries, environments.",
@@ -41,7 +41,7 @@ SettingArgument = Annotated[
 
 
 def _settings_epilog() -> str:
-    from nango_cli.config import SETTINGS
+    from nango_cli.app.settings import SETTINGS
 
     width = max(len(name) for name in SETTINGS) + 2
     lines = ["Settings:"]
@@ -68,7 +68,7 @@ def _save(file: "ConfigFile", state: AppState, done: str, data: dict[str, Any]) 
 def _target_env(state: AppState, file: "ConfigFile", defaults: bool) -> str | None:
     import os
 
-    from nango_cli.config import resolve_env
+    from nango_cli.app.settings import resolve_env
 
     return None if defaults else resolve_env(state.env, file, os.environ)[0]
 
@@ -82,7 +82,7 @@ def _write_setting(
     defaults: bool = False,
     shown: str | None = None,
 ) -> None:
-    from nango_cli.config import get_setting
+    from nango_cli.app.settings import get_setting
     from nango_cli.errors import UsageError
 
     setting = get_setting(name)
@@ -132,7 +132,7 @@ def set_url(
     if connection is None:
         _write_setting(ctx, env, json_output, "secondary_url" if secondary else "url", url)
         return
-    from nango_cli.config import validate_url
+    from nango_cli.app.settings import validate_url
     from nango_cli.errors import UsageError
 
     if secondary:
@@ -214,7 +214,7 @@ def set_key(
     json_output: JsonOption = False,
 ) -> None:
     """Set the webhook signing key (Nango: Environment Settings > Webhooks)."""
-    from nango_cli.config import mask_secret
+    from nango_cli.app.settings import mask_secret
     from nango_cli.errors import UsageError
 
     what = "API secret key" if secret else "webhook signing key"
@@ -239,7 +239,7 @@ def set_key(
     target = _target_env(state, file, False)
     table = file.table_for_write(target)
     name = "secret_key" if secret else "signing_key"
-    from nango_cli.config import get_setting
+    from nango_cli.app.settings import get_setting
 
     try:
         value = get_setting(name).parse(key)
@@ -291,7 +291,7 @@ def unset_value(
     json_output: JsonOption = False,
 ) -> None:
     """Remove a setting from an environment (or from [defaults])."""
-    from nango_cli.config import get_setting
+    from nango_cli.app.settings import get_setting
 
     setting = get_setting(name)
     state = use(ctx, env, json_output)
@@ -323,7 +323,7 @@ def get_value(
     json_output: JsonOption = False,
 ) -> None:
     """Print the effective value of one setting (exit 6 when it is not set)."""
-    from nango_cli.config import get_setting
+    from nango_cli.app.settings import get_setting
     from nango_cli.errors import NotFoundError
 
     setting = get_setting(name)
@@ -342,7 +342,7 @@ def get_value(
 
 
 def _entry(name: str, value: object, source: str, reveal: bool) -> dict[str, object]:
-    from nango_cli.config import SETTINGS
+    from nango_cli.app.settings import SETTINGS
 
     setting = SETTINGS[name]
     shown: object = value
@@ -361,7 +361,7 @@ def show(
     json_output: JsonOption = False,
 ) -> None:
     """Every effective setting with where it comes from (flag, env var, file, default)."""
-    from nango_cli.config import SETTINGS
+    from nango_cli.app.settings import SETTINGS
 
     state = use(ctx, env, json_output)
     current = settings(state)
@@ -419,7 +419,7 @@ def show(
 @app.command("path")
 def path(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Print where the config file and the history store live."""
-    from nango_cli import paths
+    from nango_cli.support import paths
 
     state = use(ctx, None, json_output)
     config_path = paths.config_file(state.config)
@@ -434,7 +434,7 @@ def envs(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """List the environments and per-connection URLs; the current environment is starred."""
     import os
 
-    from nango_cli.config import resolve_env
+    from nango_cli.app.settings import resolve_env
 
     state = use(ctx, None, json_output)
     file = config_file(state)
@@ -475,7 +475,7 @@ def use_env(
     json_output: JsonOption = False,
 ) -> None:
     """Make ENV the default environment (NANGO_HOOKS_ENV and --env still win)."""
-    from nango_cli.config import validate_env_name
+    from nango_cli.app.settings import validate_env_name
     from nango_cli.errors import NotFoundError
 
     name = validate_env_name(env_name)
@@ -519,7 +519,7 @@ def set_sync(
 ) -> None:
     """Describe a sync ([syncs.NAME]) so `fire --sync NAME` needs no other flags."""
     from nango_cli.errors import UsageError
-    from nango_cli.nango import SYNC_TYPES
+    from nango_cli.protocol.vocabulary import SYNC_TYPES
 
     if sync_type and sync_type.upper() not in SYNC_TYPES:
         raise UsageError(

@@ -19,7 +19,7 @@ def demo(ctx: typer.Context, json_output: JsonOption = False) -> None:
     Needs no configuration and touches none: a throwaway key and store in a
     temporary directory. Takes a second or two.
     """
-    from nango_cli import demo as core
+    from nango_cli.servers import demo as core
 
     state = use(ctx, None, json_output)
     quiet = state.json

@@ -31,8 +31,8 @@ from nango_cli.cli.common import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from nango_cli.pipeline import DeliveryPlan, SentWebhook
-    from nango_cli.store import Store
+    from nango_cli.delivery.outbox import DeliveryPlan, SentWebhook
+    from nango_cli.storage.webhooks import Store
 
 SYNC = "Sync webhooks"
 OTHER = "Other webhook types"
@@ -416,14 +416,14 @@ def fire(
 
       nango-hooks fire --forward event.json -i github -H 'X-GitHub-Event: issues'
     """
-    from nango_cli.errors import UsageError
-    from nango_cli.fire import (
+    from nango_cli.app.fire import (
         FireOptions,
         parse_supplied,
         plan,
         plan_with_supplied,
         write_api_state,
     )
+    from nango_cli.errors import UsageError
 
     state = use(ctx, env, json_output)
     kinds = [
@@ -511,7 +511,7 @@ def fire(
 
 
 def _listener_url() -> list[str]:
-    from nango_cli import running
+    from nango_cli.app import running
     from nango_cli.errors import NotFoundError
 
     found = running.running("listener")
@@ -525,7 +525,7 @@ def _listener_url() -> list[str]:
 
 def _parse_json_flag(text: str, flag: str) -> object:
     from nango_cli.errors import UsageError
-    from nango_cli.signing import parse_json
+    from nango_cli.protocol.serialization import parse_json
 
     try:
         return parse_json(text)
@@ -540,7 +540,7 @@ def send(
 ) -> None:
     """Record, deliver, render; the exit code says how it went. `before` runs on the
     store first (what the webhooks announce is made true before they go out)."""
-    from nango_cli.pipeline import execute
+    from nango_cli.delivery.outbox import execute
 
     if plan.skipped:
         output.note(f"not sent: {plan.skipped}; use --force to send anyway")

@@ -17,7 +17,8 @@ from nango_cli.cli.common import (
 from nango_cli.cli.output import Column, Styled
 
 if TYPE_CHECKING:
-    from nango_cli.store import HistoryFilter, WebhookRecord
+    from nango_cli.delivery.records import WebhookRecord
+    from nango_cli.storage.webhooks import HistoryFilter
 
 app = typer.Typer(
     help="Browse, inspect, export and import recorded webhooks.",
@@ -68,8 +69,8 @@ def _filter(
     since: str | None,
     limit: int | None,
 ) -> "HistoryFilter":
-    from nango_cli.history import parse_since
-    from nango_cli.store import HistoryFilter
+    from nango_cli.app.history import parse_since
+    from nango_cli.storage.webhooks import HistoryFilter
 
     return HistoryFilter(
         type=type_,
@@ -83,7 +84,7 @@ def _filter(
 
 
 def _list(ctx: typer.Context, flt: "HistoryFilter", json_output: bool) -> None:
-    from nango_cli.history import outcome
+    from nango_cli.app.history import outcome
 
     state = use(ctx, None, json_output)
     with open_store() as store:
@@ -175,7 +176,8 @@ def show(
     json_output: JsonOption = False,
 ) -> None:
     """Headers, body and every attempt of one webhook."""
-    from nango_cli.history import outcome, redact_headers, to_export
+    from nango_cli.app.history import outcome
+    from nango_cli.storage.export import redact_headers, to_export
 
     state = use(ctx, None, json_output)
     with open_store() as store:
@@ -251,8 +253,8 @@ def export(
     """Export webhooks as JSONL: one webhook per line, with body, headers and attempts."""
     from pathlib import Path
 
-    from nango_cli.files import atomic_write
-    from nango_cli.history import export_line
+    from nango_cli.storage.export import export_line
+    from nango_cli.support.files import atomic_write
 
     state = use(ctx, None, json_output)
     flt = _filter(type_, sync, connection, failed, received, since, None)
@@ -268,7 +270,7 @@ def export(
             through = " (through the symlink)" if written.through_symlink else ""
             output.err(f"exported {len(rows)} webhook(s) to {written.path}{through}")
     elif state.json:
-        from nango_cli.history import to_export
+        from nango_cli.storage.export import to_export
 
         output.emit([to_export(w, reveal) for w in reversed(rows)])
     else:
@@ -285,7 +287,7 @@ def import_(
     json_output: JsonOption = False,
 ) -> None:
     """Import exported webhooks; ids already present are skipped (safe to run twice)."""
-    from nango_cli.history import iter_export
+    from nango_cli.storage.export import iter_export
 
     state = use(ctx, None, json_output)
     with open_input(source, "import") as stream, open_store() as store:
@@ -308,7 +310,7 @@ def prune(
     json_output: JsonOption = False,
 ) -> None:
     """Delete webhooks older than a duration (and their attempts)."""
-    from nango_cli.history import parse_since
+    from nango_cli.app.history import parse_since
 
     state = use(ctx, None, json_output)
     with open_store() as store:
@@ -327,12 +329,12 @@ def requests_(
     json_output: JsonOption = False,
 ) -> None:
     """Requests `nango-hooks api` answered, oldest first (the most recent N)."""
-    from nango_cli import records
-    from nango_cli.history import parse_since
+    from nango_cli.app.history import parse_since
+    from nango_cli.storage import api_log
 
     state = use(ctx, None, json_output)
     with open_store() as store:
-        found = records.api_requests(store, parse_since(since) if since else None, limit)
+        found = api_log.api_requests(store, parse_since(since) if since else None, limit)
     if state.json:
         output.emit([r.to_dict() for r in found])
         return

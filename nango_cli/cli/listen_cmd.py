@@ -19,7 +19,7 @@ from nango_cli.cli.common import (
 from nango_cli.cli.output import Styled
 
 if TYPE_CHECKING:
-    from nango_cli.listener import ListenOptions, ListenSummary, ReceivedEvent
+    from nango_cli.servers.listener.server import ListenOptions, ListenSummary, ReceivedEvent
 
 ANSWER = "Answering"
 FILTER = "Filtering (answered and stored either way)"
@@ -285,8 +285,8 @@ def listen(
       nango-hooks listen --forward-to http://127.0.0.1:3000/webhooks
     """
     from nango_cli.errors import UsageError
-    from nango_cli.listener import EventFilter, ListenOptions
-    from nango_cli.signing import KeyRing
+    from nango_cli.protocol.signatures import KeyRing
+    from nango_cli.servers.listener.server import EventFilter, ListenOptions
 
     state = use(ctx, env, json_output)
     output.streaming = True
@@ -341,7 +341,7 @@ def listen(
         trigger_sync=trigger_sync,
     )
     if trigger_sync:
-        from nango_cli.bodies import FireOptions, resolve_sync
+        from nango_cli.app.bodies import FireOptions, resolve_sync
 
         # Refused now, not on the first external webhook.
         resolve_sync(
@@ -372,8 +372,9 @@ def _run(
     ui_port: int | None = None,
 ) -> None:
 
-    from nango_cli import eventloop, running
-    from nango_cli.listener import Listener, is_loopback
+    from nango_cli.app import running
+    from nango_cli.servers.listener.server import Listener, is_loopback
+    from nango_cli.support import eventloop
 
     printer = output.BackgroundPrinter()
 
@@ -390,7 +391,7 @@ def _run(
         inspector = None
         if ui_port is not None:
             # The inspector next to the listener, on the same loop and store.
-            from nango_cli.ui import UiOptions, UiServer
+            from nango_cli.servers.inspector.server import UiOptions, UiServer
 
             inspector = UiServer(UiOptions(options.host, ui_port, "--ui-port"), store, current)
             url = await inspector.start()
@@ -446,7 +447,7 @@ def _finish(summary: "ListenSummary", options: "ListenOptions", json_mode: bool)
 
 
 def _banner(url: str, options: "ListenOptions", current: Any) -> None:
-    from nango_cli.config import mask_secret
+    from nango_cli.app.settings import mask_secret
 
     where = "" if options.path else " (any path)"
     output.err(Styled(f"Listening on {url}{where}", "bold"))
@@ -495,7 +496,7 @@ def _banner(url: str, options: "ListenOptions", current: Any) -> None:
 
 def _render(event: Any, json_mode: bool, verbose: bool) -> list[tuple[Any, str]]:
     """The lines one event prints, as (stream, text), ready to write."""
-    from nango_cli.listener import ListenerNotice, ReceivedEvent
+    from nango_cli.servers.listener.server import ListenerNotice, ReceivedEvent
 
     out, err = sys.stdout, sys.stderr
     if isinstance(event, ListenerNotice):

@@ -12,8 +12,8 @@ from nango_cli.cli import output
 from nango_cli.cli.common import AppState, open_store
 
 if TYPE_CHECKING:
-    from nango_cli.load import LoadReport
-    from nango_cli.pipeline import DeliveryPlan
+    from nango_cli.app.load import LoadReport
+    from nango_cli.delivery.outbox import DeliveryPlan
 
 
 def parse_rate(text: str | None) -> float | None:
@@ -40,9 +40,9 @@ def run(
     rate_text: str | None,
     sign_mode: str,
 ) -> None:
-    from nango_cli import eventloop
+    from nango_cli.app.load import LoadRunner
     from nango_cli.errors import DeliveryError, ExitCode
-    from nango_cli.load import LoadRunner
+    from nango_cli.support import eventloop
 
     rate = parse_rate(rate_text)
     if plan.skipped:

@@ -2,7 +2,7 @@
 
 * stdout carries results (only JSON in --json mode); stderr carries progress,
   notes, warnings and errors.
-* Every piece of text is escaped here (nango_cli.text.terminal_safe) before it
+* Every piece of text is escaped here (support/text.py, terminal_safe) before it
   is written, so no untrusted field can reach the terminal raw: callers pass
   plain strings, never pre-formatted escape sequences. Styles are applied after
   escaping, by Rich, and only on a terminal without NO_COLOR.
@@ -23,7 +23,7 @@ import sys
 from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
-from nango_cli.text import json_dumps, terminal_safe
+from nango_cli.support.text import json_dumps, terminal_safe
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -52,7 +52,7 @@ def use_colour(stream: IO[str]) -> bool:
 
 
 def safe(text: str, keep_newlines: bool = True) -> str:
-    """Untrusted text made inert for a terminal (see nango_cli.text)."""
+    """Untrusted text made inert for a terminal (see support/text.py)."""
     return terminal_safe(text, keep_newlines)
 
 

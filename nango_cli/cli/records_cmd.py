@@ -10,7 +10,7 @@ from nango_cli.cli.common import JsonOption, confirmed, open_store, use
 from nango_cli.cli.output import Column, Styled
 
 if TYPE_CHECKING:
-    from nango_cli.records import StoredRecord
+    from nango_cli.storage.record_pages import StoredRecord
 
 app = typer.Typer(
     help="List, show and clear the records the API serves.",
@@ -71,11 +71,11 @@ def _list(
     limit: int,
     json_output: bool,
 ) -> None:
-    from nango_cli import records
+    from nango_cli.storage import record_pages
 
     state = use(ctx, None, json_output)
     with open_store() as store:
-        found = records.list_records(
+        found = record_pages.list_records(
             store, connection, model, include_deleted=not live, limit=limit
         )
     if state.json:
@@ -118,12 +118,12 @@ def show(
     json_output: JsonOption = False,
 ) -> None:
     """One record: its fields and Nango's metadata (as GET /records returns it)."""
-    from nango_cli import records
     from nango_cli.errors import NotFoundError, UsageError
+    from nango_cli.storage import record_pages
 
     state = use(ctx, None, json_output)
     with open_store() as store:
-        found = records.list_records(store, connection, model, record_id=record_id, limit=None)
+        found = record_pages.list_records(store, connection, model, record_id=record_id, limit=None)
     if not found:
         raise NotFoundError(
             f"no record with id {record_id!r}", hint="`nango-hooks records` lists them"
@@ -155,7 +155,7 @@ def clear(
     json_output: JsonOption = False,
 ) -> None:
     """Delete records (all, or one connection's or model's): the next fire starts afresh."""
-    from nango_cli import records
+    from nango_cli.storage import records
 
     state = use(ctx, None, json_output)
     scope = " ".join(

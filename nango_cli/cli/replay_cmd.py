@@ -104,11 +104,11 @@ def replay(
 
       nango-hooks replay --file captured.jsonl
     """
-    from nango_cli import replay as core
+    from nango_cli.app import replay as core
+    from nango_cli.app.history import parse_since
+    from nango_cli.delivery.outbox import execute
     from nango_cli.errors import NotFoundError, UsageError
-    from nango_cli.history import parse_since
-    from nango_cli.pipeline import execute
-    from nango_cli.store import HistoryFilter
+    from nango_cli.storage.webhooks import HistoryFilter
 
     state = use(ctx, env, json_output)
     chosen = [

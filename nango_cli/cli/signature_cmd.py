@@ -9,7 +9,7 @@ from nango_cli.cli import output
 from nango_cli.cli.common import EnvOption, JsonOption, read_input, settings, use
 
 if TYPE_CHECKING:
-    from nango_cli.signing import KeyRing
+    from nango_cli.protocol.signatures import KeyRing
 
 verify_app = typer.Typer(rich_markup_mode=None)
 sign_app = typer.Typer(rich_markup_mode=None)
@@ -30,7 +30,7 @@ KeyOption = Annotated[
 
 def _keys(ctx: typer.Context, key: str | None, env: str | None, json_output: bool) -> "KeyRing":
     from nango_cli.errors import ConfigError
-    from nango_cli.signing import KeyRing
+    from nango_cli.protocol.signatures import KeyRing
 
     state = use(ctx, env, json_output)
     if key:
@@ -68,13 +68,13 @@ def verify(
 
     Example: nango-hooks verify body.json --signature "$HMAC_HEADER"
     """
-    from nango_cli import signing
     from nango_cli.errors import SignatureError
+    from nango_cli.protocol import signatures, vocabulary
 
     keys = _keys(ctx, key, env, json_output)
     body = read_input(source, "verify")
-    header = signing.LEGACY_HEADER if legacy else signing.HMAC_HEADER
-    hmac_v, legacy_v = signing.verify_headers(keys, body, {header: signature})
+    header = vocabulary.LEGACY_HEADER if legacy else vocabulary.HMAC_HEADER
+    hmac_v, legacy_v = signatures.verify_headers(keys, body, {header: signature})
     verdict = legacy_v if legacy else hmac_v
     data = {
         "valid": verdict.ok,
@@ -118,17 +118,17 @@ def sign(
     Example: nango-hooks sign payload.json --curl http://127.0.0.1:3000/webhooks
     """
 
-    from nango_cli import signing
     from nango_cli.cli.common import checked_url
-    from nango_cli.delivery import merge_headers, wire_headers
     from nango_cli.errors import UsageError
+    from nango_cli.protocol import serialization, signatures
+    from nango_cli.protocol.headers import merge_headers, wire_headers
 
     keys = _keys(ctx, key, env, json_output)
     body = read_input(source, "sign")
     notes: list[str] = []
     if not raw:
         try:
-            body = signing.serialize(signing.parse_json(body), notes)
+            body = serialization.serialize(serialization.parse_json(body), notes)
         except (ValueError, UnicodeDecodeError):
             raise UsageError(
                 "the body is not JSON, so it cannot be serialized as Nango would",
@@ -136,7 +136,7 @@ def sign(
             ) from None
     for text in notes:
         output.warn(text)
-    headers = merge_headers(wire_headers(), signing.signature_headers(keys.current or "", body))
+    headers = merge_headers(wire_headers(), signatures.signature_headers(keys.current or "", body))
     if use(ctx).json:
         output.emit({"headers": headers, "body": body.decode("utf-8", "replace")})
         return

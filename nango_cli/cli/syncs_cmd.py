@@ -26,7 +26,7 @@ def syncs(
     From the compiled project (.nango/nango.json and schema.json) or nango.yaml,
     and the config's [syncs] tables.
     """
-    from nango_cli import project as projects
+    from nango_cli.app import project as projects
 
     state = use(ctx, env, json_output)
     current = settings(state)

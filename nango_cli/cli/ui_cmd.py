@@ -35,9 +35,10 @@ def ui(
 
     Example: nango-hooks ui --port 0
     """
-    from nango_cli import eventloop, running
-    from nango_cli.listener import is_loopback
-    from nango_cli.ui import UiOptions, UiServer
+    from nango_cli.app import running
+    from nango_cli.servers.inspector.server import UiOptions, UiServer
+    from nango_cli.servers.listener.server import is_loopback
+    from nango_cli.support import eventloop
 
     state = use(ctx, env, False)
     current = settings(state)

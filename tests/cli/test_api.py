@@ -434,7 +434,11 @@ def test_the_standard_event_loop_serves_the_same(cli, configured: Receiver, proj
             headers={"Authorization": "Bearer any", **C1},
         )
         check = subprocess.run(
-            [sys.executable, "-c", "from nango_cli import eventloop; print(eventloop.name())"],
+            [
+                sys.executable,
+                "-c",
+                "from nango_cli.support import eventloop; print(eventloop.name())",
+            ],
             env={**os.environ, "NANGO_HOOKS_EVENT_LOOP": "asyncio"},
             capture_output=True,
             text=True,

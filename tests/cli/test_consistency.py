@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from nango_cli import signing
+from nango_cli.protocol import serialization, signatures
 from tests.conftest import KEY, ROOT, check_envelope, define_syncs, jdata, run
 from tests.listening import listening
 from tests.receiver import Receiver
@@ -85,7 +85,7 @@ def test_the_readme_tour_runs_as_written(home: Path, tmp_path: Path) -> None:
 def _commands(tmp_path: Path, receiver: Receiver) -> list[tuple[list[str], bool]]:
     body = tmp_path / "body.json"
     body.write_text('{"type":"sync"}')
-    good = signing.hmac_signature(KEY, body.read_bytes())
+    good = signatures.hmac_signature(KEY, body.read_bytes())
     return [
         (["demo"], True),
         (["fire", "--sync", "s"], True),
@@ -258,7 +258,7 @@ def test_help_reads_well(cli) -> None:
     assert (
         helps["config set"].splitlines()[0] == "Usage: nango-hooks config set [OPTIONS] NAME VALUE"
     )
-    from nango_cli.config import SETTINGS
+    from nango_cli.app.settings import SETTINGS
 
     for name in SETTINGS:
         assert name in helps["config set"] and name in helps["config get"], name
@@ -331,8 +331,10 @@ def test_config_edge_cases(cli, home: Path) -> None:
 
 
 def _post(url: str, body: dict) -> int:
-    data = signing.serialize(body)
-    return httpx.post(url, content=data, headers=signing.signature_headers(KEY, data)).status_code
+    data = serialization.serialize(body)
+    return httpx.post(
+        url, content=data, headers=signatures.signature_headers(KEY, data)
+    ).status_code
 
 
 def test_listen_filters_print_count_and_forward_only_matches(cli) -> None:

@@ -23,7 +23,7 @@ FIRE_S = ("--sync", "s", "-i", "s", "-m", "S")
 
 
 def _verify(request) -> None:
-    """An independent check of both signature headers (not nango_cli.signing)."""
+    """An independent check of both signature headers (not nango_cli.protocol.signatures)."""
     headers = {k.lower(): v for k, v in request.headers.items()}
     assert (
         headers["x-nango-hmac-sha256"]
@@ -428,7 +428,7 @@ def test_bad_input_is_a_usage_error_without_traceback(cli, configured, args) -> 
 
 
 def test_unexpected_errors_hide_the_traceback_unless_debug(cli, configured, monkeypatch) -> None:
-    import nango_cli.fire as fire
+    import nango_cli.app.fire as fire
 
     def boom(*a, **k):
         raise RuntimeError("secret-looking detail")

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from nango_cli import payloads, signing
+from nango_cli.protocol import bodies, serialization, signatures, vocabulary
 from tests.conftest import KEY, ROOT, jdata, run
 from tests.listening import listening
 from tests.receiver import Behaviour, Receiver
@@ -25,12 +25,12 @@ OTHER_KEY = "prod-key-aaaaaaaaaaaaaaaa"
 
 
 def _signed(body_obj: object, key: str = KEY) -> tuple[bytes, dict[str, str]]:
-    body = signing.serialize(body_obj)
-    return body, {"content-type": "application/json", **signing.signature_headers(key, body)}
+    body = serialization.serialize(body_obj)
+    return body, {"content-type": "application/json", **signatures.signature_headers(key, body)}
 
 
 def _sync_body() -> dict:
-    return payloads.sync_success(
+    return bodies.sync_success(
         connection_id="c1",
         provider_config_key="github",
         sync_name="github-tickets",
@@ -56,7 +56,7 @@ def test_verdicts_for_both_headers_as_ndjson(keyed) -> None:
             pretty = json.dumps(_sync_body(), indent=2).encode()
             client.post(lst.url, content=pretty, headers=headers)
             client.post(lst.url, content=body, headers={"content-type": "application/json"})
-            legacy = {signing.LEGACY_HEADER: signing.legacy_signature(KEY, body)}
+            legacy = {vocabulary.LEGACY_HEADER: signatures.legacy_signature(KEY, body)}
             client.post(lst.url, content=body, headers=legacy)
             client.post(lst.url, content=body + b"\n", headers=headers)
         code, out, err = lst.finish()
@@ -168,8 +168,8 @@ def test_forward_to_proxies_unchanged_and_answers_with_the_apps_response(keyed) 
         (proxied,) = app.requests
         assert proxied.body == body
         lowered = {k.lower(): v for k, v in proxied.headers.items()}
-        assert lowered["x-nango-hmac-sha256"] == headers[signing.HMAC_HEADER]
-        assert lowered["x-nango-signature"] == headers[signing.LEGACY_HEADER]
+        assert lowered["x-nango-hmac-sha256"] == headers[vocabulary.HMAC_HEADER]
+        assert lowered["x-nango-signature"] == headers[vocabulary.LEGACY_HEADER]
         assert "→ " + app.url + " 418" in out and "teapot" in out
 
 
@@ -284,7 +284,7 @@ def test_received_webhooks_replay_to_the_app(keyed, cli) -> None:
         (replayed,) = app.requests
     assert replayed.body == body
     lowered = {k.lower(): v for k, v in replayed.headers.items()}
-    assert lowered["x-nango-hmac-sha256"] == headers[signing.HMAC_HEADER]
+    assert lowered["x-nango-hmac-sha256"] == headers[vocabulary.HMAC_HEADER]
     assert lowered["x-extra"] == "kept"
 
 

@@ -105,7 +105,7 @@ def test_a_broken_compiled_project_is_a_config_error(
 
 
 def test_a_project_is_read_once_and_again_when_it_changes(tmp_path: Path) -> None:
-    from nango_cli import project
+    from nango_cli.app import project
 
     shutil.copytree(COMPILED, tmp_path / "p")
     first = project.discover(str(tmp_path / "p"))

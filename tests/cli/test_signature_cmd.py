@@ -5,7 +5,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from nango_cli import signing
+from nango_cli.protocol import serialization, signatures, vocabulary
 from tests.conftest import jdata, jpayload
 from tests.receiver import Receiver
 
@@ -27,8 +27,8 @@ def test_verify_the_spec_vectors(cli, tmp_path: Path) -> None:
 
 
 def test_verify_explains_editor_newlines_and_reserialization(cli, tmp_path: Path) -> None:
-    data = signing.serialize({"b": 1, "a": [1, 2]})
-    signature = signing.hmac_signature("k3y", data)
+    data = serialization.serialize({"b": 1, "a": [1, 2]})
+    signature = signatures.hmac_signature("k3y", data)
     body = tmp_path / "body.json"
     body.write_bytes(data + b"\n")
     newline = cli("verify", str(body), "-s", signature, "--key", "k3y")
@@ -56,10 +56,12 @@ def test_sign_round_trips_with_verify(cli, tmp_path: Path) -> None:
     assert doc["body"] == '{"a":"é","z":1}'  # stable serialization
     serialized = tmp_path / "serialized.json"
     serialized.write_bytes(doc["body"].encode())
-    hmac_header = doc["headers"][signing.HMAC_HEADER]
+    hmac_header = doc["headers"][vocabulary.HMAC_HEADER]
     assert cli("verify", str(serialized), "-s", hmac_header, "--key", "kk").exit_code == 0
     raw = jdata(cli("--json", "sign", str(body), "--raw", "--key", "kk").stdout)
-    assert raw["headers"][signing.HMAC_HEADER] == signing.hmac_signature("kk", body.read_bytes())
+    assert raw["headers"][vocabulary.HMAC_HEADER] == signatures.hmac_signature(
+        "kk", body.read_bytes()
+    )
     assert cli("sign", str(tmp_path / "nope"), "--key", "k").exit_code == 2
     not_json = tmp_path / "x.txt"
     not_json.write_text("hello")
@@ -74,4 +76,4 @@ def test_sign_curl_command_runs_and_verifies(cli, tmp_path: Path, receiver: Rece
     subprocess.run(shlex.split(command), check=True, capture_output=True, timeout=30)
     (request,) = receiver.requests
     assert request.body == b'{"note":"it\'s quoted","type":"sync"}'
-    assert request.headers["X-Nango-Hmac-Sha256"] == signing.hmac_signature("kk", request.body)
+    assert request.headers["X-Nango-Hmac-Sha256"] == signatures.hmac_signature("kk", request.body)

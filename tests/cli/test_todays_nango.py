@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nango_cli import signing
+from nango_cli.protocol import serialization, signatures
 from tests.conftest import KEY, jdata, jpayload
 from tests.listening import listening
 from tests.nango_node import SDK_HANDLER, SORT_KEYS_JS, NodeServer, run_node
@@ -49,11 +49,11 @@ def test_auth_mode_and_provider_unknown(cli, configured: Receiver) -> None:
     assert (body["authMode"], body["provider"]) == ("unknown", "unknown")
     # and listen's schema check takes them as Nango's own values
     assert cli("config", "set-key", KEY).exit_code == 0
-    data = signing.serialize(body)
+    data = serialization.serialize(body)
     with listening("--json", "--count", "1") as lst:
         import httpx
 
-        httpx.post(lst.url, content=data, headers=signing.signature_headers(KEY, data))
+        httpx.post(lst.url, content=data, headers=signatures.signature_headers(KEY, data))
         _code, out, _err = lst.finish()
     (event,) = lst.events(out)
     assert event["schema"] == [] and event["operation"] == "deletion"
@@ -76,7 +76,7 @@ def test_rotate_moves_the_key_and_both_verify(cli, tmp_path: Path) -> None:
     assert "previous_signing_key" in shown.stdout and "…0123" in shown.stdout
     body = tmp_path / "body.json"
     body.write_bytes(b'{"type":"sync"}')
-    old = signing.hmac_signature(PREVIOUS, body.read_bytes())
+    old = signatures.hmac_signature(PREVIOUS, body.read_bytes())
     result = cli("--json", "verify", str(body), "--signature", old)
     assert result.exit_code == 0
     assert jdata(result.stdout)["matched"] == "previous"
@@ -87,7 +87,7 @@ def test_rotate_moves_the_key_and_both_verify(cli, tmp_path: Path) -> None:
         "verify",
         str(body),
         "--signature",
-        signing.hmac_signature(KEY, b'{"type":"sync"}'),
+        signatures.hmac_signature(KEY, b'{"type":"sync"}'),
     )
     assert jdata(current.stdout)["matched"] == "current"
 
@@ -98,7 +98,7 @@ def test_signed_with_the_secret_key_is_diagnosed(cli, tmp_path: Path) -> None:
     body = tmp_path / "body.json"
     body.write_bytes(b'{"type":"sync"}')
     result = cli(
-        "verify", str(body), "--signature", signing.hmac_signature(SECRET, body.read_bytes())
+        "verify", str(body), "--signature", signatures.hmac_signature(SECRET, body.read_bytes())
     )
     assert result.exit_code == 5
     assert "signed with the API secret key, not the webhook signing key" in result.stderr
@@ -113,7 +113,7 @@ def test_listen_accepts_the_previous_key_and_names_the_secret_key(cli) -> None:
 
     with listening("--json", "--count", "3") as lst:
         for key in (KEY, PREVIOUS, SECRET):
-            headers = {"X-Nango-Hmac-Sha256": signing.hmac_signature(key, data)}
+            headers = {"X-Nango-Hmac-Sha256": signatures.hmac_signature(key, data)}
             assert httpx.post(lst.url, content=data, headers=headers).status_code == 200
         _code, out, err = lst.finish()
     current, previous, secret = (e["signature"] for e in lst.events(out))
@@ -265,7 +265,7 @@ def test_headers_merge_case_insensitively_and_nangos_win(
     answer = json.loads(webhook["attempts"][0]["response_body"])
     assert answer["verified"] is True
     seen = answer["headers"]
-    assert seen["x-nango-hmac-sha256"] == signing.hmac_signature(KEY, webhook["body"].encode())
+    assert seen["x-nango-hmac-sha256"] == signatures.hmac_signature(KEY, webhook["body"].encode())
     assert seen["accept"] == "application/json, text/plain, */*"
     assert seen["x-github-event"] == "issues"
 
@@ -302,7 +302,7 @@ def test_external_headers_cannot_spoof_the_signature(cli) -> None:
     headers = [(k.lower(), v) for k, v in forward.raw_headers]
     names = [k for k, _ in headers]
     assert names.count("x-nango-hmac-sha256") == 1 and names.count("accept") == 1
-    assert dict(headers)["x-nango-hmac-sha256"] == signing.hmac_signature(KEY, forward.body)
+    assert dict(headers)["x-nango-hmac-sha256"] == signatures.hmac_signature(KEY, forward.body)
 
 
 # ---------------------------------------------------------------- JavaScript numbers

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from nango_cli import signing
+from nango_cli.protocol import serialization, signatures
 from tests.conftest import KEY, jdata
 from tests.listening import Listening, listening, serving
 from tests.receiver import Receiver
@@ -78,9 +78,9 @@ def inspector(cli, configured: Receiver) -> Iterator[tuple[Listening, Listening]
 
 
 def _post(url: str, body: dict, key: str = KEY) -> None:
-    data = signing.serialize(body)
+    data = serialization.serialize(body)
     assert (
-        httpx.post(url, content=data, headers=signing.signature_headers(key, data)).status_code
+        httpx.post(url, content=data, headers=signatures.signature_headers(key, data)).status_code
         == 200
     )
 
@@ -145,7 +145,7 @@ def test_replay_and_edit_resign_send_reach_a_receiver(
         page.wait_for_selector("#action-result:has-text('delivered')")
         sent = other.requests[1]
     assert sent.body == edited.encode()  # byte for byte as typed
-    assert sent.headers["X-Nango-Hmac-Sha256"] == signing.hmac_signature(KEY, sent.body)
+    assert sent.headers["X-Nango-Hmac-Sha256"] == signatures.hmac_signature(KEY, sent.body)
     rows = jdata(cli("--json", "history", "-n", "5").stdout)
     assert {r["replay_of"] for r in rows if r["replay_of"]} == {fired["id"]}
 
@@ -235,7 +235,8 @@ def test_a_cross_origin_page_cannot_fire(cli, configured: Receiver, inspector, p
 
 
 def test_ten_thousand_webhooks_page_and_load_older(cli, home: Path, inspector, page) -> None:
-    from nango_cli.store import Store, WebhookRecord, new_id
+    from nango_cli.delivery.records import WebhookRecord, new_id
+    from nango_cli.storage.webhooks import Store
 
     with Store(home / "data" / "history.sqlite3") as store:
         store.record_webhooks(

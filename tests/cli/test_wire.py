@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from nango_cli import signing
+from nango_cli.protocol import signatures
 from tests.conftest import KEY, jdata, run
 from tests.nango_node import run_node
 from tests.receiver import Receiver
@@ -65,7 +65,7 @@ await client.post(url, body, {
 def test_fire_sends_the_headers_nangos_axios_sends(home: Path, nango_node: Path) -> None:
     """The same header set as Nango's delivery (axios 1.18 on Node.js), but for
     Connection: nango-hooks keeps the connection alive (README, Fidelity)."""
-    from nango_cli.nango import USER_AGENT
+    from nango_cli.protocol.vocabulary import USER_AGENT
 
     env = {"NANGO_HOOKS_SIGNING_KEY": KEY}
     with Receiver() as receiver:
@@ -77,8 +77,8 @@ def test_fire_sends_the_headers_nangos_axios_sends(home: Path, nango_node: Path)
             AXIOS_AS_NANGO,
             receiver.url,
             body,
-            signing.hmac_signature(KEY, ours.body),
-            signing.legacy_signature(KEY, ours.body),
+            signatures.hmac_signature(KEY, ours.body),
+            signatures.legacy_signature(KEY, ours.body),
             USER_AGENT,
         )
         _, nangos = receiver.requests

@@ -14,35 +14,36 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nango_cli import config, signing
-from nango_cli.listener import Listener, ListenOptions
-from nango_cli.signing import KeyRing
-from nango_cli.store import Store
+from nango_cli.app.settings import SETTINGS
+from nango_cli.protocol import signatures, vocabulary
+from nango_cli.protocol.signatures import KeyRing
+from nango_cli.servers.listener.server import Listener, ListenOptions
+from nango_cli.storage.webhooks import Store
 
 EXAMPLES = 150
 
 
 @settings(max_examples=EXAMPLES * 2, deadline=None)
 @given(
-    name=st.sampled_from(sorted(config.SETTINGS)),
+    name=st.sampled_from(sorted(SETTINGS)),
     raw=st.one_of(st.text(max_size=40), st.integers(), st.floats(allow_nan=True), st.booleans()),
 )
 def test_config_values_raise_only_value_errors(name: str, raw: object) -> None:
     with contextlib.suppress(ValueError):  # the one declared error; anything else fails
-        config.SETTINGS[name].parse(raw)
+        SETTINGS[name].parse(raw)
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(
     st.binary(max_size=300),
     st.dictionaries(
-        st.sampled_from([signing.HMAC_HEADER, signing.LEGACY_HEADER, "x-nango-hmac-sha256"]),
+        st.sampled_from([vocabulary.HMAC_HEADER, vocabulary.LEGACY_HEADER, "x-nango-hmac-sha256"]),
         st.text(max_size=80),
         max_size=3,
     ),
 )
 def test_verifier_never_raises(body: bytes, headers: dict[str, str]) -> None:
-    hmac_v, legacy_v = signing.verify_headers("key", body, headers, other_keys=("other",))
+    hmac_v, legacy_v = signatures.verify_headers("key", body, headers, other_keys=("other",))
     assert hmac_v.state in ("valid", "invalid", "missing")
     assert legacy_v.state in ("valid", "invalid", "missing")
 
@@ -104,7 +105,7 @@ header_text = st.text(
     headers=st.dictionaries(
         st.one_of(
             st.from_regex(r"[A-Za-z][A-Za-z0-9-]{0,20}", fullmatch=True),
-            st.sampled_from([signing.HMAC_HEADER, signing.LEGACY_HEADER]),
+            st.sampled_from([vocabulary.HMAC_HEADER, vocabulary.LEGACY_HEADER]),
         ),
         header_text,
         max_size=5,

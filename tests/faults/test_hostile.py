@@ -25,9 +25,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from nango_cli import signing
-from nango_cli.signing import KeyRing
-from nango_cli.store import Store
+from nango_cli.protocol import signatures
+from nango_cli.protocol.signatures import KeyRing
+from nango_cli.storage.webhooks import Store
 from tests.conftest import KEY, ROOT, jdata, run
 from tests.listening import InProcess, listening
 from tests.receiver import Receiver
@@ -578,7 +578,7 @@ def test_encoded_bodies_are_stored_verified_and_forwarded_as_received(home: Path
     raw = gzip.compress(
         json.dumps({"type": "sync", "from": "nango", "connectionId": "gz"}).encode()
     )
-    headers = {"Content-Encoding": "gzip", **signing.signature_headers(KEY, raw)}
+    headers = {"Content-Encoding": "gzip", **signatures.signature_headers(KEY, raw)}
     with Receiver() as app:
         env = {"NANGO_HOOKS_SIGNING_KEY": KEY}
         with listening("--json", "--count", "2", "--forward-to", app.url, env=env) as lst:

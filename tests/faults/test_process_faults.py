@@ -161,7 +161,7 @@ def test_sixteen_concurrent_fires_share_one_store(home: Path) -> None:
 WRITER = """
 import sys
 from pathlib import Path
-from nango_cli.config import ConfigFile
+from nango_cli.app.config_file import ConfigFile
 path = Path(sys.argv[1])
 i = 0
 while True:

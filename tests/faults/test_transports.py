@@ -23,13 +23,15 @@ from typing import Any
 import httpx
 import pytest
 
-from nango_cli import signing
-from nango_cli.delivery import make_policy, merge_headers, wire_headers
-from nango_cli.listener import Listener, ListenOptions
-from nango_cli.load import LoadRunner
-from nango_cli.pipeline import DeliveryPlan, PlannedWebhook, execute
-from nango_cli.signing import KeyRing
-from nango_cli.store import RESPONSE_BODY_CAP, Store
+from nango_cli.app.load import LoadRunner
+from nango_cli.delivery.outbox import DeliveryPlan, PlannedWebhook, execute
+from nango_cli.delivery.records import RESPONSE_BODY_CAP
+from nango_cli.delivery.retry import make_policy
+from nango_cli.protocol import signatures, vocabulary
+from nango_cli.protocol.headers import merge_headers, wire_headers
+from nango_cli.protocol.signatures import KeyRing
+from nango_cli.servers.listener.server import Listener, ListenOptions
+from nango_cli.storage.webhooks import Store
 from tests.receiver import Behaviour, Receiver, free_port
 
 BODY = b'{"from":"nango","type":"sync"}'
@@ -185,7 +187,7 @@ class Clock:
 
 
 def _plan(url: str, policy: str, timeout: float) -> DeliveryPlan:
-    headers = merge_headers(wire_headers(), signing.signature_headers("k", BODY))
+    headers = merge_headers(wire_headers(), signatures.signature_headers("k", BODY))
     return DeliveryPlan(
         webhooks=[PlannedWebhook(type="sync", body=BODY, headers=headers, targets=[url])],
         policy=make_policy(policy),
@@ -311,7 +313,7 @@ def test_the_forward_proxy_leaves_the_same_first_attempt(
         app.default = scenario.default
         app.then(*scenario.script)
         with ForwardingListener(store, app.url, scenario.timeout) as proxy:
-            headers = merge_headers(wire_headers(), signing.signature_headers("k", BODY))
+            headers = merge_headers(wire_headers(), signatures.signature_headers("k", BODY))
             reply = httpx.post(proxy.url, content=BODY, headers=headers, timeout=30)
         (event,) = proxy.events
     forwarded = stored_attempts(db_path, event.id)
@@ -364,7 +366,7 @@ def test_redirects_are_followed_as_axios_does(
     assert request.body == (BODY if method == "POST" else b"")
     names = {k.lower() for k in request.headers}
     assert ("content-type" in names) is (method == "POST")
-    assert signing.HMAC_HEADER.lower() in names  # signatures survive a redirect, as in axios
+    assert vocabulary.HMAC_HEADER.lower() in names  # signatures survive a redirect, as in axios
     (row,) = stored_attempts(tmp_path / "h.sqlite3", webhook_id)
     assert row[2] == 200 and row[9] == f'["{final.url}"]'
 

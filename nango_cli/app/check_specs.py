@@ -1,0 +1,235 @@
+"""What `check` runs and how it reports: the checks of Nango's contract, their results,
+the handler being checked, and the last report kept for the inspector."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from nango_cli.delivery.breaker import CircuitBreaker
+from nango_cli.delivery.records import AttemptRecord
+from nango_cli.delivery.retry import RetryPolicy
+from nango_cli.delivery.transport import TLSOptions
+from nango_cli.support import timefmt
+from nango_cli.support.text import one_line
+
+Verdict = Literal["pass", "warn", "fail", "not judged"]
+# accept: Nango sends it, the handler must take it. reject: a forgery, the handler must
+# refuse it (judged only against an accepted one). The others are advisory.
+Role = Literal["accept", "reject", "advisory"]
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    name: str
+    expectation: str
+    why: str
+    role: Role = "accept"
+    required: bool = True
+    # Only run when the environment has this setting (rotation, secret-key).
+    needs: str | None = None
+
+    def result(
+        self, happened: str, verdict: Verdict, ids: list[str], nango_would: str | None = None
+    ) -> CheckResult:
+        return CheckResult(
+            self.name,
+            self.expectation,
+            happened,
+            verdict,
+            self.required,
+            self.why,
+            ids,
+            nango_would,
+        )
+
+
+CHECKS: tuple[CheckSpec, ...] = (
+    CheckSpec("sync", "2xx within the timeout", "the webhook Nango sends after every sync run"),
+    CheckSpec("sync-error", "2xx", "sent when a sync fails (setting on by default)"),
+    CheckSpec(
+        "auth-creation",
+        "2xx",
+        "sent when a connection is created; Connect sessions add endUser",
+    ),
+    CheckSpec("auth-refresh-failure", "2xx", "sent when a token refresh fails"),
+    CheckSpec("auth-deletion", "2xx", "sent when a connection is deleted (on by default)"),
+    CheckSpec("forward", "2xx", "external API webhooks forwarded by Nango"),
+    CheckSpec("async-action", "2xx", "sent when an async action completes"),
+    CheckSpec(
+        "unknown-type", "2xx (ignored)", "Nango adds webhook types without a breaking-change notice"
+    ),
+    CheckSpec(
+        "duplicate",
+        "2xx twice",
+        "Nango's retries resend identical bytes; handlers must accept and dedupe",
+    ),
+    CheckSpec("concurrent-models", "2xx for each", "a sync with N models sends N webhooks at once"),
+    CheckSpec(
+        "rotation",
+        "2xx",
+        "after a key rotation Nango signs with either key for up to 5 minutes",
+        needs="previous_signing_key",
+    ),
+    CheckSpec(
+        "fetches-records",
+        "GET /records after the webhook, to the last page",
+        "a sync webhook only says records changed; the handler must fetch them with "
+        "modified_after (or a cursor) and page until next_cursor is null",
+        needs="api",
+    ),
+    CheckSpec(
+        "large-body",
+        "2xx (warn if rejected)",
+        "external APIs forward bodies of a megabyte and more",
+        role="advisory",
+        required=False,
+    ),
+    CheckSpec(
+        "tampered-body", "4xx", "a body changed after signing must be rejected", role="reject"
+    ),
+    CheckSpec(
+        "wrong-key", "4xx", "a webhook signed with another key must be rejected", role="reject"
+    ),
+    CheckSpec("missing-signature", "4xx", "an unsigned webhook must be rejected", role="reject"),
+    CheckSpec(
+        "secret-key",
+        "4xx",
+        "Nango signs with the webhook signing key, never with the API secret key",
+        role="reject",
+        needs="secret_key",
+    ),
+    CheckSpec(
+        "legacy-only",
+        "4xx (warn if 2xx)",
+        "X-Nango-Signature alone is length-extendable; verify the HMAC header",
+        role="reject",
+        required=False,
+    ),
+)
+CHECK_NAMES = tuple(c.name for c in CHECKS)
+SPECS = {c.name: c for c in CHECKS}
+# Not a webhook of its own: reported when the run's failures would have opened it.
+BREAKER_CHECK = "circuit-breaker"
+
+LARGE_BODY_BYTES = 1_000_000
+# What handlers commonly refuse a large body with, so the warning can name the fix.
+BODY_LIMITS = (
+    "Express express.json()/body-parser default to 100kb, Next.js API routes to 1mb, "
+    "Fastify to 1 MiB, NestJS to 100kb; raise the limit for the webhook route"
+)
+END_USER = {
+    "endUserId": "nango-hooks-check-user",
+    "endUserEmail": "check-user@example.com",
+    "organizationId": "nango-hooks-check-org",
+    "tags": {},
+}
+
+
+@dataclass
+class CheckResult:
+    name: str
+    expectation: str
+    happened: str
+    verdict: Verdict
+    required: bool
+    why: str
+    webhook_ids: list[str] = field(default_factory=list)
+    nango_would: str | None = None
+    reason: str | None = None  # why a check was not judged
+
+    @property
+    def failed(self) -> bool:
+        return self.required and self.verdict in ("fail", "not judged")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "expectation": self.expectation,
+            "happened": self.happened,
+            "verdict": self.verdict,
+            "required": self.required,
+            "why": self.why,
+            "webhook_ids": self.webhook_ids,
+            "nango_would": self.nango_would,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class CheckTarget:
+    url: str
+    key: str
+    env: str
+    sync_name: str
+    integration: str
+    models: list[str]
+    connection_id: str
+    timeout: float = 20.0
+    policy: str = "docs"
+    tls: TLSOptions = field(default_factory=TLSOptions)
+    previous_key: str | None = None
+    secret_key: str | None = None
+    end_user: bool = True
+    # A running `nango-hooks api` the handler fetches from (the fetches-records check).
+    api_url: str | None = None
+    api_key: str | None = None
+    fetch_wait: float = 5.0
+    # Nango's breaker, to say whether this run's failures would have opened it.
+    breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+
+
+def available(target: CheckTarget) -> list[str]:
+    """The checks this environment can run (rotation needs a previous key, …)."""
+    settings = {
+        "previous_signing_key": target.previous_key,
+        "secret_key": target.secret_key,
+        "api": target.api_url,
+    }
+    return [c.name for c in CHECKS if c.needs is None or settings.get(c.needs)]
+
+
+def answer_excerpt(attempt: AttemptRecord, limit: int = 80) -> str:
+    """The first line of the handler's answer, made safe to print."""
+    text = attempt.response_body.decode("utf-8", "replace").strip()
+    first = text.splitlines()[0] if text else ""
+    return one_line(first, limit)
+
+
+def describe(attempt: AttemptRecord, detail: bool = False) -> str:
+    if attempt.status_code is None:
+        return f"{attempt.error_class}: {attempt.error}"
+    text = f"{attempt.status_code} in {attempt.latency_ms or 0:.0f} ms"
+    excerpt = answer_excerpt(attempt) if detail else ""
+    return f"{text}: {excerpt}" if excerpt else text
+
+
+def nango_would(policy: RetryPolicy, attempt: AttemptRecord) -> str:
+    """What Nango does next after this answer, under `policy`."""
+    retry, reason = policy.wants_retry(attempt)
+    if not retry or policy.retries == 0:
+        return f"Nango ({policy.name} policy) would not retry ({reason}): the webhook is lost"
+    waits = ", ".join(f"{policy.delay(i):g}s" for i in range(policy.retries))
+    return (
+        f"Nango ({policy.name} policy) would retry {policy.retries} time(s), after {waits}, "
+        "resending identical bytes, then give up"
+    )
+
+
+REPORT_FILE = "check-report.json"
+
+
+def save_report(url: str, results: list[CheckResult]) -> None:
+    """Keep the last run's report (0600, in the state directory) for `nango-hooks ui`."""
+    import json
+
+    from nango_cli.support import files, paths
+
+    directory = paths.data_dir()
+    files.ensure_state_dir(directory)
+    report = {
+        "url": url,
+        "finished_at": timefmt.now_timestamp(),
+        "checks": [r.to_dict() for r in results],
+    }
+    files.atomic_write(directory / REPORT_FILE, json.dumps(report).encode())

@@ -1,0 +1,220 @@
+"""`fire`: options + settings -> signed webhooks, ready for the pipeline.
+
+Planning is pure (bodies from app/bodies.py, signatures, targets, the
+environment's toggles) so `--dry-run` and tests share it with real sends;
+delivery/outbox.py records and delivers the plan.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from nango_cli.app import bodies
+from nango_cli.app.bodies import FireOptions
+from nango_cli.app.plans import delivery_plan
+from nango_cli.app.settings import Settings
+from nango_cli.delivery.outbox import DeliveryPlan, PlannedWebhook
+from nango_cli.delivery.transport import TLSOptions
+from nango_cli.errors import ConfigError, UsageError
+from nango_cli.protocol import serialization, signatures
+from nango_cli.protocol.headers import merge_headers, wire_headers
+
+if TYPE_CHECKING:
+    from nango_cli.storage.webhooks import Store
+
+__all__ = ["FireOptions", "plan", "plan_with_supplied", "targets_for", "write_api_state"]
+
+
+def targets_for(opts: FireOptions, settings: Settings, connection_id: str | None) -> list[str]:
+    """Where a webhook goes: --url flags, else the connection's own URL, else the
+    environment's primary then secondary URL."""
+    return list(opts.urls) or settings.targets_for(connection_id)
+
+
+def _skip_reason(opts: FireOptions, settings: Settings, built_bodies: list[Any]) -> str | None:
+    """Why Nango would not send this webhook in this environment, or None."""
+    if opts.kind == "sync" and not opts.failed:
+        empty = all(
+            isinstance(b, dict) and all(v == 0 for v in b.get("responseResults", {}).values())
+            for b in built_bodies
+        )
+        if empty and not settings["send_empty_syncs"]:
+            return "empty sync webhooks are off in this environment (send_empty_syncs)"
+    if opts.kind == "sync" and opts.failed and not settings["send_sync_errors"]:
+        return "sync error webhooks are off in this environment (send_sync_errors)"
+    if opts.kind == "auth":
+        if opts.auth_operation == "creation" and not settings["send_auth_creation"]:
+            return "auth creation webhooks are off in this environment (send_auth_creation)"
+        if opts.auth_operation == "deletion" and not settings["send_connection_deletions"]:
+            return (
+                "connection deletion webhooks are off in this environment "
+                "(send_connection_deletions)"
+            )
+        if opts.auth_operation == "refresh":
+            if not opts.failed:
+                return "Nango sends refresh webhooks only when a refresh fails (add --failed)"
+            if not settings["send_refresh_errors"]:
+                return "refresh error webhooks are off in this environment (send_refresh_errors)"
+    if opts.kind == "async_action" and not settings["send_async_actions"]:
+        return "async action webhooks are off in this environment (send_async_actions)"
+    return None
+
+
+def plan(opts: FireOptions, settings: Settings, tls: TLSOptions | None = None) -> DeliveryPlan:
+    if opts.sign_mode not in signatures.SIGN_MODES:
+        raise UsageError(
+            f"invalid --sign {opts.sign_mode!r}",
+            hint="use one of: " + ", ".join(signatures.SIGN_MODES),
+        )
+    notes: list[str] = []
+    built = bodies.build(opts, settings, notes)
+    key = settings["signing_key"]
+    webhooks = []
+    for body in built.bodies:
+        data = built.raw if built.raw is not None else serialization.serialize(body, notes)
+        webhook = PlannedWebhook.for_body(body, data, {})
+        webhook.targets = targets_for(opts, settings, webhook.connection_id)
+        if not webhook.targets and not opts.dry_run:
+            raise ConfigError(
+                f"no webhook URL for environment {settings.env!r}",
+                hint="set one with `nango-hooks config set-url URL`, or pass --url URL",
+            )
+        webhooks.append(webhook)
+    if not key and opts.sign_mode != "none":
+        raise ConfigError(
+            f"no signing key for environment {settings.env!r}",
+            hint="set it with `nango-hooks config set-key` (Nango: Environment Settings > "
+            "Webhooks), or fire with --sign none",
+        )
+    for webhook in webhooks:
+        webhook.headers = merge_headers(
+            built.extra_headers,
+            wire_headers(),
+            signatures.signature_headers(key or "", webhook.body, opts.sign_mode),
+        )
+        # Anything but both signatures is a deliberate negative test; a bad or missing
+        # signature must be refused by a handler that verifies.
+        webhook.negative = opts.sign_mode != "both"
+        webhook.expect_rejection = opts.sign_mode in ("bad", "none")
+    skipped = None if opts.force else _skip_reason(opts, settings, built.bodies)
+    return delivery_plan(settings, webhooks, notes, opts.circuit_breaker, tls, skipped)
+
+
+# ---------------------------------------------------------------- what the API serves
+
+
+def parse_supplied(text: bytes) -> list[dict[str, Any]]:
+    """`--records FILE`: one JSON object with an `id` per line."""
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            value = serialization.parse_json(line)
+        except (ValueError, UnicodeDecodeError):
+            raise UsageError(
+                f"--records line {number} is not JSON", hint="one JSON object per line"
+            ) from None
+        record_id = value.get("id") if isinstance(value, dict) else None
+        if not isinstance(record_id, str | int) or isinstance(record_id, bool) or record_id == "":
+            raise UsageError(
+                f"--records line {number} has no id",
+                hint='each record needs an "id" (a string or a number), as in Nango',
+            )
+        found.append(value)
+    if not found:
+        raise UsageError("--records has no records", hint="one JSON object per line")
+    return found
+
+
+def plan_with_supplied(
+    opts: FireOptions, settings: Settings, store: Store, tls: TLSOptions | None = None
+) -> DeliveryPlan:
+    """With --records the webhook's counts are the file's: new ids added, known ones
+    updated (planned once to learn the connection and model, then with the counts)."""
+    from nango_cli.storage import records
+
+    assert opts.supplied is not None
+    first = plan(opts, settings, tls)
+    if len(first.webhooks) != 1:
+        raise UsageError(
+            "--records needs a sync with one model",
+            hint="pick the model the records belong to with --model",
+        )
+    if opts.added or opts.updated or opts.failed:
+        raise UsageError("--records sets the counts: drop --added, --updated and --failed")
+    change = sync_change(serialization.parse_json(first.webhooks[0].body))
+    assert change is not None
+    known = records.known_ids(store, change, [str(r["id"]) for r in opts.supplied])
+    new = sum(1 for r in opts.supplied if str(r["id"]) not in known)
+    opts.added, opts.updated = {None: new}, {None: len(opts.supplied) - new}
+    return plan(opts, settings, tls)
+
+
+def write_api_state(
+    fire_plan: DeliveryPlan, opts: FireOptions, settings: Settings, store: Store
+) -> None:
+    """Before the webhooks go out, make true what they announce: a sync's records
+    changed, a connection created or deleted, an async action's result ready. A
+    deliberate negative (a bad signature) changes nothing: Nango never sends one."""
+    from nango_cli.storage import actions, connections, records
+
+    changes = []
+    for webhook in fire_plan.webhooks:
+        if webhook.negative:
+            continue
+        try:
+            body = serialization.parse_json(webhook.body)
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if not isinstance(body, dict):
+            continue
+        kind = body.get("type")
+        if kind == "auth":
+            connections.apply_auth(store, body)
+        elif kind == "async_action":
+            actions.store_action_result(store, body, opts.result)
+        elif kind == "sync" and body.get("success") is True:
+            change = sync_change(body)
+            if change is not None:
+                changes.append(change)
+    if changes:
+        records.apply_changes(store, changes, _generators(opts, settings), opts.seed, opts.supplied)
+
+
+def sync_change(body: dict[str, Any]) -> Any:
+    """The record changes a sync success webhook announces."""
+    from nango_cli.storage import records
+
+    results = body.get("responseResults")
+    if not isinstance(results, dict):
+        return None
+    counts = [results.get(k) for k in ("added", "updated", "deleted")]
+    if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
+        return None
+    added, updated, deleted = (int(c) for c in counts)  # type: ignore[arg-type]
+    checkpoints = body.get("checkpoints")
+    resync = isinstance(checkpoints, dict) and checkpoints.get("from", "") is None
+    return records.Change(
+        connection_id=str(body.get("connectionId")),
+        provider_config_key=str(body.get("providerConfigKey")),
+        model=str(body.get("model")),
+        variant=str(body.get("syncVariant") or "base"),
+        added=added,
+        updated=updated,
+        deleted=deleted,
+        modified_after=str(body.get("modifiedAfter") or ""),
+        initial=body.get("syncType") == "INITIAL" or resync,
+    )
+
+
+def _generators(opts: FireOptions, settings: Settings) -> dict[str, Any]:
+    """A record generator per model the project describes."""
+    from nango_cli.app import project
+    from nango_cli.protocol.fakedata import Generator
+
+    try:
+        found = project.discover(opts.project or settings["project"])
+    except (ConfigError, UsageError):
+        return {}
+    return {name: Generator(name, schema, found.models) for name, schema in found.models.items()}

@@ -1,0 +1,48 @@
+"""History helpers for `history`, `replay` and the inspector: time filters, outcomes."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from nango_cli.delivery.records import WebhookRecord
+from nango_cli.errors import UsageError
+from nango_cli.support.timefmt import format_timestamp
+
+_RELATIVE = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
+
+
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(text: str, now: datetime | None = None) -> str:
+    """`2h`, `30m`, `7d` (ago) or an ISO date/time -> a stored-timestamp bound."""
+    now = now or datetime.now(UTC)
+    match = _RELATIVE.match(text)
+    if match:
+        delta = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        return format_timestamp(now - delta)
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(
+            f"invalid time {text!r}",
+            hint="use a duration such as 2h, 30m, 7d, or a date 2026-11-01",
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return format_timestamp(moment)
+
+
+def outcome(webhook: WebhookRecord) -> str:
+    """One phrase for a row of `history`: delivered, failed after 3, received ✓ …"""
+    if webhook.direction == "received":
+        verdict = webhook.meta.get("signature")
+        mark = {"valid": "✓", "invalid": "✗", "missing": "∅", "no-key": "?"}.get(str(verdict), "")
+        return f"received {mark} signature".replace("  ", " ").strip()
+    n = webhook.attempt_count
+    if webhook.status == "delivered":
+        return "delivered" if n <= 1 else f"delivered after {n}"
+    if webhook.status == "failed":
+        return f"failed after {n}"
+    return webhook.status

@@ -1,0 +1,437 @@
+"""Settings: their schema, and how an effective value is resolved.
+
+Precedence, highest first: a command-line flag, an environment variable
+`NANGO_HOOKS_<NAME>`, the environment's table in the file, the file's
+`[defaults]` table, the built-in default.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from nango_cli.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from nango_cli.app.config_file import ConfigFile, SyncDef
+from nango_cli.support import paths
+
+DEFAULT_ENV = "dev"
+
+
+ENV_VAR_PREFIX = "NANGO_HOOKS_"
+
+
+ENV_SELECT_VAR = "NANGO_HOOKS_ENV"
+
+
+RETRY_POLICIES = ("docs", "server", "none")
+
+
+ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+def parse_duration(raw: object) -> float:
+    """Seconds from `20`, `2.5`, `500ms`, `20s`, `2m` or `1h`."""
+    if isinstance(raw, bool):
+        raise ValueError("expected a duration such as 20s, 500ms or 2m")
+    if isinstance(raw, int | float):
+        seconds = float(raw)
+    else:
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", str(raw))
+        if not match:
+            raise ValueError("expected a duration such as 20s, 500ms or 2m")
+        number, unit = float(match.group(1)), match.group(2) or "s"
+        seconds = number * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}[unit]
+    if seconds < 0 or seconds != seconds or seconds == float("inf"):
+        raise ValueError("a duration must be a finite, non-negative number")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 1 and seconds != 0:
+        return f"{round(seconds * 1000, 3):g}ms"
+    return f"{seconds:g}s"
+
+
+def validate_url(raw: object) -> str:
+    from urllib.parse import urlsplit
+
+    text = str(raw).strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # raises on a bad port
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("the URL must start with http:// or https://")
+    if not parts.hostname:
+        raise ValueError("the URL has no host")
+    if port == 0:
+        raise ValueError("the URL's port must be between 1 and 65535")
+    if any(ch.isspace() for ch in text):
+        raise ValueError("the URL contains whitespace")
+    return text
+
+
+def _parse_bool(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false (also yes/no, on/off, 1/0)")
+
+
+def _parse_int(raw: object, minimum: int, maximum: int) -> int:
+    if isinstance(raw, bool):
+        raise ValueError("expected a whole number")
+    try:
+        value = raw if isinstance(raw, int) else int(str(raw).strip(), 10)
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+    if not minimum <= value <= maximum:
+        raise ValueError(f"must be between {minimum} and {maximum}")
+    return value
+
+
+def _parse_text(raw: object) -> str:
+    text = str(raw)
+    if not text.strip():
+        raise ValueError("must not be empty")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise ValueError("must not contain control characters")
+    return text
+
+
+def _parse_key(raw: object) -> str:
+    text = str(raw).strip()
+    if not text:
+        raise ValueError("the key is empty")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise ValueError("a key must not contain whitespace or control characters")
+    return text
+
+
+def _parse_path(raw: object) -> str:
+    text = _parse_text(raw)
+    if not text.startswith("/"):
+        raise ValueError("the path must start with /")
+    return text
+
+
+class Setting(NamedTuple):
+    name: str
+    kind: str  # shown in help: url, secret, text, int, bool, duration, choice, path
+    default: Any
+    help: str
+    parser: Callable[[object], Any]
+    secret: bool = False
+
+    @property
+    def env_var(self) -> str:
+        return ENV_VAR_PREFIX + self.name.upper()
+
+    def parse(self, raw: object) -> Any:
+        return self.parser(raw)
+
+    def to_toml(self, value: Any) -> Any:
+        if self.kind == "duration":
+            return format_duration(value)
+        return value
+
+    def display(self, value: Any, reveal: bool = False) -> str:
+        if value is None:
+            return ""
+        if self.secret and not reveal:
+            return mask_secret(str(value))
+        if self.kind == "duration":
+            return format_duration(value)
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+
+def mask_secret(value: str) -> str:
+    """`…ab12`: enough to tell two keys apart, not enough to use one."""
+    if len(value) < 12:
+        return "…" + "*" * 4
+    return "…" + value[-4:]
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[object], str]:
+    def parse(raw: object) -> str:
+        text = str(raw).strip().lower()
+        if text not in options:
+            raise ValueError("expected one of: " + ", ".join(options))
+        return text
+
+    return parse
+
+
+def _int_range(minimum: int, maximum: int) -> Callable[[object], int]:
+    return lambda raw: _parse_int(raw, minimum, maximum)
+
+
+def _timeout(raw: object) -> float:
+    seconds = parse_duration(raw)
+    if seconds <= 0:
+        raise ValueError("must be greater than zero")
+    return seconds
+
+
+SETTINGS: dict[str, Setting] = {
+    s.name: s
+    for s in (
+        Setting("url", "url", None, "Primary webhook URL (Nango's 'Webhook URL').", validate_url),
+        Setting(
+            "secondary_url",
+            "url",
+            None,
+            "Secondary webhook URL; each webhook goes to it after the primary.",
+            validate_url,
+        ),
+        Setting(
+            "signing_key",
+            "secret",
+            None,
+            "Webhook signing key (Environment Settings > Webhooks in Nango).",
+            _parse_key,
+            secret=True,
+        ),
+        Setting(
+            "previous_signing_key",
+            "secret",
+            None,
+            "The signing key before a rotation; it still verifies (Nango signs with either "
+            "for up to 5 minutes). `config set-key --rotate NEW` sets it.",
+            _parse_key,
+            secret=True,
+        ),
+        Setting(
+            "secret_key",
+            "secret",
+            None,
+            "Nango API secret key: the local API's bearer token, and how a signature made "
+            "with it is recognised. Never stored in history.",
+            _parse_key,
+            secret=True,
+        ),
+        Setting("connection_id", "text", None, "Default connectionId.", _parse_text),
+        Setting(
+            "provider_config_key",
+            "text",
+            None,
+            "Default integration (providerConfigKey).",
+            _parse_text,
+        ),
+        Setting(
+            "retry_policy",
+            "choice",
+            "docs",
+            "docs: any non-2xx, 100 ms x2; server: 5xx/network only, 3 s x2; none.",
+            _choice(RETRY_POLICIES),
+        ),
+        Setting(
+            "retries",
+            "int",
+            None,
+            "Retries after the first attempt (default: the policy's, 2).",
+            _int_range(0, 20),
+        ),
+        Setting(
+            "circuit_breaker",
+            "bool",
+            True,
+            "Nango's per-URL circuit breaker, part of the server policy: too many failures "
+            "in a window fail every delivery to that URL, unretried, for a cooldown.",
+            _parse_bool,
+        ),
+        Setting(
+            "circuit_breaker_failures",
+            "int",
+            5,
+            "Failures within the window the breaker tolerates; one more opens it.",
+            _int_range(1, 1000),
+        ),
+        Setting(
+            "circuit_breaker_window",
+            "duration",
+            10.0,
+            "The window failures are counted in, e.g. 10s.",
+            _timeout,
+        ),
+        Setting(
+            "circuit_breaker_cooldown",
+            "duration",
+            60.0,
+            "How long an open breaker fails deliveries before one probe, e.g. 60s.",
+            _timeout,
+        ),
+        Setting("timeout", "duration", 20.0, "Deadline for one attempt, e.g. 20s.", _timeout),
+        Setting(
+            "send_empty_syncs", "bool", True, "Send sync webhooks with no changes.", _parse_bool
+        ),
+        Setting("send_sync_errors", "bool", True, "Send sync error webhooks.", _parse_bool),
+        Setting(
+            "send_auth_creation",
+            "bool",
+            True,
+            "Send auth webhooks for new connections.",
+            _parse_bool,
+        ),
+        Setting(
+            "send_refresh_errors",
+            "bool",
+            True,
+            "Send auth webhooks for failed refreshes.",
+            _parse_bool,
+        ),
+        Setting(
+            "send_connection_deletions",
+            "bool",
+            True,
+            "Send auth webhooks when a connection is deleted (Nango: on_connection_deletion).",
+            _parse_bool,
+        ),
+        Setting(
+            "send_async_actions",
+            "bool",
+            True,
+            "Send async action completion webhooks.",
+            _parse_bool,
+        ),
+        Setting("listen_host", "text", "127.0.0.1", "Host `listen` binds to.", _parse_text),
+        Setting("listen_port", "int", 3456, "Port `listen` binds to.", _int_range(0, 65535)),
+        Setting(
+            "listen_path", "path", None, "Only path `listen` accepts (default: any).", _parse_path
+        ),
+        Setting(
+            "project",
+            "text",
+            None,
+            "The Nango project: a directory with .nango/ or nango.yaml, or one of those files "
+            "(default: ./ or ./nango-integrations/).",
+            _parse_text,
+        ),
+    )
+}
+
+
+def get_setting(name: str) -> Setting:
+    key = name.strip().lower().replace("-", "_")
+    setting = SETTINGS.get(key)
+    if setting is None:
+        raise UsageError(
+            f"unknown setting {name!r}",
+            hint="valid settings: " + ", ".join(SETTINGS),
+        )
+    return setting
+
+
+def validate_env_name(name: str) -> str:
+    if not ENV_NAME.match(name):
+        raise UsageError(
+            f"invalid environment name {name!r}",
+            hint="use letters, digits, '-', '_' or '.', e.g. dev or prod",
+        )
+    return name
+
+
+class Resolved(NamedTuple):
+    name: str
+    value: Any
+    # "flag", "env var NANGO_HOOKS_X", "file [environments.dev]", "file [defaults]" or "default"
+    source: str
+
+
+@dataclass
+class Settings:
+    """The effective settings of one environment."""
+
+    env: str
+    env_source: str
+    file: ConfigFile
+    values: dict[str, Resolved]
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name].value
+
+    def get(self, name: str) -> Any:
+        return self.values[name].value
+
+    def sync(self, name: str) -> SyncDef | None:
+        return self.file.syncs().get(name)
+
+    def targets_for(self, connection_id: str | None) -> list[str]:
+        """Where a webhook for this connection goes: its per-connection URL alone (a
+        connection's webhook_url_override replaces both environment URLs in Nango), else
+        the environment's primary then secondary URL."""
+        override = self.file.connection_url(connection_id) if connection_id else None
+        if override:
+            return [override]
+        return [u for u in (self["url"], self["secondary_url"]) if u]
+
+
+def resolve_env(flag: str | None, file: ConfigFile, environ: Mapping[str, str]) -> tuple[str, str]:
+    if flag:
+        return validate_env_name(flag), "flag"
+    from_env = environ.get(ENV_SELECT_VAR)
+    if from_env:
+        try:
+            return validate_env_name(from_env), f"env var {ENV_SELECT_VAR}"
+        except UsageError as exc:
+            raise ConfigError(f"{ENV_SELECT_VAR}: {exc.message}", hint=exc.hint) from None
+    default_env = file.data.get("default_env")
+    if default_env:
+        return str(default_env), "file (default_env)"
+    return DEFAULT_ENV, "default"
+
+
+def resolve(
+    file: ConfigFile,
+    env_flag: str | None = None,
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    environ = os.environ if environ is None else environ
+    flags = flags or {}
+    env, env_source = resolve_env(env_flag, file, environ)
+    env_table = file.env_table(env)
+    defaults = file.defaults_table()
+    values: dict[str, Resolved] = {}
+    for name, setting in SETTINGS.items():
+        if flags.get(name) is not None:
+            resolved = Resolved(name, flags[name], "flag")
+        elif environ.get(setting.env_var):
+            try:
+                value = setting.parse(environ[setting.env_var])
+            except ValueError as exc:
+                raise ConfigError(
+                    f"{setting.env_var}: {exc}",
+                    hint=f"fix or unset the environment variable {setting.env_var}",
+                ) from None
+            resolved = Resolved(name, value, f"env var {setting.env_var}")
+        elif name in env_table:
+            resolved = Resolved(name, setting.parse(env_table[name]), f"file [environments.{env}]")
+        elif name in defaults:
+            resolved = Resolved(name, setting.parse(defaults[name]), "file [defaults]")
+        else:
+            resolved = Resolved(name, setting.default, "default")
+        values[name] = resolved
+    return Settings(env=env, env_source=env_source, file=file, values=values)
+
+
+def load(
+    config_path: str | os.PathLike[str] | None = None,
+    env_flag: str | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> Settings:
+    from nango_cli.app.config_file import ConfigFile
+
+    return resolve(ConfigFile.load(paths.config_file(config_path)), env_flag, flags)

@@ -1,0 +1,144 @@
+"""Load mode's transport: aiohttp's client, same attempt contract as the httpx sender.
+
+Kept for load because httpx measurably cannot carry it here (README,
+Dependencies: at concurrency 50 aiohttp's client sends several times what
+httpx's async client does). Everything that decides what an attempt is lives in
+delivery/attempts.py and is shared with the httpx sender: the headers on the
+wire, the redirect rules, the total deadline, the capped read and the error
+classes. Connections are kept alive between webhooks (see nango.CONNECTION).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Mapping
+
+import aiohttp
+
+from nango_cli.delivery.attempts import (
+    MAX_REDIRECTS,
+    BodyCap,
+    Hop,
+    Outgoing,
+    TooManyRedirects,
+    answered_attempt,
+    classify_os_error,
+    failed_attempt,
+    headers_dict,
+    next_hop,
+    now_iso,
+    read_capped_async,
+)
+from nango_cli.delivery.records import RESPONSE_BODY_CAP, AttemptRecord, ErrorClass
+from nango_cli.delivery.transport import TLSOptions, proxy_for, ssl_context
+
+# aiohttp adds these unless told not to; the contract's headers say what goes out.
+_SKIP_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
+
+
+class AiohttpSender:
+    """One session for a whole load run: connections are reused between webhooks."""
+
+    def __init__(self, concurrency: int, tls: TLSOptions | None = None) -> None:
+        self.tls = tls or TLSOptions()
+        self._ssl: ssl.SSLContext | None = None
+        # Where each URL goes through: decided once per run (the environment is fixed).
+        self._proxies: dict[str, str | None] = {}
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=concurrency, force_close=False),
+            auto_decompress=False,
+            skip_auto_headers=_SKIP_AUTO_HEADERS,
+            trust_env=False,
+            timeout=aiohttp.ClientTimeout(total=None),
+        )
+
+    async def close(self) -> None:
+        await self.session.close()
+
+    def _proxy_for(self, url: str) -> str | None:
+        if url not in self._proxies:
+            self._proxies[url] = proxy_for(url)
+        return self._proxies[url]
+
+    def _ssl_for(self, url: str) -> ssl.SSLContext | bool:
+        if not url.startswith("https:"):
+            return False
+        if self._ssl is None:
+            self._ssl = ssl_context(self.tls)
+        return self._ssl
+
+    async def send(
+        self,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout: float,
+        response_cap: int = RESPONSE_BODY_CAP,
+        method: str = "POST",
+    ) -> AttemptRecord:
+        started = now_iso()
+        start = time.perf_counter()
+        hops: list[Hop] = []
+        request = Outgoing(method, url, dict(headers), body)
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    async with self.session.request(
+                        request.method,
+                        request.url,
+                        data=request.body,
+                        headers=request.headers,
+                        allow_redirects=False,
+                        proxy=self._proxy_for(request.url),
+                        ssl=self._ssl_for(request.url),
+                    ) as response:
+                        hop = next_hop(request, response.status, response.headers.get("Location"))
+                        if hop is None:
+                            cap = BodyCap(response_cap)
+                            await read_capped_async(response.content.iter_any(), cap)
+                            return answered_attempt(
+                                url,
+                                started,
+                                start,
+                                response.status,
+                                headers_dict(response.headers.items()),
+                                cap,
+                                hops,
+                            )
+                    if len(hops) >= MAX_REDIRECTS:
+                        raise TooManyRedirects
+                    hops.append(hop)
+                    request = hop.request
+        except TooManyRedirects:
+            return failed_attempt(
+                url, started, start, "redirects", f"more than {MAX_REDIRECTS} redirects", hops
+            )
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            error_class, message = classify(exc, timeout)
+            return failed_attempt(url, started, start, error_class, message, hops)
+
+
+def classify(exc: BaseException, timeout: float) -> tuple[ErrorClass, str]:
+    """The same error classes as the httpx sender's, for aiohttp's exceptions."""
+    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+        return "timeout", f"no complete response within {timeout:g}s"
+    if isinstance(exc, aiohttp.ClientProxyConnectionError | aiohttp.ClientHttpProxyError):
+        return "proxy", f"the proxy refused the request ({exc})"
+    if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
+        return "url", f"cannot send to that URL ({exc})"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return "tls", f"TLS certificate not trusted ({exc.certificate_error})"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        found = classify_os_error(exc.os_error)
+        if found is not None:
+            return found
+    found = classify_os_error(exc)
+    if found is not None:
+        return found
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
+        return "reset", "connection closed before a complete response"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return "protocol", f"invalid HTTP response ({exc.message})"
+    return "network", str(exc) or type(exc).__name__

@@ -1,0 +1,332 @@
+"""The single-webhook sender: httpx, with a total deadline per attempt.
+
+httpx's timeouts are per operation (connect, each read, each write), so a
+server that drips its status line a byte at a time, or streams `100 Continue`
+forever, can hold a request far past them. The network backend here clamps
+every operation to what is left of the attempt's deadline, and a watchdog
+closes a TLS socket at the deadline (a handshake is several reads with one
+timeout). Redirects are followed by nango-hooks (axios's rules, in
+delivery/attempts.py), one connection per attempt, so a retry never reuses a
+connection the receiver may have closed.
+
+This module imports httpx; it is itself imported only where something is
+sent (delivery/outbox.py), so commands that send nothing do not pay for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpcore
+import httpx
+
+from nango_cli.delivery.attempts import (
+    MAX_REDIRECTS,
+    BodyCap,
+    Hop,
+    Outgoing,
+    TooManyRedirects,
+    answered_attempt,
+    classify_os_error,
+    failed_attempt,
+    headers_dict,
+    next_hop,
+    now_iso,
+)
+from nango_cli.delivery.records import RESPONSE_BODY_CAP, AttemptRecord, ErrorClass
+from nango_cli.delivery.transport import TLSOptions, proxy_for, ssl_context
+
+_TRANSPORT_ERRORS = (
+    httpx.TransportError,
+    httpcore.NetworkError,
+    httpcore.TimeoutException,
+    httpcore.ProtocolError,
+    httpcore.ProxyError,
+    httpcore.UnsupportedProtocol,
+    OSError,
+)
+
+
+class HttpxSender:
+    """POSTs one webhook as one attempt. Thread-safe: each attempt has its own client."""
+
+    def __init__(self, tls: TLSOptions | None = None) -> None:
+        self.tls = tls or TLSOptions()
+        self._ssl: ssl.SSLContext | None = None
+        self._ssl_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Nothing is pooled between attempts; kept so callers can treat senders alike."""
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """Built once, when the first https target is contacted."""
+        with self._ssl_lock:
+            if self._ssl is None:
+                self._ssl = ssl_context(self.tls)
+            return self._ssl
+
+    def send(
+        self,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout: float,
+        response_cap: int = RESPONSE_BODY_CAP,
+        method: str = "POST",
+    ) -> AttemptRecord:
+        """One attempt, following redirects, within `timeout` seconds in all.
+
+        Only transport failures become failed attempts; anything else (a bug, a
+        header that cannot be encoded) is raised, never retried as "network".
+        """
+        started = now_iso()
+        start = time.perf_counter()
+        hops: list[Hop] = []
+        request = Outgoing(method, url, dict(headers), body)
+        transport = DeadlineTransport(time.monotonic() + timeout, self)
+        try:
+            with httpx.Client(transport=transport, trust_env=False) as client:
+                while True:
+                    response = client.send(_to_httpx(request), stream=True)
+                    try:
+                        location = response.headers.get("location")
+                        hop = next_hop(request, response.status_code, location)
+                        if hop is None:
+                            cap = BodyCap(response_cap)
+                            for chunk in response.iter_raw():
+                                if cap.feed(chunk):
+                                    break
+                            return answered_attempt(
+                                url,
+                                started,
+                                start,
+                                response.status_code,
+                                headers_dict(response.headers.multi_items()),
+                                cap,
+                                hops,
+                            )
+                    finally:
+                        response.close()
+                    if len(hops) >= MAX_REDIRECTS:
+                        raise TooManyRedirects
+                    hops.append(hop)
+                    request = hop.request
+        except TooManyRedirects:
+            return failed_attempt(
+                url, started, start, "redirects", f"more than {MAX_REDIRECTS} redirects", hops
+            )
+        except _TRANSPORT_ERRORS as exc:
+            error_class, message = classify(exc, timeout)
+            return failed_attempt(url, started, start, error_class, message, hops)
+
+
+def _to_httpx(request: Outgoing) -> httpx.Request:
+    # Values go out as Latin-1 bytes, as Node.js (and so Nango) sends them.
+    raw = [(k.encode("ascii"), v.encode("latin-1")) for k, v in request.headers.items()]
+    return httpx.Request(request.method, request.url, headers=raw, content=request.body)
+
+
+def classify(exc: BaseException, timeout: float) -> tuple[ErrorClass, str]:
+    """An error class (named like Node's error codes) for an httpx/httpcore failure."""
+    if isinstance(exc, httpx.TimeoutException | httpcore.TimeoutException):
+        return "timeout", f"no complete response within {timeout:g}s"
+    if isinstance(exc, httpx.ProxyError | httpcore.ProxyError):
+        return "proxy", f"the proxy refused the request ({exc})"
+    if isinstance(exc, httpx.UnsupportedProtocol | httpcore.UnsupportedProtocol):
+        return "url", f"cannot send to that URL ({exc})"
+    found = classify_os_error(exc)
+    if found is not None:
+        return found
+    if isinstance(exc, httpx.RemoteProtocolError | httpcore.RemoteProtocolError):
+        text = str(exc)
+        if "disconnected" in text.lower() or "without sending" in text.lower():
+            return "reset", "connection closed before a complete response"
+        return "protocol", f"invalid HTTP response ({text})"
+    if isinstance(exc, httpx.LocalProtocolError | httpcore.LocalProtocolError):
+        return "protocol", f"the request could not be sent ({exc})"
+    return "network", str(exc) or type(exc).__name__
+
+
+# ---------------------------------------------------------------- deadline-aware plumbing
+
+
+def _left(deadline: float, timeout: float | None) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("the attempt's deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _Stream(httpcore.NetworkStream):
+    """A connection whose every read and write gets at most the time left."""
+
+    def __init__(self, inner: httpcore.NetworkStream, deadline: float) -> None:
+        self.inner = inner
+        self.deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.inner.read(max_bytes, _left(self.deadline, timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.inner.write(buffer, _left(self.deadline, timeout))
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        # A handshake is several reads under one socket timeout: a watchdog shuts the
+        # socket at the deadline, so a dripping server cannot stretch it.
+        sock = self.inner.get_extra_info("socket")
+        left = _left(self.deadline, timeout)
+        watchdog = threading.Timer(max(self.deadline - time.monotonic(), 0.0), _shutdown, (sock,))
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            upgraded = self.inner.start_tls(ssl_context, server_hostname, left)
+        finally:
+            watchdog.cancel()
+        return _Stream(upgraded, self.deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.inner.get_extra_info(info)
+
+
+def _shutdown(sock: socket.socket | None) -> None:
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Backend(httpcore.NetworkBackend):
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        stream = self.inner.connect_tcp(
+            host, port, _left(self.deadline, timeout), local_address, socket_options
+        )
+        return _Stream(stream, self.deadline)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.NetworkStream:  # pragma: no cover - webhooks go to TCP URLs
+        raise httpcore.UnsupportedProtocol("unix sockets are not supported")
+
+
+class DeadlineTransport(httpx.BaseTransport):
+    """An httpx transport whose every network operation respects one deadline.
+
+    Built on httpcore's pool, as httpx's own transport is, with a network
+    backend that clamps each operation to the time left. A pool per origin is
+    made when first needed: a TLS context only for https, a proxy only when the
+    environment names one (never for loopback).
+    """
+
+    def __init__(self, deadline: float, sender: HttpxSender) -> None:
+        self.deadline = deadline
+        self.sender = sender
+        self.backend = _Backend(deadline)
+        self.pools: dict[tuple[str, str, int | None], httpcore.ConnectionPool] = {}
+
+    def _pool(self, url: httpx.URL) -> httpcore.ConnectionPool:
+        key = (url.scheme, url.host, url.port)
+        pool = self.pools.get(key)
+        if pool is None:
+            context = self.sender.ssl_context() if url.scheme == "https" else None
+            proxy = proxy_for(str(url))
+            if proxy is None:
+                pool = httpcore.ConnectionPool(
+                    ssl_context=context, max_connections=1, network_backend=self.backend
+                )
+            else:
+                pool = httpcore.HTTPProxy(
+                    proxy_url=proxy,
+                    ssl_context=context,
+                    max_connections=1,
+                    network_backend=self.backend,
+                )
+            self.pools[key] = pool
+        return pool
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        seconds = max(self.deadline - time.monotonic(), 0.001)
+        core = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=request.url.raw_scheme,
+                host=request.url.raw_host,
+                port=request.url.port,
+                target=request.url.raw_path,
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions={"timeout": dict.fromkeys(("connect", "read", "write", "pool"), seconds)},
+        )
+        response = self._pool(request.url).handle_request(core)
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_ResponseStream(response.stream),
+            extensions=response.extensions,
+        )
+
+    def close(self) -> None:
+        for pool in self.pools.values():
+            pool.close()
+        self.pools.clear()
+
+
+class _ResponseStream(httpx.SyncByteStream):
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.stream
+
+    def close(self) -> None:
+        close = getattr(self.stream, "close", None)
+        if close is not None:
+            close()
+
+
+class CallFailed(OSError):
+    """A JSON call to a local server got no answer, or an answer that is not JSON."""
+
+
+def call_json(
+    method: str,
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    json_body: Any = None,
+    params: Mapping[str, str] | None = None,
+    timeout: float = 10.0,
+) -> tuple[int, Any]:
+    """One JSON request to a nango-hooks server on this machine (`check` reads the local
+    API's request log this way): the status and the parsed answer."""
+    try:
+        with httpx.Client(timeout=timeout, trust_env=False) as client:
+            response = client.request(
+                method, url, headers=dict(headers or {}), json=json_body, params=params
+            )
+            return response.status_code, response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise CallFailed(str(exc) or type(exc).__name__) from None

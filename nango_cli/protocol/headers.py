@@ -1,0 +1,62 @@
+"""The headers Nango's server puts on a webhook, and how header layers merge."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Final
+
+from nango_cli.protocol import vocabulary
+
+# Headers that describe one hop of a request, not the webhook: never replayed or
+# proxied as they were (the sender computes its own).
+HOP_BY_HOP: Final = frozenset(
+    {
+        "host",
+        "content-length",
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "te",
+        "upgrade",
+        "expect",
+        "proxy-connection",
+    }
+)
+
+
+def wire_headers() -> dict[str, str]:
+    """The headers Nango's server sends with every webhook, besides the signatures."""
+    return {
+        "accept": vocabulary.ACCEPT,
+        "content-type": "application/json",
+        "user-agent": vocabulary.USER_AGENT,
+        "accept-encoding": vocabulary.ACCEPT_ENCODING,
+        "connection": vocabulary.CONNECTION,
+    }
+
+
+def merge_headers(*layers: Mapping[str, str]) -> dict[str, str]:
+    """Merge header layers, later ones winning, with names compared case-insensitively
+    (as axios does): `X-Nango-Hmac-Sha256: spoofed` from an external webhook cannot
+    sit beside the real signature. The winning layer's spelling of a name is kept."""
+    merged: dict[str, tuple[str, str]] = {}
+    for layer in layers:
+        for name, value in layer.items():
+            merged[name.lower()] = (name, value)
+    return dict(merged.values())
+
+
+def without(headers: Mapping[str, str], names: Iterable[str]) -> dict[str, str]:
+    drop = {n.lower() for n in names}
+    return {k: v for k, v in headers.items() if k.lower() not in drop}
+
+
+def check_header_values(headers: Mapping[str, str]) -> str | None:
+    """Why these headers cannot be sent, or None. Values must be printable Latin-1 (what
+    Node.js, and so Nango, accepts); names must be HTTP tokens."""
+    for name, value in headers.items():
+        if not name or any(c in '()<>@,;:\\"/[]?={} \t' or not 32 < ord(c) < 127 for c in name):
+            return f"header name {name!r} is not a valid HTTP token"
+        if any(not (ord(c) == 9 or 32 <= ord(c) <= 126 or 128 <= ord(c) <= 255) for c in value):
+            return f"header {name!r} has a value with characters HTTP cannot carry"
+    return None

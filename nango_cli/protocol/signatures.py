@@ -1,0 +1,177 @@
+"""Webhook signatures: making them, checking them, and explaining a mismatch (pure).
+
+`X-Nango-Hmac-Sha256` is the hex HMAC-SHA256 of the body; the legacy
+`X-Nango-Signature` the hex SHA-256 of key + body. A `KeyRing` holds the keys
+a webhook may be verified with (the current and, during a rotation, the
+previous signing key) and those that explain a failure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+from typing import Any, Literal, NamedTuple
+
+from nango_cli.protocol.serialization import js_stringify, parse_json, serialize
+from nango_cli.protocol.vocabulary import HMAC_HEADER, LEGACY_HEADER
+
+
+class KeyRing(NamedTuple):
+    """The keys a webhook may be verified with, and those that explain a mismatch.
+
+    `current` and `previous` both verify (after a rotation Nango signs with either
+    for up to 5 minutes); `secret` is the API secret key, which newer environments
+    do not sign webhooks with; `others` are other environments' signing keys.
+    """
+
+    current: str | None = None
+    previous: str | None = None
+    secret: str | None = None
+    others: tuple[str, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Any, others: tuple[str, ...] = ()) -> KeyRing:
+        return cls(
+            current=settings["signing_key"],
+            previous=settings["previous_signing_key"],
+            secret=settings["secret_key"],
+            others=others,
+        )
+
+
+def hmac_signature(key: str, body: bytes) -> str:
+    """`X-Nango-Hmac-Sha256`: hex HMAC-SHA256 of the body, keyed by the signing key."""
+    return hmac.new(key.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def legacy_signature(key: str, body: bytes) -> str:
+    """`X-Nango-Signature`: hex SHA-256 of key + body (legacy; length-extendable)."""
+    return hashlib.sha256(key.encode("utf-8") + body).hexdigest()
+
+
+SIGN_MODES = ("both", "none", "bad", "legacy-only", "hmac-only")
+
+
+def signature_headers(key: str, body: bytes, mode: str = "both") -> dict[str, str]:
+    """The signature headers for `body` under a signing mode.
+
+    `bad` signs a different body so both headers are well-formed but wrong;
+    the others drop one or both headers, for testing how a receiver reacts.
+    """
+    if mode == "none":
+        return {}
+    if mode == "bad":
+        body = body + b" "
+    headers: dict[str, str] = {}
+    if mode in ("both", "bad", "hmac-only"):
+        headers[HMAC_HEADER] = hmac_signature(key, body)
+    if mode in ("both", "bad", "legacy-only"):
+        headers[LEGACY_HEADER] = legacy_signature(key, body)
+    if mode not in SIGN_MODES:
+        raise ValueError(f"unknown signing mode {mode!r}")
+    return headers
+
+
+VerdictState = Literal["valid", "invalid", "missing", "no-key"]
+
+
+class Verdict(NamedTuple):
+    """The outcome of checking one signature header."""
+
+    header: str
+    state: VerdictState
+    reason: str | None = None
+    # Which key made it valid: "current", or "previous" (inside a rotation window).
+    matched: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "valid"
+
+
+def _same_digest(expected: str, received: str) -> bool:
+    """Constant-time comparison that also takes a header with non-ASCII junk in it."""
+    candidate = received.strip().lower().encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(expected.encode("ascii"), candidate)
+
+
+def _find_header(headers: Mapping[str, str], name: str) -> str | None:
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+SECRET_KEY_DIAGNOSIS = (
+    "signed with the API secret key, not the webhook signing key: environments created "
+    "after 2026-04-20 (or that rotated their API key) sign with a dedicated webhook signing "
+    "key (Environment Settings > Webhooks)"
+)
+
+
+def explain_mismatch(key: str, body: bytes, received: str, sign: Any, keys: KeyRing) -> str:
+    """Best guess at why a signature does not match `body`."""
+    received = received.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", received):
+        return "the header is not a 64-character hex digest"
+    if (
+        keys.secret
+        and keys.secret != key
+        and hmac.compare_digest(sign(keys.secret, body), received)
+    ):
+        return SECRET_KEY_DIAGNOSIS
+    for other in keys.others:
+        if other and other != key and hmac.compare_digest(sign(other, body), received):
+            return "signed with a different key (it matches another environment's key)"
+    stripped = body.rstrip(b"\r\n \t")
+    if stripped != body and hmac.compare_digest(sign(key, stripped), received):
+        return "trailing whitespace or a newline was added to the body after signing"
+    try:
+        parsed = parse_json(body)
+        candidates = (serialize(parsed), js_stringify(parsed).encode("utf-8", "surrogatepass"))
+    except (ValueError, UnicodeDecodeError):
+        return "the body is not JSON; it was altered or signed with a different key"
+    for candidate in candidates:
+        if candidate != body and hmac.compare_digest(sign(key, candidate), received):
+            return (
+                "the body was re-serialized after signing (pretty-printed or keys reordered); "
+                "verify the raw request bytes"
+            )
+    return "signed with a different key, or the body was altered"
+
+
+def verify_headers(
+    keys: KeyRing | str | None,
+    body: bytes,
+    headers: Mapping[str, str],
+    other_keys: tuple[str, ...] = (),
+) -> tuple[Verdict, Verdict]:
+    """Verdicts for the HMAC and the legacy header of a received request; either the
+    current or (in a rotation window) the previous signing key makes one valid."""
+    if not isinstance(keys, KeyRing):
+        keys = KeyRing(current=keys, others=other_keys)
+    verdicts = []
+    for header, sign in ((HMAC_HEADER, hmac_signature), (LEGACY_HEADER, legacy_signature)):
+        received = _find_header(headers, header)
+        if received is None:
+            verdicts.append(Verdict(header, "missing"))
+            continue
+        if not keys.current and not keys.previous:
+            verdicts.append(Verdict(header, "no-key", "no signing key configured"))
+            continue
+        matched = None
+        if keys.current and _same_digest(sign(keys.current, body), received):
+            matched = "current"
+        elif keys.previous and _same_digest(sign(keys.previous, body), received):
+            matched = "previous"
+        if matched is not None:
+            reason = "previous key: rotation window" if matched == "previous" else None
+            verdicts.append(Verdict(header, "valid", reason, matched))
+        else:
+            key = keys.current or keys.previous or ""
+            reason = explain_mismatch(key, body, received, sign, keys)
+            verdicts.append(Verdict(header, "invalid", reason))
+    return verdicts[0], verdicts[1]

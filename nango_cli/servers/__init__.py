@@ -1,0 +1,1 @@
+"""The local servers (listener, API stand-in, inspector) on one skeleton."""

@@ -1,0 +1,271 @@
+"""What `nango-hooks ui` shows and does, over the store: pages of the timeline, one
+webhook in full, and the actions (replay, edit-resign-send, fire). No HTTP here:
+servers/inspector/server.py serves it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shlex
+from typing import Any, NamedTuple
+
+from nango_cli.app import history
+from nango_cli.app.settings import Settings
+from nango_cli.delivery.records import WebhookRecord
+from nango_cli.errors import UsageError
+from nango_cli.protocol import schema, signatures
+from nango_cli.storage import api_log, export
+from nango_cli.storage.webhooks import HistoryFilter, Store
+
+PAGE = 100
+_PARSE_LIMIT = 1024 * 1024  # bodies larger than this are not parsed for the row
+
+
+class Filters(NamedTuple):
+    type: str | None = None
+    sync_name: str | None = None
+    connection_id: str | None = None
+    direction: str | None = None
+    verdict: str | None = None  # valid, invalid, missing, no-key, sent
+    failed: bool = False
+
+
+def row(webhook: WebhookRecord, rowid: int) -> dict[str, Any]:
+    """One line of the timeline."""
+    # Very large bodies are not parsed for a row of the timeline (the detail shows them).
+    body = schema.fields(webhook.body) if len(webhook.body) <= _PARSE_LIMIT else {}
+    results = body.get("responseResults")
+    counts = (
+        {k: results.get(k) for k in ("added", "updated", "deleted")}
+        if isinstance(results, dict)
+        else None
+    )
+    run = None
+    if webhook.type == "sync" and isinstance(body.get("modifiedAfter"), str):
+        # Nango sends one webhook per model for a sync run: same sync, connection and
+        # modifiedAfter. The page groups them.
+        run = f"{webhook.sync_name}|{webhook.connection_id}|{body['modifiedAfter']}"
+    if webhook.direction == "received":
+        verdict = str(webhook.meta.get("signature") or "missing")
+    else:
+        verdict = "deliberately bad" if webhook.negative else "signed"
+    return {
+        **webhook.summary(),
+        "rowid": rowid,
+        "outcome": history.outcome(webhook),
+        "operation": body.get("operation") if webhook.type == "auth" else None,
+        "success": body.get("success"),
+        "counts": counts,
+        "run": run,
+        "verdict": verdict,
+        "size": len(webhook.body),
+        "answered": webhook.meta.get("answered"),
+        "filtered": bool(webhook.meta.get("filtered")),
+    }
+
+
+def _history_filter(filters: Filters, limit: int) -> HistoryFilter:
+    # "sent" is the verdict the page gives every webhook nango-hooks sent itself.
+    sent = filters.verdict == "sent"
+    return HistoryFilter(
+        type=filters.type or None,
+        sync_name=filters.sync_name or None,
+        connection_id=filters.connection_id or None,
+        direction="sent" if sent else filters.direction or None,
+        signature=None if sent else filters.verdict or None,
+        failed=filters.failed,
+        limit=limit,
+    )
+
+
+def page(
+    store: Store, filters: Filters, before: int | None = None, limit: int = PAGE
+) -> dict[str, Any]:
+    """The newest `limit` webhooks (before row `before`), and where the next page starts."""
+    found = store.by_row(_history_filter(filters, limit + 1), before=before)
+    more = len(found) > limit
+    found = found[:limit]
+    return {
+        "webhooks": [row(webhook, rowid) for rowid, webhook in found],
+        "next": found[-1][0] if more and found else None,
+        "total": store.count(),
+    }
+
+
+def newer(store: Store, after: int, limit: int = 200) -> list[dict[str, Any]]:
+    """Webhooks stored after row `after`, oldest first (for the live feed)."""
+    return [row(w, rowid) for rowid, w in store.by_row(HistoryFilter(limit=limit), after=after)]
+
+
+def latest_rowid(store: Store) -> int:
+    newest = store.by_row(HistoryFilter(limit=1))
+    return newest[0][0] if newest else 0
+
+
+def detail(store: Store, webhook_id: str, settings: Settings) -> dict[str, Any]:
+    """Everything about one webhook: for the detail pane."""
+    webhook = store.get(webhook_id)
+    with store.reading() as db:
+        found = db.execute("SELECT rowid FROM webhooks WHERE id = ?", (webhook.id,)).fetchone()
+    rowid = int(found[0])
+    text = webhook.body.decode("utf-8", "replace")
+    fields, notes = schema.check(webhook.body)
+    if webhook.direction == "received":
+        verdicts = webhook.meta.get("verdicts") or {}
+        hmac_state, hmac_reason = (verdicts.get("hmac") or [None, None])[:2]
+        legacy_state, legacy_reason = (verdicts.get("legacy") or [None, None])[:2]
+    else:
+        keys = signatures.KeyRing.from_settings(settings)
+        hmac_v, legacy_v = signatures.verify_headers(keys, webhook.body, webhook.headers)
+        hmac_state, hmac_reason = hmac_v.state, hmac_v.reason
+        legacy_state, legacy_reason = legacy_v.state, legacy_v.reason
+    data = {
+        **row(webhook, rowid),
+        "headers": export.redact_headers(webhook.headers),
+        "body": text,
+        "body_is_json": bool(fields) or text.lstrip().startswith(("{", "[")),
+        "body_base64": base64.b64encode(webhook.body).decode() if "\ufffd" in text else None,
+        "signature": {
+            "hmac": {"state": hmac_state, "reason": hmac_reason},
+            "legacy": {"state": legacy_state, "reason": legacy_reason},
+        },
+        "schema": [n.to_dict() for n in notes],
+        "attempts": [a.to_dict() for a in webhook.attempts],
+        "meta": {k: v for k, v in webhook.meta.items() if k != "verdicts"},
+        "api_calls": [r.to_dict() for r in _api_calls(store, webhook)],
+        "curl": curl(webhook),
+        "notes": _nango_notes(fields),
+    }
+    return data
+
+
+def _api_calls(store: Store, webhook: WebhookRecord) -> list[api_log.ApiRequest]:
+    """The local API's requests for this webhook's connection (and model) after it."""
+    if webhook.type not in ("sync", "auth", "async_action") or not webhook.connection_id:
+        return []
+    found = api_log.api_requests(store, since=webhook.created_at, limit=200)
+    return [
+        r
+        for r in found
+        if r.connection_id == webhook.connection_id
+        and (webhook.model is None or r.model in (None, webhook.model))
+    ][:50]
+
+
+def _nango_notes(fields: dict[str, Any]) -> list[str]:
+    """What a Nango-aware reader should know about this body."""
+    notes = []
+    checkpoints = fields.get("checkpoints")
+    if isinstance(checkpoints, dict) and "from" in checkpoints and checkpoints["from"] is None:
+        notes.append("checkpoints.from is null: a full resync (the first run, or a reset)")
+    if fields.get("syncType") == "INITIAL":
+        notes.append("syncType INITIAL: the first run of this sync for the connection")
+    if fields.get("type") == "sync" and fields.get("success") is True:
+        notes.append(
+            "fetch the records with GET /records?model=…&modified_after="
+            f"{fields.get('modifiedAfter')} (nango.listRecords({{ modifiedAfter }}))"
+        )
+    if fields.get("type") == "auth" and fields.get("operation") == "deletion":
+        notes.append("the connection was deleted: stop using it")
+    return notes
+
+
+def curl(webhook: WebhookRecord) -> str:
+    """The request again, as a curl command (the body inline, its bytes unchanged)."""
+    target = webhook.targets[0] if webhook.targets else "http://127.0.0.1:3000/webhooks"
+    parts = ["curl", "-X", "POST", shlex.quote(target)]
+    for name, value in export.redact_headers(webhook.headers).items():
+        if name.lower() in ("host", "content-length", "connection"):
+            continue
+        parts += ["-H", shlex.quote(f"{name}: {value}")]
+    parts += ["--data-binary", shlex.quote(webhook.body.decode("utf-8", "replace"))]
+    return " ".join(parts)
+
+
+def check_report() -> dict[str, Any] | None:
+    """The last `check` run's report, if one was kept."""
+    from nango_cli.app.check_specs import REPORT_FILE
+    from nango_cli.support import paths
+
+    path = paths.data_dir() / REPORT_FILE
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+# ---------------------------------------------------------------- actions
+
+
+def replay(
+    store: Store,
+    settings: Settings,
+    webhook_id: str,
+    url: str | None = None,
+    edited_body: bytes | None = None,
+) -> list[dict[str, Any]]:
+    """Send a stored webhook again: unchanged, or with `edited_body` (re-signed with the
+    environment's key, sent byte for byte as typed), to `url` or the environment's."""
+    from nango_cli.app import replay as core
+    from nango_cli.delivery.outbox import execute
+
+    source = core.from_record(store.get(webhook_id))
+    resign = edited_body is not None
+    if edited_body is not None:
+        source.body = edited_body
+    plan = core.plan([source], settings, [url] if url else None, resign)
+    sent = execute(plan, store, lambda event: None, concurrent=False)
+    return [s.to_dict() for s in sent]
+
+
+def fire(store: Store, settings: Settings, form: dict[str, Any]) -> dict[str, Any]:
+    """A new webhook from the page's form, as `fire` would send it."""
+    from nango_cli.app import fire as core
+    from nango_cli.delivery.outbox import execute
+
+    def text(name: str) -> str | None:
+        value = form.get(name)
+        return str(value).strip() or None if value is not None else None
+
+    def count(name: str) -> dict[str | None, int]:
+        value = text(name)
+        if value is None:
+            return {}
+        if not value.isdigit():
+            raise UsageError(f"{name} must be a whole number, not {value!r}")
+        return {None: int(value)}
+
+    kind = text("kind") or "sync"
+    opts = core.FireOptions(
+        kind=kind,
+        sync_name=text("sync") if kind == "sync" else None,
+        connection_id=text("connection"),
+        integration=text("integration"),
+        models=[m.strip() for m in (text("models") or "").split(",") if m.strip()]
+        if kind == "sync"
+        else [],
+        added=count("added") if kind == "sync" else {},
+        updated=count("updated") if kind == "sync" else {},
+        deleted=count("deleted") if kind == "sync" else {},
+        failed=bool(form.get("failed")) and kind in ("sync", "auth"),
+        auth_operation=text("operation") or "creation",
+        forward_body=(text("payload") or "{}").encode() if kind == "forward" else None,
+        urls=[_url(u) for u in [text("url")] if u],
+    )
+    plan = core.plan(opts, settings)
+    if plan.skipped:
+        return {"sent": False, "skipped": plan.skipped, "webhooks": []}
+    core.write_api_state(plan, opts, settings, store)
+    sent = execute(plan, store, lambda event: None)
+    return {"sent": True, "notes": plan.notes, "webhooks": [s.to_dict() for s in sent]}
+
+
+def _url(text: str) -> str:
+    from nango_cli.app.settings import validate_url
+
+    try:
+        return validate_url(text)
+    except ValueError as exc:
+        raise UsageError(f"invalid URL {text!r}: {exc}") from None

@@ -1,0 +1,1 @@
+"""`nango-hooks listen`: receive, verify, check, store and answer webhooks."""

@@ -1,0 +1,214 @@
+"""Reading records as Nango's API returns them: pages in modification order with a
+cursor (GET /records), the older offset form (GET /sync/records), and plain lists
+for `records list` and `records show`.
+
+Each record is stored with its `wire` JSON (the record with `_nango_metadata`, made
+when the record is written), so a page is one indexed query and one join.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from nango_cli.storage.database import Database
+from nango_cli.storage.sql import where_equal
+
+MAX_LIMIT = 10_000  # Nango's maximum for GET /records
+
+
+DEFAULT_LIMIT = 100
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"nango-hooks:{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int | None:
+    """The position a cursor names, or None when it is not one of ours."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    prefix, _, number = text.partition(":")
+    if prefix != "nango-hooks" or not number.isdigit() or len(number) > 18:
+        return None
+    return int(number)
+
+
+class Page(NamedTuple):
+    """A page of GET /records, the JSON already assembled."""
+
+    body: bytes
+    record_count: int
+    next_cursor: str | None
+
+
+def metadata_json(row: Sequence[Any]) -> str:
+    first_seen, modified, action, deleted_at, pruned_at, seq = row
+    return (
+        f'{{"first_seen_at":"{first_seen}","last_modified_at":"{modified}",'
+        f'"last_action":"{action}","deleted_at":{_json_or_null(deleted_at)},'
+        f'"pruned_at":{_json_or_null(pruned_at)},"cursor":"{encode_cursor(seq)}"}}'
+    )
+
+
+def _json_or_null(value: str | None) -> str:
+    return "null" if value is None else f'"{value}"'
+
+
+def with_metadata(data: str, metadata: str) -> str:
+    # The stored record is a compact JSON object: the metadata goes in before its "}".
+    if data == "{}":
+        return '{"_nango_metadata":' + metadata + "}"
+    return data[:-1] + ',"_nango_metadata":' + metadata + "}"
+
+
+def records_page(
+    store: Database,
+    connection_id: str,
+    provider_config_key: str,
+    model: str,
+    variant: str = "base",
+    modified_after: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    actions: Sequence[str] = (),
+    after_seq: int = 0,
+    ids: Sequence[str] = (),
+) -> Page:
+    """One page of records in modification order, after position `after_seq`."""
+    sql = (
+        "SELECT wire, seq FROM records WHERE connection_id = ? AND provider_config_key = ? "
+        "AND model = ? AND variant = ? AND seq > ?"
+    )
+    params: list[Any] = [connection_id, provider_config_key, model, variant, after_seq]
+    if modified_after:
+        sql += " AND last_modified_at >= ?"
+        params.append(modified_after)
+    if actions:
+        sql += " AND last_action IN (" + ",".join("?" * len(actions)) + ")"
+        params.extend(actions)
+    if ids:
+        sql += " AND record_id IN (" + ",".join("?" * len(ids)) + ")"
+        params.extend(ids)
+    sql += " ORDER BY seq LIMIT ?"
+    params.append(limit + 1)
+    with store.reading() as db:
+        rows = db.execute(sql, params).fetchall()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(rows[-1][1]) if more and rows else None
+    body = (
+        '{"next_cursor":'
+        + (f'"{next_cursor}"' if next_cursor else "null")
+        + ',"records":['
+        + ",".join([row[0] for row in rows])
+        + "]}"
+    )
+    return Page(body.encode(), len(rows), next_cursor)
+
+
+def legacy_records(
+    store: Database,
+    connection_id: str,
+    provider_config_key: str,
+    model: str,
+    delta: str | None,
+    offset: int,
+    limit: int | None,
+    sort_by: str,
+    order: str,
+    with_metadata: bool,
+) -> tuple[bytes, int]:
+    """GET /sync/records: a plain list, offset-paginated (the older API)."""
+    column = "first_seen_at" if sort_by == "createdAt" else "last_modified_at"
+    sql = (
+        "SELECT wire, data FROM records "
+        "WHERE connection_id = ? AND provider_config_key = ? AND model = ?"
+    )
+    params: list[Any] = [connection_id, provider_config_key, model]
+    if delta:
+        sql += " AND last_modified_at >= ?"
+        params.append(delta)
+    sql += f" ORDER BY {column} {'DESC' if order == 'desc' else 'ASC'}, seq LIMIT ? OFFSET ?"
+    params += [limit if limit is not None else -1, offset]
+    with store.reading() as db:
+        rows = db.execute(sql, params).fetchall()
+    parts = [row[0] if with_metadata else row[1] for row in rows]
+    return ("[" + ",".join(parts) + "]").encode(), len(rows)
+
+
+class StoredRecord(NamedTuple):
+    connection_id: str
+    provider_config_key: str
+    model: str
+    variant: str
+    record_id: str
+    data: dict[str, Any]
+    first_seen_at: str
+    last_modified_at: str
+    last_action: str
+    deleted_at: str | None
+    pruned_at: str | None
+    cursor: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "connection_id": self.connection_id,
+            "provider_config_key": self.provider_config_key,
+            "model": self.model,
+            "variant": self.variant,
+            "id": self.record_id,
+            "record": self.data,
+            "_nango_metadata": {
+                "first_seen_at": self.first_seen_at,
+                "last_modified_at": self.last_modified_at,
+                "last_action": self.last_action,
+                "deleted_at": self.deleted_at,
+                "pruned_at": self.pruned_at,
+                "cursor": self.cursor,
+            },
+        }
+
+
+def list_records(
+    store: Database,
+    connection_id: str | None = None,
+    model: str | None = None,
+    record_id: str | None = None,
+    include_deleted: bool = True,
+    limit: int | None = 50,
+) -> list[StoredRecord]:
+    """Most recently changed first (for `records list` and `records show`)."""
+    where, params = where_equal(connection_id=connection_id, model=model, record_id=record_id)
+    if not include_deleted:
+        where += (" AND" if where else " WHERE") + " deleted_at IS NULL"
+    sql = (
+        "SELECT connection_id, provider_config_key, model, variant, record_id, data, "
+        "first_seen_at, last_modified_at, last_action, deleted_at, pruned_at, seq FROM records"
+        + where
+        + " ORDER BY seq DESC"
+        + (" LIMIT ?" if limit is not None else "")
+    )
+    with store.reading() as db:
+        rows = db.execute(sql, [*params, *([limit] if limit is not None else [])]).fetchall()
+    return [
+        StoredRecord(
+            connection_id=row[0],
+            provider_config_key=row[1],
+            model=row[2],
+            variant=row[3],
+            record_id=row[4],
+            data=json.loads(row[5]),
+            first_seen_at=row[6],
+            last_modified_at=row[7],
+            last_action=row[8],
+            deleted_at=row[9],
+            pruned_at=row[10],
+            cursor=encode_cursor(row[11]),
+        )
+        for row in rows
+    ]

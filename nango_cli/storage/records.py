@@ -1,0 +1,351 @@
+"""The records sync webhooks announce, as Nango's API would hold them.
+
+`fire` writes here before it sends (so a handler that fetches right after the
+webhook finds the data); `nango-hooks api` reads from here. Records are
+ordered by `seq`, a store-wide counter bumped at every change: "modification
+order", with ties broken for good, so a cursor (a position in that order) never
+repeats or skips a record that did not change while a handler paged. A record
+changed again moves to the end, as in Nango.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import Any, Literal, NamedTuple
+
+from nango_cli.protocol.fakedata import Generator
+from nango_cli.storage.connections import insert_connection
+from nango_cli.storage.database import Database
+from nango_cli.storage.record_pages import MAX_LIMIT, metadata_json, with_metadata
+from nango_cli.storage.sql import dumps, where_equal
+from nango_cli.support.timefmt import now_timestamp, shift
+
+Action = Literal["ADDED", "UPDATED", "DELETED"]
+
+
+_CHUNK = 500  # SQLite variables per IN (…) query
+
+
+class Change(NamedTuple):
+    """The changes one sync webhook announces, for one model of one connection."""
+
+    connection_id: str
+    provider_config_key: str
+    model: str
+    variant: str
+    added: int
+    updated: int
+    deleted: int
+    modified_after: str
+    initial: bool = False
+    webhook_id: str | None = None
+
+
+class Applied(NamedTuple):
+    change: Change
+    added: list[str]
+    updated: list[str]
+    deleted: list[str]
+
+
+class _Writer:
+    """One transaction's worth of record changes."""
+
+    def __init__(self, db: Any, seed: int) -> None:
+        self.db = db
+        self.seed = seed
+        row = db.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()
+        self.seq = int(row[0])
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def _key(self, change: Change) -> tuple[str, str, str, str]:
+        return (change.connection_id, change.provider_config_key, change.model, change.variant)
+
+    def _existing(self, change: Change, count: int, exclude: set[str]) -> list[tuple[str, str]]:
+        """Up to `count` live records (id, data), least recently changed first."""
+        found: list[tuple[str, str]] = []
+        cursor = self.db.execute(
+            "SELECT record_id, data FROM records WHERE connection_id = ? AND "
+            "provider_config_key = ? AND model = ? AND variant = ? AND deleted_at IS NULL "
+            "ORDER BY seq",
+            self._key(change),
+        )
+        for record_id, data in cursor:
+            if record_id not in exclude:
+                found.append((record_id, data))
+                if len(found) == count:
+                    break
+        return found
+
+    def _free_ids(self, change: Change, generator: Generator, count: int) -> list[tuple[Any, int]]:
+        """`count` new (id, number) pairs: numbered after the model's records so far."""
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM records WHERE connection_id = ? AND provider_config_key = ? "
+            "AND model = ? AND variant = ?",
+            self._key(change),
+        ).fetchone()
+        number = int(row[0])
+        numeric = _id_is_numeric(generator)
+        chosen: list[tuple[Any, int]] = []
+        while len(chosen) < count:
+            batch = []
+            for _ in range(count - len(chosen)):
+                number += 1
+                batch.append((number if numeric else f"{generator.slug}-{number}", number))
+            taken = self._taken(change, [str(i) for i, _ in batch])
+            chosen.extend(pair for pair in batch if str(pair[0]) not in taken)
+        return chosen
+
+    def _taken(self, change: Change, ids: Sequence[str]) -> set[str]:
+        taken: set[str] = set()
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            rows = self.db.execute(
+                "SELECT record_id FROM records WHERE connection_id = ? AND provider_config_key = ? "
+                "AND model = ? AND variant = ? AND record_id IN ("
+                + ",".join("?" * len(chunk))
+                + ")",
+                (*self._key(change), *chunk),
+            )
+            taken.update(r[0] for r in rows)
+        return taken
+
+    def insert(
+        self, change: Change, items: Iterable[tuple[str, str]], first_seen: str, modified: str
+    ) -> None:
+        rows = [
+            (
+                *self._key(change),
+                rid,
+                data,
+                first_seen,
+                modified,
+                "ADDED",
+                self.next_seq(),
+                change.webhook_id,
+            )
+            for rid, data in items
+        ]
+        self.db.executemany(
+            "INSERT INTO records (connection_id, provider_config_key, model, variant, record_id, "
+            "data, first_seen_at, last_modified_at, last_action, seq, webhook_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    def modify(
+        self, change: Change, items: Iterable[tuple[str, str]], action: Action, modified: str
+    ) -> None:
+        deleted_at = modified if action == "DELETED" else None
+        self.db.executemany(
+            "UPDATE records SET data = ?, last_modified_at = ?, last_action = ?, deleted_at = ?, "
+            "seq = ?, webhook_id = ?, wire = NULL WHERE connection_id = ? "
+            "AND provider_config_key = ? AND model = ? AND variant = ? AND record_id = ?",
+            [
+                (
+                    data,
+                    modified,
+                    action,
+                    deleted_at,
+                    self.next_seq(),
+                    change.webhook_id,
+                    *self._key(change),
+                    rid,
+                )
+                for rid, data in items
+            ],
+        )
+
+    def generated(self, change: Change, generator: Generator, count: int) -> list[tuple[str, str]]:
+        return [
+            (str(rid), dumps(generator.record(rid, self.seed, number)))
+            for rid, number in self._free_ids(change, generator, count)
+        ]
+
+
+def _id_is_numeric(generator: Generator) -> bool:
+    spec = (
+        generator.schema.get("properties", {}).get("id")
+        if isinstance(generator.schema, dict)
+        else None
+    )
+    return isinstance(spec, dict) and spec.get("type") in ("number", "integer")
+
+
+def apply_changes(
+    store: Database,
+    changes: Sequence[Change],
+    generators: dict[str, Generator],
+    seed: int = 0,
+    supplied: Sequence[dict[str, Any]] | None = None,
+) -> list[Applied]:
+    """Write what each change announces, in one transaction: `added` new records,
+    `updated` existing ones changed (made first, as earlier runs' records, when there
+    are too few), `deleted` ones soft-deleted. With `supplied` (one model), those exact
+    records are added or, when their id exists, updated. Every record written gets
+    `last_modified_at` at or after the change's `modified_after`."""
+    applied: list[Applied] = []
+    with store.transaction() as db:
+        writer = _Writer(db, seed)
+        for change in changes:
+            # The connection a sync ran for exists, even without an auth webhook for it.
+            insert_connection(db, change.connection_id, change.provider_config_key)
+            generator = generators.get(change.model) or Generator(change.model, None, {})
+            modified = max(now_timestamp(), change.modified_after)
+            earlier = shift(change.modified_after, timedelta(hours=-1))
+            if change.initial:
+                db.execute(
+                    "DELETE FROM records WHERE connection_id = ? AND provider_config_key = ? "
+                    "AND model = ? AND variant = ?",
+                    writer._key(change),
+                )
+            touched: set[str] = set()
+            added: list[str] = []
+            updated: list[str] = []
+            if supplied is not None:
+                items = [(str(r["id"]), dumps(r)) for r in supplied]
+                known = writer._taken(change, [rid for rid, _ in items])
+                for item in items:  # in the file's order: that is their modification order
+                    if item[0] in known:
+                        writer.modify(change, [item], "UPDATED", modified)
+                    else:
+                        writer.insert(change, [item], modified, modified)
+                added = [rid for rid, _ in items if rid not in known]
+                updated = [rid for rid, _ in items if rid in known]
+                touched.update(added + updated)
+            else:
+                new = writer.generated(change, generator, change.added)
+                writer.insert(change, new, modified, modified)
+                added = [rid for rid, _ in new]
+                touched.update(added)
+                updated = _change_existing(
+                    writer, change, generator, touched, (modified, earlier), "UPDATED"
+                )
+            deleted = _change_existing(
+                writer, change, generator, touched, (modified, earlier), "DELETED"
+            )
+            applied.append(Applied(change, added, updated, deleted))
+        _refresh_wire(db)
+    return applied
+
+
+def _ensure(
+    writer: _Writer,
+    change: Change,
+    generator: Generator,
+    count: int,
+    exclude: set[str],
+    earlier: str,
+) -> list[tuple[str, str]]:
+    """`count` live records not in `exclude`; records from "earlier runs" are made first
+    when there are too few."""
+    found = writer._existing(change, count, exclude)
+    if len(found) < count:
+        made = writer.generated(change, generator, count - len(found))
+        writer.insert(change, made, earlier, earlier)
+        found += made
+    return found
+
+
+def _change_existing(
+    writer: _Writer,
+    change: Change,
+    generator: Generator,
+    touched: set[str],
+    moment: tuple[str, str],
+    action: Action,
+) -> list[str]:
+    """Update or delete as many live records as the change says (not ones this run
+    already touched), oldest first. `moment` is (modified, earlier-run time)."""
+    count = change.updated if action == "UPDATED" else change.deleted
+    if count <= 0:
+        return []
+    modified, earlier = moment
+    targets = _ensure(writer, change, generator, count, touched, earlier)
+    if action == "UPDATED":
+        targets = [
+            # any stable number per record will do: the new values only need to differ
+            (rid, dumps(generator.change(json.loads(data), writer.seed, sum(map(ord, rid)), turn)))
+            for turn, (rid, data) in enumerate(targets, writer.seq)
+        ]
+    writer.modify(change, targets, action, modified)
+    touched.update(rid for rid, _ in targets)
+    return [rid for rid, _ in targets]
+
+
+def _refresh_wire(db: Any) -> None:
+    """Make `wire` (the record as GET /records returns it) for every row written since."""
+    rows = db.execute(
+        "SELECT rowid, data, first_seen_at, last_modified_at, last_action, deleted_at, "
+        "pruned_at, seq FROM records WHERE wire IS NULL"
+    ).fetchall()
+    db.executemany(
+        "UPDATE records SET wire = ? WHERE rowid = ?",
+        [(with_metadata(row[1], metadata_json(row[2:])), row[0]) for row in rows],
+    )
+
+
+def known_ids(store: Database, change: Change, ids: Sequence[str]) -> set[str]:
+    """Which of `ids` the change's model already has (for `fire --records`)."""
+    with store.reading() as db:
+        return _Writer(db, 0)._taken(change, ids)
+
+
+def clear_records(
+    store: Database, connection_id: str | None = None, model: str | None = None
+) -> int:
+    where, params = where_equal(connection_id=connection_id, model=model)
+    with store.transaction() as db:
+        return int(db.execute("DELETE FROM records" + where, params).rowcount)
+
+
+def prune(
+    store: Database,
+    connection_id: str,
+    provider_config_key: str,
+    model: str,
+    variant: str,
+    until_seq: int,
+    limit: int | None,
+) -> tuple[int, bool]:
+    """Empty the payload of records up to a cursor (id and metadata stay)."""
+    stamp = now_timestamp()
+    with store.transaction() as db:
+        rows = db.execute(
+            "SELECT record_id, data FROM records WHERE connection_id = ? "
+            "AND provider_config_key = ? AND model = ? AND variant = ? AND seq <= ? "
+            "AND pruned_at IS NULL ORDER BY seq LIMIT ?",
+            (
+                connection_id,
+                provider_config_key,
+                model,
+                variant,
+                until_seq,
+                (limit or MAX_LIMIT) + 1,
+            ),
+        ).fetchall()
+        more = limit is not None and len(rows) > limit
+        rows = rows[: limit or MAX_LIMIT]
+        db.executemany(
+            "UPDATE records SET data = ?, pruned_at = ?, wire = NULL WHERE connection_id = ? AND "
+            "provider_config_key = ? AND model = ? AND variant = ? AND record_id = ?",
+            [
+                (
+                    dumps({"id": json.loads(data).get("id", rid)}),
+                    stamp,
+                    connection_id,
+                    provider_config_key,
+                    model,
+                    variant,
+                    rid,
+                )
+                for rid, data in rows
+            ],
+        )
+        _refresh_wire(db)
+    return len(rows), more

@@ -1,0 +1,18 @@
+"""Small helpers for the store's SQL: JSON columns and equality filters."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def dumps(value: Any) -> str:
+    """A JSON column's text: compact, raw UTF-8."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def where_equal(**equal: str | None) -> tuple[str, list[Any]]:
+    """` WHERE a = ? AND b = ?` for the arguments that are not None, and their values."""
+    clauses = [f"{name} = ?" for name, value in equal.items() if value is not None]
+    params = [value for value in equal.values() if value is not None]
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

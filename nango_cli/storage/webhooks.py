@@ -1,0 +1,415 @@
+"""The history store: every webhook sent or received, and every delivery attempt.
+
+SQLite in WAL mode with a busy timeout, so several `nango-hooks` processes can
+share one file; every write is one `BEGIN IMMEDIATE` transaction. Webhooks are
+written *before* they are sent (an outbox): a process killed mid-delivery
+leaves a row in state `sending`, which the next process that opens the store
+marks `interrupted` once the owning process is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nango_cli.delivery.records import (
+    FAILED,
+    INTERRUPTED,
+    RESPONSE_BODY_CAP,
+    SENDING,
+    AttemptRecord,
+    WebhookRecord,
+    new_id,
+)
+from nango_cli.errors import NotFoundError, UsageError
+from nango_cli.storage.database import Database
+from nango_cli.support import paths
+from nango_cli.support.processes import pid_alive
+from nango_cli.support.text import escape_surrogates
+
+_ATTEMPT_INSERT = (
+    "{verb} INTO attempts (webhook_id, target, number, started_at, status_code, latency_ms, "
+    "outcome, error_class, error, will_retry, wait_s, response_headers, response_body, "
+    "response_truncated, redirects, note) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+
+_WEBHOOK_COLUMNS = (
+    "id, created_at, direction, env, type, sync_name, model, connection_id, "
+    "provider_config_key, targets, headers, body, status, attempt_count, "
+    "last_status_code, latency_ms, replay_of, meta, negative"
+)
+
+
+def _row_to_webhook(row: sqlite3.Row) -> WebhookRecord:
+    return WebhookRecord(
+        id=row["id"],
+        created_at=row["created_at"],
+        direction=row["direction"],
+        env=row["env"],
+        type=row["type"],
+        sync_name=row["sync_name"],
+        model=row["model"],
+        connection_id=row["connection_id"],
+        provider_config_key=row["provider_config_key"],
+        targets=json.loads(row["targets"]),
+        headers=json.loads(row["headers"]),
+        body=bytes(row["body"]),
+        status=row["status"],
+        attempt_count=row["attempt_count"],
+        last_status_code=row["last_status_code"],
+        latency_ms=row["latency_ms"],
+        replay_of=row["replay_of"],
+        meta=json.loads(row["meta"]),
+        negative=bool(row["negative"]),
+    )
+
+
+def _row_to_attempt(row: sqlite3.Row) -> AttemptRecord:
+    return AttemptRecord(
+        target=row["target"],
+        number=row["number"],
+        started_at=row["started_at"],
+        outcome=row["outcome"],
+        status_code=row["status_code"],
+        latency_ms=row["latency_ms"],
+        error_class=row["error_class"],
+        error=row["error"],
+        will_retry=bool(row["will_retry"]),
+        wait_s=row["wait_s"],
+        response_headers=json.loads(row["response_headers"] or "{}"),
+        response_body=bytes(row["response_body"] or b""),
+        response_truncated=bool(row["response_truncated"]),
+        redirects=json.loads(row["redirects"] or "[]"),
+        note=row["note"],
+    )
+
+
+# (row number, webhook) pairs; named here because Store.list shadows `list` in the class.
+NumberedWebhooks = list[tuple[int, WebhookRecord]]
+
+
+@dataclass
+class HistoryFilter:
+    type: str | None = None
+    sync_name: str | None = None
+    connection_id: str | None = None
+    env: str | None = None
+    direction: str | None = None
+    # A received webhook's signature verdict (valid, invalid, missing, no-key, legacy-only).
+    signature: str | None = None
+    failed: bool = False
+    include_negative: bool = True
+    since: str | None = None
+    until: str | None = None
+    limit: int | None = 50
+
+
+class Store(Database):
+    """The webhooks and attempts of the history, on one database connection."""
+
+    @classmethod
+    def open_default(cls) -> Store:
+        return cls(paths.history_db())
+
+    # ------------------------------------------------------------ writes
+
+    def record_webhook(self, webhook: WebhookRecord) -> None:
+        self.record_webhooks([webhook])
+
+    def record_webhooks(
+        self,
+        webhooks: Sequence[WebhookRecord],
+        attempts: Sequence[tuple[str, AttemptRecord]] = (),
+    ) -> None:
+        """Insert in one transaction (with `attempts` of those webhooks, if any); on an id
+        collision, new ids are drawn and it is retried."""
+        for _ in range(5):
+            try:
+                with self._write() as db:
+                    db.executemany(
+                        f"INSERT INTO webhooks ({_WEBHOOK_COLUMNS}, owner_pid) "
+                        "VALUES (" + ", ".join("?" * 20) + ")",
+                        [(*_webhook_values(w), os.getpid()) for w in webhooks],
+                    )
+                    if attempts:
+                        self._insert_attempts(db, attempts)
+                return
+            except sqlite3.IntegrityError:
+                renamed = {}
+                for webhook in webhooks:
+                    old_id, webhook.id = webhook.id, new_id()
+                    renamed[old_id] = webhook.id
+                attempts = [(renamed.get(wid, wid), a) for wid, a in attempts]
+        raise sqlite3.IntegrityError("could not find unused webhook ids")
+
+    def record_attempt(self, webhook_id: str, attempt: AttemptRecord) -> None:
+        self.record_attempts([(webhook_id, attempt)])
+
+    def record_attempts(self, items: Sequence[tuple[str, AttemptRecord]]) -> None:
+        """Attempts (capped response bodies) and their webhooks' counters, in one transaction."""
+        with self._write() as db:
+            self._insert_attempts(db, items)
+
+    @staticmethod
+    def _insert_attempts(
+        db: sqlite3.Connection, items: Sequence[tuple[str, AttemptRecord]]
+    ) -> None:
+        db.executemany(
+            _ATTEMPT_INSERT.format(verb="INSERT"),
+            [_attempt_values(webhook_id, a) for webhook_id, a in items],
+        )
+        db.executemany(
+            "UPDATE webhooks SET attempt_count = attempt_count + 1, last_status_code = ?, "
+            "latency_ms = ? WHERE id = ?",
+            [(a.status_code, a.latency_ms, webhook_id) for webhook_id, a in items],
+        )
+
+    def import_webhooks(self, webhooks: Iterable[WebhookRecord]) -> tuple[int, int]:
+        """Insert webhooks (with their attempts) not already stored, in one transaction:
+        if `webhooks` raises (a bad line), nothing is imported. Returns (read, new)."""
+        added = read = 0
+        with self._write() as db:
+            for w in webhooks:
+                read += 1
+                cursor = db.execute(
+                    f"INSERT OR IGNORE INTO webhooks ({_WEBHOOK_COLUMNS}, owner_pid) "
+                    "VALUES (" + ", ".join("?" * 19) + ", NULL)",
+                    _webhook_values(w),
+                )
+                if cursor.rowcount == 0:
+                    continue
+                added += 1
+                db.executemany(
+                    _ATTEMPT_INSERT.format(verb="INSERT OR IGNORE"),
+                    [_attempt_values(w.id, a) for a in w.attempts],
+                )
+        return read, added
+
+    def prune(self, before: str) -> int:
+        """Delete webhooks (and their attempts) created before `before`; returns how many."""
+        with self._write() as db:
+            db.execute(
+                "DELETE FROM attempts WHERE webhook_id IN "
+                "(SELECT id FROM webhooks WHERE created_at < ?)",
+                (before,),
+            )
+            return db.execute("DELETE FROM webhooks WHERE created_at < ?", (before,)).rowcount
+
+    def clear(self) -> int:
+        with self._write() as db:
+            db.execute("DELETE FROM attempts")
+            return db.execute("DELETE FROM webhooks").rowcount
+
+    def finish_webhook(self, webhook_id: str, status: str) -> None:
+        self.finish_webhooks([(webhook_id, status)])
+
+    def finish_webhooks(self, items: Sequence[tuple[str, str]]) -> None:
+        with self._write() as db:
+            db.executemany(
+                "UPDATE webhooks SET status = ?, owner_pid = NULL WHERE id = ?",
+                [(status, webhook_id) for webhook_id, status in items],
+            )
+
+    def mark_interrupted(self) -> int:
+        """Mark rows left `sending` by processes that no longer run; returns how many."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, owner_pid FROM webhooks WHERE status = ?", (SENDING,)
+            ).fetchall()
+        dead = [r["id"] for r in rows if r["owner_pid"] is None or not pid_alive(r["owner_pid"])]
+        if dead:
+            with self._write() as db:
+                db.executemany(
+                    "UPDATE webhooks SET status = ?, owner_pid = NULL WHERE id = ? AND status = ?",
+                    [(INTERRUPTED, wid, SENDING) for wid in dead],
+                )
+        return len(dead)
+
+    # ------------------------------------------------------------ reads
+
+    def resolve_id(self, prefix: str) -> str:
+        """A full id from a unique prefix (like git); NotFoundError when none or several."""
+        text = prefix.strip().lower()
+        if not text or not all(c in "0123456789abcdef" for c in text):
+            raise NotFoundError(
+                f"no webhook with id {prefix!r}", hint="ids are hex; see `nango-hooks history`"
+            )
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id FROM webhooks WHERE id >= ? AND id < ? ORDER BY id LIMIT 6",
+                (text, text + "g"),
+            ).fetchall()
+        if not rows:
+            raise NotFoundError(
+                f"no webhook with id {prefix!r}", hint="list ids with `nango-hooks history`"
+            )
+        if len(rows) > 1:
+            shown = ", ".join(r["id"] for r in rows[:5])
+            raise NotFoundError(
+                f"id prefix {prefix!r} is ambiguous ({shown}{', …' if len(rows) > 5 else ''})",
+                hint="type more characters of the id",
+            )
+        return str(rows[0]["id"])
+
+    def get(self, prefix: str, with_attempts: bool = True) -> WebhookRecord:
+        webhook_id = self.resolve_id(prefix)
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?", (webhook_id,)
+            ).fetchone()
+            webhook = _row_to_webhook(row)
+            if with_attempts:
+                webhook.attempts = [
+                    _row_to_attempt(a)
+                    for a in self._db.execute(
+                        "SELECT * FROM attempts WHERE webhook_id = ? ORDER BY rowid",
+                        (webhook_id,),
+                    )
+                ]
+        return webhook
+
+    def attempts(self, webhook_id: str) -> list[AttemptRecord]:
+        with self._lock:
+            return [
+                _row_to_attempt(a)
+                for a in self._db.execute(
+                    "SELECT * FROM attempts WHERE webhook_id = ? ORDER BY rowid", (webhook_id,)
+                )
+            ]
+
+    @staticmethod
+    def _where(flt: HistoryFilter) -> tuple[list[str], list[Any]]:
+        clauses: list[str] = []
+        args: list[Any] = []
+        for column, value in (
+            ("type", flt.type),
+            ("sync_name", flt.sync_name),
+            ("connection_id", flt.connection_id),
+            ("env", flt.env),
+            ("direction", flt.direction),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        if flt.signature is not None:
+            clauses.append("direction = 'received' AND json_extract(meta, '$.signature') = ?")
+            args.append(flt.signature)
+        if flt.failed:
+            clauses.append("status IN (?, ?)")
+            args.extend([FAILED, INTERRUPTED])
+        if not flt.include_negative:
+            clauses.append("negative = 0")
+        if flt.since:
+            clauses.append("created_at >= ?")
+            args.append(flt.since)
+        if flt.until:
+            clauses.append("created_at < ?")
+            args.append(flt.until)
+        return clauses, args
+
+    def list(self, flt: HistoryFilter, with_attempts: bool = False) -> list[WebhookRecord]:
+        clauses, args = self._where(flt)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        limit = "" if flt.limit is None else f"LIMIT {int(flt.limit)}"
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks {where} "
+                f"ORDER BY created_at DESC, rowid DESC {limit}",
+                args,
+            ).fetchall()
+        webhooks = [_row_to_webhook(r) for r in rows]
+        if with_attempts:
+            for webhook in webhooks:
+                webhook.attempts = self.attempts(webhook.id)
+        return webhooks
+
+    def by_row(
+        self,
+        flt: HistoryFilter,
+        before: int | None = None,
+        after: int | None = None,
+    ) -> NumberedWebhooks:
+        """Webhooks with their row numbers, in the order they were stored: newest first
+        before row `before`, or oldest first after row `after`. A row number is unique
+        and only grows, so paging on it never repeats or skips a row while others arrive."""
+        clauses, args = self._where(flt)
+        if before is not None:
+            clauses.append("rowid < ?")
+            args.append(before)
+        if after is not None:
+            clauses.append("rowid > ?")
+            args.append(after)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        order = "ASC" if after is not None else "DESC"
+        limit = "" if flt.limit is None else f"LIMIT {int(flt.limit)}"
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT rowid, {_WEBHOOK_COLUMNS} FROM webhooks {where} "
+                f"ORDER BY rowid {order} {limit}",
+                args,
+            ).fetchall()
+        return [(int(r[0]), _row_to_webhook(r)) for r in rows]
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM webhooks").fetchone()[0])
+
+
+def _storable(text: str | None) -> str | None:
+    """A text column as SQLite can take it: a lone surrogate (valid in JSON, not in
+    UTF-8) is kept as its `\\udXXX` escape instead of failing the whole transaction."""
+    return escape_surrogates(text) if text is not None and not text.isascii() else text
+
+
+def _attempt_values(webhook_id: str, a: AttemptRecord) -> tuple[Any, ...]:
+    return (
+        webhook_id,
+        _storable(a.target),
+        a.number,
+        _storable(a.started_at),
+        a.status_code,
+        a.latency_ms,
+        a.outcome,
+        a.error_class,
+        _storable(a.error),
+        int(a.will_retry),
+        a.wait_s,
+        json.dumps(a.response_headers),
+        a.response_body[:RESPONSE_BODY_CAP],
+        int(a.response_truncated or len(a.response_body) > RESPONSE_BODY_CAP),
+        json.dumps(a.redirects) if a.redirects else None,
+        _storable(a.note),
+    )
+
+
+def _webhook_values(w: WebhookRecord) -> tuple[Any, ...]:
+    if w.direction not in ("sent", "received"):
+        raise UsageError(f"invalid direction {w.direction!r}")
+    # JSON columns are written with ASCII escapes, so only plain text columns can hold
+    # what UTF-8 cannot: those taken from a received or imported body.
+    return (
+        w.id,
+        w.created_at,
+        w.direction,
+        _storable(w.env),
+        _storable(w.type),
+        _storable(w.sync_name),
+        _storable(w.model),
+        _storable(w.connection_id),
+        _storable(w.provider_config_key),
+        json.dumps(w.targets) if w.targets else "[]",
+        json.dumps(w.headers),
+        w.body,
+        w.status,
+        w.attempt_count,
+        w.last_status_code,
+        w.latency_ms,
+        w.replay_of,
+        json.dumps(w.meta),
+        int(w.negative),
+    )
