@@ -7,12 +7,12 @@ import sys
 
 
 def main() -> None:
-    import nango_cli
     from nango_cli.cli import app
+    from nango_cli.cli.environment import Environment
 
-    nango_cli.FAST_EXIT = True
     try:
-        app(prog_name="nango-hooks")
+        # This process leaves with os._exit once the command is done (see `leave`).
+        app(prog_name="nango-hooks", environment=Environment.for_process(fast_exit=True))
     except SystemExit as exc:
         leave(exit_code(exc))
     except KeyboardInterrupt:

@@ -18,7 +18,8 @@ from typer.core import TyperGroup
 
 from nango_cli import __version__
 from nango_cli.cli import fast_params
-from nango_cli.cli.common import AppState, EnvOption, app_state, json_from_env
+from nango_cli.cli.common import AppState, EnvOption, app_state
+from nango_cli.cli.environment import Environment, current, using
 
 fast_params.install()
 
@@ -43,12 +44,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("config_cmd", "Show and change settings: URLs, keys, retries, environments."),
     "completions": ("completions_cmd", "Print the shell completion script for bash, zsh or fish."),
 }
-_raw_args: list[str] = []
 
 
 def json_requested() -> bool:
     """--json anywhere on the command line (before parsing), or NANGO_HOOKS_JSON."""
-    return "--json" in _raw_args or json_from_env()
+    return current().json
 
 
 def _plain_arguments(command: Any) -> None:
@@ -94,7 +94,19 @@ class NangoGroup(TyperGroup):
             formatter.write_dl(rows)
 
     def main(self, args: Sequence[str] | None = None, *rest: Any, **kwargs: Any) -> Any:
-        _raw_args[:] = list(sys.argv[1:] if args is None else args)
+        """One invocation, in an environment of its own: `environment=` when the caller
+        gives one (the entry point's leaves with os._exit), else this process's."""
+        given = kwargs.pop("environment", None)
+        argv = list(sys.argv[1:] if args is None else args)
+        if given is None:
+            env = Environment.for_process(argv)
+        else:
+            env = given
+            env.argv, env.json = tuple(argv), env.json or Environment.for_process(argv).json
+        with using(env):
+            return self._main(args, *rest, **kwargs)
+
+    def _main(self, args: Sequence[str] | None = None, *rest: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
         from typer._click.exceptions import ClickException, NoArgsIsHelpError
         from typer.exceptions import Abort, Exit
@@ -107,12 +119,11 @@ class NangoGroup(TyperGroup):
             exc.show()
             sys.exit(exc.exit_code)
         except ClickException as exc:  # bad option, missing argument, bad value: exit 2
-            from nango_cli.cli import output
             from nango_cli.cli.output import show_error
 
             command = _command_path(exc)
             # A stream's reader (listen, api) gets its usage error as one line too.
-            output.streaming = (command or "").split()[-1:] in (["listen"], ["api"])
+            current().streaming = (command or "").split()[-1:] in (["listen"], ["api"])
             hint = f"see `{command} --help`" if command else "see `nango-hooks --help`"
             show_error(UsageError(exc.format_message(), hint=hint), json_requested())
             sys.exit(int(ExitCode.USAGE))
@@ -237,4 +248,6 @@ def root(
     State lives in the platform's config and data directories;
     NANGO_HOOKS_HOME relocates all of it.
     """
-    ctx.obj = AppState(env=env, config=config, json=json_output or json_from_env(), debug=debug)
+    environment = current()
+    environment.json = environment.json or json_output
+    ctx.obj = AppState(env=env, config=config, json=environment.json, debug=debug)

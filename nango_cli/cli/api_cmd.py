@@ -1,6 +1,5 @@
 """`nango-hooks api`: a local stand-in for the Nango API a handler calls after a webhook."""
 
-import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -60,14 +59,14 @@ def api(
     from nango_cli.servers.listener.server import is_loopback
     from nango_cli.support import eventloop
 
-    state = use(ctx, env, json_output)
-    output.streaming = True
+    state = use(ctx, env, json_output, stream=True)
+    out = output.stdio()[0]
     current = settings(state)
     printer = output.BackgroundPrinter()
 
     def on_request(request: "ApiRequest") -> None:
         document = {"ok": True, "event": "request", "data": request.to_dict()}
-        printer.submit(sys.stdout, output.ndjson_line(document) if state.json else _line(request))
+        printer.submit(out, output.ndjson_line(document) if state.json else _line(request))
 
     def on_ready(url: str) -> None:
         _banner(url, current)
@@ -118,7 +117,7 @@ def _line(request: "ApiRequest") -> str:
         got.append(request.error_code)
     style = "green" if request.status < 400 else "red"
     return output.render(
-        sys.stdout,
+        output.stdio()[0],
         Styled(request.created_at[11:19], "dim"),
         f" {request.method} {request.path} ",
         "".join(f"{a} " for a in asked),
@@ -169,11 +168,15 @@ def _trigger(current: Any, printer: "output.BackgroundPrinter") -> Any:
                     sent = execute(fire_plan, store, lambda event: None)
             except NangoHooksError as exc:
                 text = f"--fire-on-trigger: {name}: {exc.message}"
-                printer.submit(sys.stderr, output.render(sys.stderr, Styled(text, "yellow")))
+                printer.submit(
+                    printer.stderr, output.render(printer.stderr, Styled(text, "yellow"))
+                )
                 continue
             for item in sent:
                 outcome = "delivered" if item.delivered else "not delivered"
                 text = f"--fire-on-trigger: sync {name}/{item.record.model} {outcome}"
-                printer.submit(sys.stderr, output.render(sys.stderr, f"{text} ({item.record.id})"))
+                printer.submit(
+                    printer.stderr, output.render(printer.stderr, f"{text} ({item.record.id})")
+                )
 
     return fire

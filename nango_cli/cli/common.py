@@ -7,8 +7,6 @@ shell completion of sync, environment and setting names.
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 import typer
 
 from nango_cli.cli import output
+from nango_cli.cli.environment import current
 
 if TYPE_CHECKING:
     from nango_cli.app.config_file import ConfigFile
@@ -24,35 +23,37 @@ if TYPE_CHECKING:
     from nango_cli.delivery.transport import TLSOptions
     from nango_cli.storage.webhooks import Store
 
-JSON_ENV = "NANGO_HOOKS_JSON"
-
 
 @dataclass
 class AppState:
+    """What the root command's options say (`env` is the Nango environment's name)."""
+
     env: str | None = None
     config: str | None = None
     json: bool = False
     debug: bool = False
 
 
-def json_from_env() -> bool:
-    return os.environ.get(JSON_ENV, "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def app_state(ctx: typer.Context) -> AppState:
     root = ctx.find_root()
     if not isinstance(root.obj, AppState):
-        root.obj = AppState(json=json_from_env())
+        root.obj = AppState(json=current().json)
     return root.obj
 
 
-def use(ctx: typer.Context, env: str | None = None, json_output: bool = False) -> AppState:
-    """Fold a command's own --env/--json into the global state and return it."""
+def use(
+    ctx: typer.Context, env: str | None = None, json_output: bool = False, stream: bool = False
+) -> AppState:
+    """Fold a command's own --env/--json into the invocation's state and return it;
+    `stream` for the commands whose stdout is an NDJSON stream (listen, api)."""
     state = app_state(ctx)
     if env:
         state.env = env
     if json_output:
         state.json = True
+        current().json = True
+    if stream:
+        current().streaming = True
     return state
 
 
@@ -154,10 +155,12 @@ def settings(state: AppState, flags: dict[str, Any] | None = None) -> Settings:
 
 
 def open_store() -> Store:
-    """The history store, with rows left `sending` by dead processes marked interrupted."""
+    """The history store, with rows left `sending` by dead processes marked interrupted.
+    When the process leaves with os._exit, closing it skips SQLite's final checkpoint
+    (Database.close says why)."""
     from nango_cli.storage.webhooks import Store
 
-    store = Store.open_default()
+    store = Store.open_default(fast_exit=current().fast_exit)
     for text in store.warnings:
         output.warn_once(text)
     store.mark_interrupted()
@@ -212,7 +215,7 @@ def confirmed(yes: bool, action: str, question: str) -> bool:
 
     if yes:
         return True
-    if not sys.stdin.isatty():
+    if not current().stdin_isatty():
         raise UsageError(f"{action} needs confirmation", hint="pass --yes to confirm")
     if typer.confirm(question, default=False):
         return True
@@ -227,12 +230,13 @@ def _piped_stdin(what: str, thing: str) -> BinaryIO:
     """Standard input for `-`, unless it is a terminal (nothing would ever arrive)."""
     from nango_cli.errors import UsageError
 
-    if sys.stdin.isatty():
+    stdin = current().stdin
+    if current().stdin_isatty():
         raise UsageError(
             f"{what}: '-' reads standard input, but it is a terminal",
             hint=f"pipe the {thing} in (… | nango-hooks …) or pass a file path",
         )
-    return sys.stdin.buffer
+    return stdin.buffer  # type: ignore[attr-defined,no-any-return]
 
 
 def read_input(source: str, what: str, limit: int | None = None) -> bytes:

@@ -1,6 +1,5 @@
 """`nango-hooks config …`: read and write settings."""
 
-import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -16,6 +15,7 @@ from nango_cli.cli.common import (
     settings,
     use,
 )
+from nango_cli.cli.environment import current as invocation
 from nango_cli.cli.output import Column
 
 if TYPE_CHECKING:
@@ -219,9 +219,9 @@ def set_key(
 
     what = "API secret key" if secret else "webhook signing key"
     if key is None and stdin:
-        key = sys.stdin.readline(4096).strip()
+        key = invocation().stdin.readline(4096).strip()
     elif key is None:
-        if not sys.stdin.isatty():
+        if not invocation().stdin_isatty():
             raise UsageError(
                 "no key given and standard input is not a terminal, so there is no prompt",
                 hint="pass it as an argument, or pipe it: "

@@ -1,6 +1,5 @@
 """`nango-hooks demo`: fire a signed sync webhook at a listener, both in this process."""
 
-import sys
 from typing import Any
 
 import typer
@@ -71,4 +70,4 @@ def demo(ctx: typer.Context, json_output: JsonOption = False) -> None:
         "nango-hooks listen                                           # see what Nango sends",
     ):
         output.out("  ", line)
-    sys.stdout.flush()
+    output.stdio()[0].flush()

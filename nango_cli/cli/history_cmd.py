@@ -1,6 +1,5 @@
 """`nango-hooks history …`: browse, inspect, export, import and prune recorded webhooks."""
 
-import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -274,8 +273,9 @@ def export(
 
         output.emit([to_export(w, reveal) for w in reversed(rows)])
     else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        stdout = output.stdio()[0]
+        stdout.write(text)
+        stdout.flush()
 
 
 @app.command("import")

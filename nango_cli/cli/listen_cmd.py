@@ -1,6 +1,5 @@
 """`nango-hooks listen`: a local listener that tails, verifies, stores and answers webhooks."""
 
-import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -288,8 +287,7 @@ def listen(
     from nango_cli.protocol.signatures import KeyRing
     from nango_cli.servers.listener.server import EventFilter, ListenOptions
 
-    state = use(ctx, env, json_output)
-    output.streaming = True
+    state = use(ctx, env, json_output, stream=True)
     current = settings(state)
     if path is not None and not path.startswith("/"):
         raise UsageError(f"invalid --path {path!r}", hint="it must start with /, e.g. /webhooks")
@@ -498,7 +496,7 @@ def _render(event: Any, json_mode: bool, verbose: bool) -> list[tuple[Any, str]]
     """The lines one event prints, as (stream, text), ready to write."""
     from nango_cli.servers.listener.server import ListenerNotice, ReceivedEvent
 
-    out, err = sys.stdout, sys.stderr
+    out, err = output.stdio()
     if isinstance(event, ListenerNotice):
         if json_mode:
             document = {"ok": True, "event": "notice", "data": event.to_dict()}

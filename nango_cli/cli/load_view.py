@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -79,7 +78,8 @@ def run(
 
 def _progress(count: int, json_mode: bool) -> tuple[Any, Any]:
     """A Rich progress bar on stderr when it is a terminal; otherwise nothing."""
-    if json_mode or not sys.stderr.isatty():
+    stderr = output.stdio()[1]
+    if json_mode or not stderr.isatty():
         return None, lambda done, total: None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
@@ -88,7 +88,7 @@ def _progress(count: int, json_mode: bool) -> tuple[Any, Any]:
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
-        console=output.console(sys.stderr),
+        console=output.console(stderr),
         transient=True,
     )
     task = progress.add_task("sending", total=count)

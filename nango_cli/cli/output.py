@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
+from nango_cli.cli.environment import Environment, current
 from nango_cli.support.text import json_dumps, terminal_safe
 
 if TYPE_CHECKING:
@@ -43,12 +43,7 @@ Segment = str | Styled
 
 
 def use_colour(stream: IO[str]) -> bool:
-    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
-        return False
-    if os.environ.get("FORCE_COLOR"):
-        return True
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
+    return current().colour(stream)
 
 
 def safe(text: str, keep_newlines: bool = True) -> str:
@@ -134,12 +129,18 @@ def write(
     stream.flush()
 
 
+def stdio() -> tuple[IO[str], IO[str]]:
+    """The invocation's stdout and stderr."""
+    env = current()
+    return env.stdout, env.stderr
+
+
 def out(*segments: Segment, style: str | None = None) -> None:
-    write(sys.stdout, *segments, style=style)
+    write(current().stdout, *segments, style=style)
 
 
 def err(*segments: Segment, style: str | None = None) -> None:
-    write(sys.stderr, *segments, style=style)
+    write(current().stderr, *segments, style=style)
 
 
 def note(text: str) -> None:
@@ -150,19 +151,19 @@ def warn(text: str) -> None:
     err(Styled("warning: ", "yellow"), text)
 
 
-_warned: set[str] = set()
-
-
 def warn_once(text: str) -> None:
-    if text not in _warned:
-        _warned.add(text)
+    """A warning shown once per invocation (a risky directory, a readable key file)."""
+    warned = current().warned
+    if text not in warned:
+        warned.add(text)
         warn(text)
 
 
 def raw(data: bytes) -> None:
     """Bytes exactly as they are, for `--raw` (the user asked for them)."""
-    sys.stdout.buffer.write(data)
-    sys.stdout.flush()
+    stdout = current().stdout
+    stdout.buffer.write(data)  # type: ignore[attr-defined]
+    stdout.flush()
 
 
 # ---------------------------------------------------------------- JSON
@@ -184,14 +185,14 @@ def emit(data: Any) -> None:
     emit_document(envelope(data))
 
 
-# Set by the commands whose stdout is a stream (listen, api): every document they
-# write, their final error included, is one NDJSON line.
-streaming = False
-
-
 def emit_document(document: dict[str, Any]) -> None:
-    sys.stdout.write(ndjson_line(document) if streaming else json_dumps(document, indent=2) + "\n")
-    sys.stdout.flush()
+    """One JSON document on stdout; one NDJSON line for the commands whose stdout is a
+    stream (listen, api), their final error included."""
+    env = current()
+    env.stdout.write(
+        ndjson_line(document) if env.streaming else json_dumps(document, indent=2) + "\n"
+    )
+    env.stdout.flush()
 
 
 def ndjson_line(document: dict[str, Any]) -> str:
@@ -234,7 +235,7 @@ def table(
     from rich import box
     from rich.table import Table
 
-    stream = stream or sys.stdout
+    stream = stream or current().stdout
     cols = [c if isinstance(c, Column) else Column(c) for c in columns]
     grid = Table(
         box=box.SIMPLE_HEAD,
@@ -293,11 +294,18 @@ class BackgroundPrinter:
     """
 
     def __init__(
-        self, max_lines: int = 10000, max_chars: int = 16 * 1024 * 1024, interval: float = 0.02
+        self,
+        env: Environment | None = None,
+        max_lines: int = 10000,
+        max_chars: int = 16 * 1024 * 1024,
+        interval: float = 0.02,
     ) -> None:
         import collections
         import threading
 
+        # The invocation's streams, taken now: the thread writes outside its context.
+        self.env = env or current()
+        self.stdout, self.stderr = self.env.stdout, self.env.stderr
         self._lines: collections.deque[tuple[IO[str], str]] = collections.deque()
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -315,7 +323,7 @@ class BackgroundPrinter:
 
     def submit(self, stream: IO[str], text: str) -> None:
         """Queue `text` for `stream`; never blocks."""
-        if self.closed and stream is sys.stdout:
+        if self.closed and stream is self.stdout:
             return
         if self._cannot_block(stream):
             self._emit(stream, text)
@@ -347,11 +355,9 @@ class BackgroundPrinter:
                         stopping = self._stopping
                         break
                 if skipped:
-                    notice = render(
-                        sys.stderr,
-                        Styled(f"… {skipped} line(s) skipped: output was too slow", "dim"),
-                    )
-                    batch.insert(0, (sys.stderr, notice))
+                    text = f"… {skipped} line(s) skipped: output was too slow"
+                    notice = terminal_safe(text) + "\n"
+                    batch.insert(0, (self.stderr, notice))
                 self._write(batch)
                 if not self._stopping:
                     time.sleep(self._interval)  # let the next lines gather
@@ -383,7 +389,7 @@ class BackgroundPrinter:
                 start = index
 
     def _emit(self, stream: IO[str], text: str) -> None:
-        if self.closed and stream is sys.stdout:
+        if self.closed and stream is self.stdout:
             return
         try:
             stream.write(text)
@@ -398,12 +404,12 @@ class BackgroundPrinter:
             self._gone(stream)
 
     def _gone(self, stream: IO[str]) -> None:
-        if stream is not sys.stdout:
+        if stream is not self.stdout:
             return
         self.closed = True
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
+            os.dup2(devnull, self.stdout.fileno())
         except (OSError, ValueError):
             pass
 
@@ -415,4 +421,5 @@ class BackgroundPrinter:
         self._thread.join(timeout)
         if self.skipped and not self.closed:
             with contextlib.suppress(OSError, ValueError):
-                err(Styled(f"… {self.skipped} line(s) skipped: output was too slow", "dim"))
+                text = f"… {self.skipped} line(s) skipped: output was too slow"
+                write(self.stderr, Styled(text, "dim"))

@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
 
-import nango_cli
 from nango_cli.errors import ConfigError
 from nango_cli.storage.migrations import MIGRATIONS
 from nango_cli.support import files
@@ -28,8 +27,12 @@ _left_open: list[sqlite3.Connection] = []
 class Database:
     """One SQLite connection shared by the threads of one process (guarded by a lock)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, fast_exit: bool = False) -> None:
+        """Open (and create, 0600, and migrate) the database at `path`. `fast_exit`: the
+        process leaves with os._exit after using it, so `close` leaves the connection to
+        the exit (see there)."""
         self.path = path
+        self.fast_exit = fast_exit
         self._lock = threading.RLock()
         # Risks about a directory nango-hooks did not create, for the CLI to show.
         self.warnings = files.ensure_state_dir(path.parent)
@@ -58,7 +61,7 @@ class Database:
 
     def close(self) -> None:
         with self._lock:
-            if nango_cli.FAST_EXIT:
+            if self.fast_exit:
                 # The process is about to leave with os._exit. Closing the last
                 # connection would make SQLite checkpoint the WAL into the database
                 # with an fsync (20-50 ms, a fifth of a `fire`); every transaction is

@@ -113,8 +113,9 @@ class Store(Database):
     """The webhooks and attempts of the history, on one database connection."""
 
     @classmethod
-    def open_default(cls) -> Store:
-        return cls(paths.history_db())
+    def open_default(cls, fast_exit: bool = False) -> Store:
+        """The store at the state directory's usual place."""
+        return cls(paths.history_db(), fast_exit=fast_exit)
 
     # ------------------------------------------------------------ writes
 
