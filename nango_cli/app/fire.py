@@ -1,20 +1,27 @@
-"""`fire`: options + settings -> signed webhooks, ready for the pipeline.
+"""The fire service: options + settings -> signed webhooks -> the API's state -> sent.
 
-Planning is pure (bodies from app/bodies.py, signatures, targets, the
-environment's toggles) so `--dry-run` and tests share it with real sends;
-delivery/outbox.py records and delivers the plan.
+Every caller that fires (the `fire` command, `api --fire-on-trigger`, the
+inspector's form, `listen --external`, the demo, the pytest plugin) goes through
+`fire` (or `prepare` then `deliver`, when it shows the plan first), so a webhook is
+never sent without the records, connection or result it announces.
+
+Planning is pure (bodies from app/bodies.py, signatures, targets, the environment's
+toggles), so `--dry-run` and tests share it with real sends; delivery/outbox.py
+records and delivers the plan.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from nango_cli.app import bodies
 from nango_cli.app.bodies import FireOptions
 from nango_cli.app.plans import delivery_plan
 from nango_cli.app.settings import Settings
-from nango_cli.delivery.outbox import DeliveryPlan, PlannedWebhook
-from nango_cli.delivery.transport import TLSOptions
+from nango_cli.delivery.outbox import AttemptEvent, DeliveryPlan, PlannedWebhook, SentWebhook
+from nango_cli.delivery.transport import Sender, TLSOptions
 from nango_cli.errors import ConfigError, UsageError
 from nango_cli.protocol import serialization, signatures
 from nango_cli.protocol.headers import merge_headers, wire_headers
@@ -22,7 +29,72 @@ from nango_cli.protocol.headers import merge_headers, wire_headers
 if TYPE_CHECKING:
     from nango_cli.storage.webhooks import Store
 
-__all__ = ["FireOptions", "plan", "plan_with_supplied", "targets_for", "write_api_state"]
+__all__ = [
+    "FireOptions",
+    "Fired",
+    "deliver",
+    "fire",
+    "plan",
+    "plan_with_supplied",
+    "prepare",
+    "targets_for",
+    "write_api_state",
+]
+
+
+class Fired(NamedTuple):
+    """What one fire did: its plan, and the webhooks sent (none when it was skipped)."""
+
+    plan: DeliveryPlan
+    sent: list[SentWebhook]
+
+    @property
+    def skipped(self) -> str | None:
+        return self.plan.skipped
+
+
+def fire(
+    opts: FireOptions,
+    settings: Settings,
+    store: Store,
+    on_event: Callable[[AttemptEvent], None] = lambda event: None,
+    sender: Sender | None = None,
+    tls: TLSOptions | None = None,
+) -> Fired:
+    """Fire as the `fire` command does: plan, make true what the webhooks announce,
+    then record and deliver them."""
+    return deliver(prepare(opts, settings, store, tls), opts, settings, store, on_event, sender)
+
+
+def prepare(
+    opts: FireOptions, settings: Settings, store: Store | None = None, tls: TLSOptions | None = None
+) -> DeliveryPlan:
+    """The plan of a fire (with --records, the store says which ids are new)."""
+    if opts.supplied is not None:
+        if store is None:
+            raise ValueError("--records needs the store to plan")
+        return plan_with_supplied(opts, settings, store, tls)
+    return plan(opts, settings, tls)
+
+
+def deliver(
+    fire_plan: DeliveryPlan,
+    opts: FireOptions,
+    settings: Settings,
+    store: Store,
+    on_event: Callable[[AttemptEvent], None] = lambda event: None,
+    sender: Sender | None = None,
+    sleep: Callable[[float], Any] = time.sleep,
+) -> Fired:
+    """Send a prepared plan: nothing when the environment would not send it (skipped);
+    otherwise the API's state first (records, connection, action result), then the
+    outbox and the retry loop."""
+    from nango_cli.delivery.outbox import execute
+
+    if fire_plan.skipped:
+        return Fired(fire_plan, [])
+    write_api_state(fire_plan, opts, settings, store)
+    return Fired(fire_plan, execute(fire_plan, store, on_event, sender, sleep))
 
 
 def targets_for(opts: FireOptions, settings: Settings, connection_id: str | None) -> list[str]:

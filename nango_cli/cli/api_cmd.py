@@ -149,8 +149,8 @@ def _banner(url: str, current: Any) -> None:
 
 def _trigger(current: Any, printer: "output.BackgroundPrinter") -> Any:
     """--fire-on-trigger: each triggered sync's completion webhook, fired as `fire` would."""
-    from nango_cli.app.fire import FireOptions, plan, write_api_state
-    from nango_cli.delivery.outbox import execute
+    from nango_cli.app.fire import FireOptions
+    from nango_cli.app.fire import fire as fire_service
     from nango_cli.errors import NangoHooksError
 
     def fire(connection_id: str, provider_config_key: str, names: list[str]) -> None:
@@ -162,10 +162,8 @@ def _trigger(current: Any, printer: "output.BackgroundPrinter") -> Any:
                 integration=provider_config_key,
             )
             try:
-                fire_plan = plan(opts, current)
                 with open_store() as store:
-                    write_api_state(fire_plan, opts, current, store)
-                    sent = execute(fire_plan, store, lambda event: None)
+                    sent = fire_service(opts, current, store).sent
             except NangoHooksError as exc:
                 text = f"--fire-on-trigger: {name}: {exc.message}"
                 printer.submit(

@@ -29,10 +29,9 @@ from nango_cli.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
+    from nango_cli.app.fire import FireOptions
+    from nango_cli.app.settings import Settings
     from nango_cli.delivery.outbox import DeliveryPlan, SentWebhook
-    from nango_cli.storage.webhooks import Store
 
 SYNC = "Sync webhooks"
 OTHER = "Other webhook types"
@@ -416,13 +415,7 @@ def fire(
 
       nango-hooks fire --forward event.json -i github -H 'X-GitHub-Event: issues'
     """
-    from nango_cli.app.fire import (
-        FireOptions,
-        parse_supplied,
-        plan,
-        plan_with_supplied,
-        write_api_state,
-    )
+    from nango_cli.app.fire import FireOptions, parse_supplied, prepare
     from nango_cli.errors import UsageError
 
     state = use(ctx, env, json_output)
@@ -493,11 +486,12 @@ def fire(
         opts.supplied = parse_supplied(read_input(records_file, "--records"))
     if result is not None:
         opts.result = _parse_json_flag(result, "--result")
+    tls = tls_options(ca_cert, insecure)
     if opts.supplied is not None:
         with open_store() as store:
-            fire_plan = plan_with_supplied(opts, current, store, tls_options(ca_cert, insecure))
+            fire_plan = prepare(opts, current, store, tls)
     else:
-        fire_plan = plan(opts, current, tls_options(ca_cert, insecure))
+        fire_plan = prepare(opts, current, tls=tls)
     for text in fire_plan.notes:
         output.note(text)
     if count is not None and not dry_run:
@@ -507,7 +501,7 @@ def fire(
     elif dry_run:
         views.show_dry_run(fire_plan, state.json)
     else:
-        send(fire_plan, state.json, lambda store: write_api_state(fire_plan, opts, current, store))
+        send(fire_plan, opts, current, state.json)
 
 
 def _listener_url() -> list[str]:
@@ -533,14 +527,9 @@ def _parse_json_flag(text: str, flag: str) -> object:
         raise UsageError(f"{flag} is not valid JSON", hint=f"e.g. {flag} '{{\"id\": 1}}'") from None
 
 
-def send(
-    plan: "DeliveryPlan",
-    json_mode: bool,
-    before: "Callable[[Store], None] | None" = None,
-) -> None:
-    """Record, deliver, render; the exit code says how it went. `before` runs on the
-    store first (what the webhooks announce is made true before they go out)."""
-    from nango_cli.delivery.outbox import execute
+def send(plan: "DeliveryPlan", opts: "FireOptions", current: "Settings", json_mode: bool) -> None:
+    """Deliver with the fire service, render; the exit code says how it went."""
+    from nango_cli.app.fire import deliver
 
     if plan.skipped:
         output.note(f"not sent: {plan.skipped}; use --force to send anyway")
@@ -548,9 +537,7 @@ def send(
             output.emit({"sent": False, "skipped": plan.skipped, "webhooks": []})
         return
     with open_store() as store:
-        if before is not None:
-            before(store)
-        sent = execute(plan, store, views.render_attempt)
+        sent = deliver(plan, opts, current, store, views.render_attempt).sent
     data = views.sent_data(plan, sent)
     if not json_mode:
         views.summary(sent)

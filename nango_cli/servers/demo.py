@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from nango_cli.app.config_file import ConfigFile
-from nango_cli.app.fire import FireOptions, plan, write_api_state
+from nango_cli.app.fire import FireOptions, fire
 from nango_cli.app.settings import resolve
-from nango_cli.delivery.outbox import SentWebhook, execute
+from nango_cli.delivery.outbox import SentWebhook
 from nango_cli.errors import NangoHooksError
 from nango_cli.protocol.signatures import KeyRing
 from nango_cli.storage.webhooks import Store
@@ -93,9 +93,7 @@ def run(on_sent: Callable[[Any], None], on_received: Callable[[Any], None]) -> D
             urls=[url],
         )
         try:
-            fire_plan = plan(opts, settings)
-            write_api_state(fire_plan, opts, settings, store)
-            sent = execute(fire_plan, store, on_sent)
+            sent = fire(opts, settings, store, on_sent).sent
         finally:
             thread.join(15)  # the listener stops after its two webhooks (or 10 s)
             loop, listener = state.get("loop"), state.get("listener")

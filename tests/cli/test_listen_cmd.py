@@ -339,6 +339,13 @@ def test_external_webhook_is_forwarded_as_nango_would(keyed, cli) -> None:
     assert sync_body["connectionId"] == "conn-1"
     rows = jdata(cli("history", "--json").stdout)
     assert {r["direction"] for r in rows} == {"sent", "received"} and len(rows) == 3
+    # The sync webhook announced one added record: the API holds it for that connection
+    # (before: the webhook went out with no record behind it, and a handler fetching
+    # got 400 unknown_connection).
+    (record,) = jdata(cli("records", "--json", "--connection", "conn-1").stdout)
+    assert record["model"] == "GithubIssue" and record["provider_config_key"] == "github-prod"
+    assert record["_nango_metadata"]["last_action"] == "ADDED"
+    assert sync_body["modifiedAfter"] <= record["_nango_metadata"]["last_modified_at"]
 
 
 def test_default_body_cap_is_5_mb(keyed) -> None:

@@ -223,7 +223,6 @@ def replay(
 def fire(store: Store, settings: Settings, form: dict[str, Any]) -> dict[str, Any]:
     """A new webhook from the page's form, as `fire` would send it."""
     from nango_cli.app import fire as core
-    from nango_cli.delivery.outbox import execute
 
     def text(name: str) -> str | None:
         value = form.get(name)
@@ -254,12 +253,11 @@ def fire(store: Store, settings: Settings, form: dict[str, Any]) -> dict[str, An
         forward_body=(text("payload") or "{}").encode() if kind == "forward" else None,
         urls=[_url(u) for u in [text("url")] if u],
     )
-    plan = core.plan(opts, settings)
-    if plan.skipped:
-        return {"sent": False, "skipped": plan.skipped, "webhooks": []}
-    core.write_api_state(plan, opts, settings, store)
-    sent = execute(plan, store, lambda event: None)
-    return {"sent": True, "notes": plan.notes, "webhooks": [s.to_dict() for s in sent]}
+    fired = core.fire(opts, settings, store)
+    if fired.skipped:
+        return {"sent": False, "skipped": fired.skipped, "webhooks": []}
+    notes = fired.plan.notes
+    return {"sent": True, "notes": notes, "webhooks": [s.to_dict() for s in fired.sent]}
 
 
 def _url(text: str) -> str:

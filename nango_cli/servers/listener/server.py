@@ -43,7 +43,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from nango_cli.delivery import outbox
 from nango_cli.delivery.records import (
     RECEIVED,
     RESPONSE_BODY_CAP,
@@ -768,7 +767,7 @@ class Listener:
             forward_headers=list(headers.items()),
             urls=[opts.forward_to] if opts.forward_to else [],
         )
-        plans = [fire.plan(forward, self.settings)]
+        fires = [forward]
         if opts.trigger_sync:
             sync = fire.FireOptions(
                 kind="sync",
@@ -778,11 +777,12 @@ class Listener:
                 sync_type="WEBHOOK",
                 urls=[opts.forward_to] if opts.forward_to else [],
             )
-            plans.append(fire.plan(sync, self.settings))
+            fires.append(sync)
         ids: list[str] = []
-        for one in plans:
-            sent = outbox.execute(one, self.store, self.on_event)
-            ids.extend(s.record.id for s in sent)
+        for one in fires:
+            # The fire service: the sync's records are written before its webhook goes.
+            fired = fire.fire(one, self.settings, self.store, self.on_event)
+            ids.extend(s.record.id for s in fired.sent)
         return ids
 
 
