@@ -84,53 +84,35 @@ def serving(
 
 
 class InProcess:
-    """The Listener in a thread of this process, for tests that need its store or its
-    events directly (`options` are ListenOptions fields)."""
+    """The Listener in a thread of this process (nango_cli.servers.threaded), for tests
+    that need its store or its events directly (`options` are ListenOptions fields)."""
 
     def __init__(self, store: Any, **options: Any) -> None:
-        import threading
-
         from nango_cli.servers.listener.server import ListenOptions
 
         options.setdefault("port", 0)
         self.options = ListenOptions(**options)
         self.store = store
         self.events: list[Any] = []
-        self.ready = threading.Event()
         self.url = ""
         self.port = 0
         self.summary: Any = None
 
     def __enter__(self) -> InProcess:
-        import asyncio
-        import threading
-
         from nango_cli.servers.listener.server import Listener
+        from nango_cli.servers.threaded import ServerThread
 
-        def run() -> None:
-            async def main() -> None:
-                self.loop = asyncio.get_running_loop()
-                self.listener = Listener(self.options, self.store, self.events.append)
-
-                def ready(url: str) -> None:
-                    self.url = url
-                    self.port = int(url.rsplit(":", 1)[1].split("/")[0])
-                    self.ready.set()
-
-                self.summary = await self.listener.run(ready)
-
-            asyncio.run(main())
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-        assert self.ready.wait(20), "the listener did not start"
+        self.listener = Listener(self.options, self.store, self.events.append)
+        self.thread = ServerThread(self.listener).start()
+        self.url = self.thread.url
+        self.port = self.listener.bound_port
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.loop.call_soon_threadsafe(self.listener.stop, "stopped")
-        self.thread.join(30)
+        self.thread.stop("stopped")
+        self.summary = self.thread.result
 
     def notices(self, kind: str | None = None) -> list[Any]:
-        from nango_cli.servers.listener.server import ListenerNotice
+        from nango_cli.servers.skeleton import Notice
 
-        return [e for e in self.events if isinstance(e, ListenerNotice) and kind in (None, e.kind)]
+        return [e for e in self.events if isinstance(e, Notice) and kind in (None, e.kind)]

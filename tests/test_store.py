@@ -43,6 +43,7 @@ def test_migrations_are_named_and_recorded_once(tmp_path: Path) -> None:
             "001_initial",
             "002_redirects_and_negatives",
             "003_api_state",
+            "004_generations",
         ]
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -252,7 +252,7 @@ class Runner:
         assert t.api_url is not None
         modified_after = timefmt.now_timestamp()
         counts = {"added": 3, "updated": 1, "deleted": 1}
-        headers = {"Authorization": f"Bearer {t.api_key or 'nango-hooks-check'}"}
+        headers = {"X-Nango-Hooks-Token": t.api_token or ""}
         base = t.api_url.rstrip("/")
         try:
             status, seeded = call_json(
@@ -267,6 +267,11 @@ class Runner:
                     **counts,
                 },
             )
+            if status == 401:
+                raise CallFailed(
+                    "its internal endpoints refused check: it is not the `nango-hooks api` "
+                    "running on this machine (start one here, or leave --api out)"
+                )
             if status != 200:
                 raise CallFailed(f"{status} {str(seeded)[:200]}")
             body = bodies.sync_success(

@@ -174,6 +174,8 @@ class CheckTarget:
     # A running `nango-hooks api` the handler fetches from (the fetches-records check).
     api_url: str | None = None
     api_key: str | None = None
+    # The running API's token for its internal endpoints (from its running file).
+    api_token: str | None = None
     fetch_wait: float = 5.0
     # Nango's breaker, to say whether this run's failures would have opened it.
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)

@@ -311,6 +311,8 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "listen_path", "path", None, "Only path `listen` accepts (default: any).", _parse_path
         ),
+        Setting("api_port", "int", 3003, "Port `api` (and `dev`) serves on.", _int_range(0, 65535)),
+        Setting("ui_port", "int", 3458, "Port `ui` (and `dev`) serves on.", _int_range(0, 65535)),
         Setting(
             "project",
             "text",

@@ -17,7 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from nango_cli import __version__
-from nango_cli.cli import fast_params
+from nango_cli.cli import fast_params, help_format
 from nango_cli.cli.common import AppState, EnvOption, app_state
 from nango_cli.cli.environment import Environment, current, using
 
@@ -51,23 +51,6 @@ def json_requested() -> bool:
     return current().json
 
 
-def _plain_arguments(command: Any) -> None:
-    """Help shows an argument as its metavar (`ID`, `FILE`), as Click does, not Typer's
-    `{ID}` in the usage line and `ID <str>` in the list (the type name means nothing to
-    a user; the metavar and the help say what to give)."""
-    for param in getattr(command, "params", []):
-        if param.param_type_name == "argument" and param.metavar:
-            shown = param.metavar
-            usage = shown if param.required else f"[{shown}]"
-            if param.nargs != 1:
-                usage += "..."
-            param.display_type = lambda ctx: ""
-            param.display_type_rich = lambda ctx: ""
-            param._usage_display_name = lambda usage=usage: usage
-    for sub in getattr(command, "commands", {}).values():
-        _plain_arguments(sub)
-
-
 class NangoGroup(TyperGroup):
     """Lazy commands; expected errors as `error:` + hint and an exit code, never a traceback."""
 
@@ -85,7 +68,7 @@ class NangoGroup(TyperGroup):
         module = importlib.import_module(f"nango_cli.cli.{module_name}")
         command = get_command(getattr(module, attr or "app"))
         command.name = cmd_name
-        _plain_arguments(command)
+        help_format.polish(command)
         return command
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:

@@ -5,10 +5,25 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from nango_cli.cli import output
-from nango_cli.cli.common import EnvOption, StreamJsonOption, open_store, settings, use
+from nango_cli.cli.common import (
+    AllowHostOption,
+    BodyBudgetOption,
+    BodyTimeoutOption,
+    EnvOption,
+    IdleTimeoutOption,
+    MaxBodyOption,
+    MaxConnectionsOption,
+    StreamJsonOption,
+    live_settings,
+    open_store,
+    server_limits,
+    use,
+)
 from nango_cli.cli.output import Styled
 
 if TYPE_CHECKING:
+    from nango_cli.app.live_settings import LiveSettings
+    from nango_cli.servers.skeleton import Notice
     from nango_cli.storage.api_log import ApiRequest
 
 app = typer.Typer(rich_markup_mode=None)
@@ -22,11 +37,16 @@ def api(
         typer.Option("--host", metavar="ADDRESS", help="Address to bind."),
     ] = "127.0.0.1",
     port: Annotated[
-        int,
+        int | None,
         typer.Option(
-            "--port", "-p", metavar="PORT", min=0, max=65535, help="Port (0: any free one)."
+            "--port",
+            "-p",
+            metavar="PORT",
+            min=0,
+            max=65535,
+            help="Port (0: any free one). [default: the api_port setting, 3003]",
         ),
-    ] = 3003,
+    ] = None,
     fire_on_trigger: Annotated[
         bool,
         typer.Option(
@@ -35,6 +55,12 @@ def api(
             "after the run).",
         ),
     ] = False,
+    allow_host: AllowHostOption = None,
+    max_body: MaxBodyOption = "1MB",
+    body_budget: BodyBudgetOption = "16MB",
+    max_connections: MaxConnectionsOption = 1000,
+    idle_timeout: IdleTimeoutOption = 15.0,
+    body_timeout: BodyTimeoutOption = 30.0,
     env: EnvOption = None,
     json_output: StreamJsonOption = False,
 ) -> None:
@@ -56,36 +82,50 @@ def api(
 
     from nango_cli.app import running
     from nango_cli.servers.api import ApiOptions, ApiServer
-    from nango_cli.servers.listener.server import is_loopback
+    from nango_cli.servers.skeleton import is_loopback
     from nango_cli.support import eventloop
 
     state = use(ctx, env, json_output, stream=True)
-    out = output.stdio()[0]
-    current = settings(state)
+    out, err = output.stdio()
+    live = live_settings(state)
+    current = live()
     printer = output.BackgroundPrinter()
 
     def on_request(request: "ApiRequest") -> None:
         document = {"ok": True, "event": "request", "data": request.to_dict()}
         printer.submit(out, output.ndjson_line(document) if state.json else _line(request))
 
-    def on_ready(url: str) -> None:
-        _banner(url, current)
-        running.announce("api", url, current.env)
+    def on_notice(notice: "Notice") -> None:
+        if state.json:
+            document = {"ok": True, "event": "notice", "data": notice.to_dict()}
+            printer.submit(out, output.ndjson_line(document))
+        else:
+            line = output.render(err, Styled(f"{notice.kind}: ", "yellow"), notice.message)
+            printer.submit(err, line)
 
     options = ApiOptions(
         host=host,
-        port=port,
-        secret_key=current["secret_key"],
+        port=current["api_port"] if port is None else port,
+        # Read afresh for each request: a secret key set after the start applies at once.
+        secret_key=lambda: live()["secret_key"],
         env=current.env,
-        on_trigger=_trigger(current, printer) if fire_on_trigger else None,
+        on_trigger=_trigger(live, printer) if fire_on_trigger else None,
+        allowed_hosts=tuple(allow_host or ()),
+        limits=server_limits(max_body, body_budget, max_connections, idle_timeout, body_timeout),
     )
+
+    def on_ready(url: str) -> None:
+        _banner(url, current)
+        # The token lets `check` on this machine use the internal endpoints.
+        running.announce("api", url, current.env, token=options.internal_token)
+
     if not is_loopback(host):
         output.warn(
             f"serving on {host}, not loopback: anyone who can reach this machine can read "
             "the records"
         )
     with open_store() as store:
-        server = ApiServer(options, store, on_request)
+        server = ApiServer(options, store, on_request, on_notice)
 
         try:
             served = eventloop.run_until_signalled(lambda: server.run(on_ready), server.stop)
@@ -136,18 +176,18 @@ def _banner(url: str, current: Any) -> None:
     if key:
         output.err(
             f"requests must carry Authorization: Bearer <the {current.env} secret_key> "
-            f"({mask_secret(key)})"
+            f"({mask_secret(key)}; read from the config for each request)"
         )
     else:
         output.err(
             f"no secret_key for environment {current.env!r}: any bearer key is accepted "
-            "(nango-hooks config set-key --secret KEY to require one)"
+            "(nango-hooks config set-key --secret KEY requires one, from the next request)"
         )
     output.err(f"SDK: new Nango({{ host: '{url}', secretKey }})")
     output.err(Styled("Ctrl-C to stop", "dim"))
 
 
-def _trigger(current: Any, printer: "output.BackgroundPrinter") -> Any:
+def _trigger(live: "LiveSettings", printer: "output.BackgroundPrinter") -> Any:
     """--fire-on-trigger: each triggered sync's completion webhook, fired as `fire` would."""
     from nango_cli.app.fire import FireOptions
     from nango_cli.app.fire import fire as fire_service
@@ -163,7 +203,7 @@ def _trigger(current: Any, printer: "output.BackgroundPrinter") -> Any:
             )
             try:
                 with open_store() as store:
-                    sent = fire_service(opts, current, store).sent
+                    sent = fire_service(opts, live(), store).sent
             except NangoHooksError as exc:
                 text = f"--fire-on-trigger: {name}: {exc.message}"
                 printer.submit(

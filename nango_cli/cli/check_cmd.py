@@ -139,6 +139,7 @@ def check(
             f"no handler URL for connection {connection_id!r}",
             hint="pass URL, or `nango-hooks config set-url URL [--connection ID]`",
         )
+    api_url, api_token = _api(api)
     target = CheckTarget(
         url=target_url,
         key=current["signing_key"],
@@ -153,7 +154,8 @@ def check(
         previous_key=current["previous_signing_key"],
         secret_key=current["secret_key"],
         end_user=not no_end_user,
-        api_url=_api_url(api),
+        api_url=api_url,
+        api_token=api_token,
         api_key=current["secret_key"],
         breaker=breaker_for(current),
     )
@@ -220,14 +222,17 @@ def _sync_for_check(
     return name, sync_integration, sync_models, connection_id
 
 
-def _api_url(explicit: str | None) -> str | None:
-    """--api, else the API running on this machine (it shares this store)."""
+def _api(explicit: str | None) -> tuple[str | None, str | None]:
+    """The API the handler fetches from, and its token for the internal endpoints:
+    --api, else the API running on this machine (it shares this store)."""
     from nango_cli.app import running
 
-    if explicit:
-        return checked_url(explicit, "--api")
     found = running.running("api")
-    return str(found["url"]) if found else None
+    url = checked_url(explicit, "--api") if explicit else (str(found["url"]) if found else None)
+    token = None
+    if found and url and url.rstrip("/") == str(found["url"]).rstrip("/"):
+        token = str(found.get("token") or "") or None
+    return url, token
 
 
 def _default_sync(current: "Settings", project: str | None) -> str | None:

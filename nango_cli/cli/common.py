@@ -19,8 +19,10 @@ from nango_cli.cli.environment import current
 
 if TYPE_CHECKING:
     from nango_cli.app.config_file import ConfigFile
+    from nango_cli.app.live_settings import LiveSettings
     from nango_cli.app.settings import Settings
     from nango_cli.delivery.transport import TLSOptions
+    from nango_cli.servers.limits import Limits
     from nango_cli.storage.webhooks import Store
 
 
@@ -154,6 +156,18 @@ def settings(state: AppState, flags: dict[str, Any] | None = None) -> Settings:
     return resolve(config_file(state), state.env, flags)
 
 
+def live_settings(state: AppState, flags: dict[str, Any] | None = None) -> LiveSettings:
+    """Settings that follow the config file (for the servers: a key set after they
+    started applies to the next request); warnings about the file shown once."""
+    from nango_cli.app.live_settings import LiveSettings
+    from nango_cli.support import paths
+
+    config_file(state)  # the file's warnings, and a parse error now rather than later
+    return LiveSettings(
+        paths.config_file(state.config), state.env, flags, on_problem=output.warn_once
+    )
+
+
 def open_store() -> Store:
     """The history store, with rows left `sending` by dead processes marked interrupted.
     When the process leaves with os._exit, closing it skips SQLite's final checkpoint
@@ -194,6 +208,83 @@ def tls_options(ca_cert: str | None, insecure: bool) -> TLSOptions:
     return TLSOptions(ca_cert=ca_cert, insecure=insecure)
 
 
+# ---------------------------------------------------------------- the servers' limits
+
+LIMITS = "Limits"
+MaxBodyOption = Annotated[
+    str,
+    typer.Option(
+        "--max-body",
+        metavar="SIZE",
+        help="Largest body accepted (413 above, not read).",
+        rich_help_panel=LIMITS,
+    ),
+]
+BodyBudgetOption = Annotated[
+    str,
+    typer.Option(
+        "--body-budget",
+        metavar="SIZE",
+        help="Bodies in flight at once, in all (503 with Retry-After above).",
+        rich_help_panel=LIMITS,
+    ),
+]
+MaxConnectionsOption = Annotated[
+    int,
+    typer.Option(
+        "--max-connections",
+        metavar="N",
+        min=1,
+        help="Open connections at once (503 and close beyond).",
+        rich_help_panel=LIMITS,
+    ),
+]
+IdleTimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--idle-timeout",
+        metavar="SECONDS",
+        min=0.1,
+        help="Close a connection idle this long, or still sending its headers.",
+        rich_help_panel=LIMITS,
+    ),
+]
+BodyTimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--body-timeout",
+        metavar="SECONDS",
+        min=0.1,
+        help="A body must arrive within this (408 after).",
+        rich_help_panel=LIMITS,
+    ),
+]
+
+
+def server_limits(
+    max_body: str, body_budget: str, max_connections: int, idle_timeout: float, body_timeout: float
+) -> Limits:
+    """The limits flags (the same for listen, api and ui) as the servers take them."""
+    from nango_cli.servers.limits import Limits
+
+    return Limits(
+        max_connections=max_connections,
+        idle_timeout=idle_timeout,
+        body_timeout=body_timeout,
+        max_body=parse_size(max_body, "--max-body"),
+        body_budget=parse_size(body_budget, "--body-budget"),
+    )
+
+
+AllowHostOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-host",
+        metavar="NAME",
+        help="Also answer requests for this host name (a tunnel's, a container's); others "
+        "than its own address get 421 (repeatable).",
+    ),
+]
 CaCertOption = Annotated[
     str | None,
     typer.Option(

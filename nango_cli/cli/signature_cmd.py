@@ -41,7 +41,9 @@ def _keys(ctx: typer.Context, key: str | None, env: str | None, json_output: boo
             f"no signing key for environment {current.env!r}",
             hint="pass --key, or set one with `nango-hooks config set-key`",
         )
-    return KeyRing.from_settings(current)
+    from nango_cli.app.keys import key_ring
+
+    return key_ring(current)
 
 
 @verify_app.command("verify")

@@ -1,12 +1,27 @@
 """`nango-hooks ui`: the local web inspector."""
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from nango_cli.cli import output
-from nango_cli.cli.common import EnvOption, open_store, settings, use
+from nango_cli.cli.common import (
+    AllowHostOption,
+    BodyBudgetOption,
+    BodyTimeoutOption,
+    EnvOption,
+    IdleTimeoutOption,
+    MaxBodyOption,
+    MaxConnectionsOption,
+    live_settings,
+    open_store,
+    server_limits,
+    use,
+)
 from nango_cli.cli.output import Styled
+
+if TYPE_CHECKING:
+    from nango_cli.servers.skeleton import Notice
 
 app = typer.Typer(rich_markup_mode=None)
 
@@ -18,11 +33,22 @@ def ui(
         "127.0.0.1"
     ),
     port: Annotated[
-        int,
+        int | None,
         typer.Option(
-            "--port", "-p", metavar="PORT", min=0, max=65535, help="Port (0: any free one)."
+            "--port",
+            "-p",
+            metavar="PORT",
+            min=0,
+            max=65535,
+            help="Port (0: any free one). [default: the ui_port setting, 3458]",
         ),
-    ] = 3458,
+    ] = None,
+    allow_host: AllowHostOption = None,
+    max_body: MaxBodyOption = "8MB",
+    body_budget: BodyBudgetOption = "64MB",
+    max_connections: MaxConnectionsOption = 1000,
+    idle_timeout: IdleTimeoutOption = 15.0,
+    body_timeout: BodyTimeoutOption = 30.0,
     env: EnvOption = None,
 ) -> None:
     """Browse, inspect, replay and fire webhooks in a web page.
@@ -37,18 +63,29 @@ def ui(
     """
     from nango_cli.app import running
     from nango_cli.servers.inspector.server import UiOptions, UiServer
-    from nango_cli.servers.listener.server import is_loopback
+    from nango_cli.servers.skeleton import is_loopback
     from nango_cli.support import eventloop
 
     state = use(ctx, env, False)
-    current = settings(state)
+    live = live_settings(state)
+    current = live()
     if not is_loopback(host):
         output.warn(
-            f"serving on {host}, not loopback: anyone who can reach this machine can read and "
-            "send webhooks through it"
+            f"serving on {host}, not loopback: anyone who can reach this machine can read "
+            "every stored webhook and replay edited ones, signed, to any URL"
         )
+
+    def on_notice(notice: "Notice") -> None:
+        output.err(Styled(f"{notice.kind}: ", "yellow"), notice.message)
+
+    options = UiOptions(
+        host,
+        current["ui_port"] if port is None else port,
+        allowed_hosts=tuple(allow_host or ()),
+        limits=server_limits(max_body, body_budget, max_connections, idle_timeout, body_timeout),
+    )
     with open_store() as store:
-        server = UiServer(UiOptions(host, port), store, current)
+        server = UiServer(options, store, live, on_notice)
 
         def on_ready(url: str) -> None:
             output.err(Styled(f"Inspector on {url}", "bold"))

@@ -23,22 +23,17 @@ class KeyRing(NamedTuple):
 
     `current` and `previous` both verify (after a rotation Nango signs with either
     for up to 5 minutes); `secret` is the API secret key, which newer environments
-    do not sign webhooks with; `others` are other environments' signing keys.
+    do not sign webhooks with; `others` are other environments' signing keys, each a
+    key or a (name, key) pair, so a mismatch can name the environment that signed.
     """
 
     current: str | None = None
     previous: str | None = None
     secret: str | None = None
-    others: tuple[str, ...] = ()
+    others: tuple[str | tuple[str, str], ...] = ()
 
-    @classmethod
-    def from_settings(cls, settings: Any, others: tuple[str, ...] = ()) -> KeyRing:
-        return cls(
-            current=settings["signing_key"],
-            previous=settings["previous_signing_key"],
-            secret=settings["secret_key"],
-            others=others,
-        )
+    def named_others(self) -> list[tuple[str | None, str]]:
+        return [(o[0], o[1]) if isinstance(o, tuple) else (None, o) for o in self.others]
 
 
 def hmac_signature(key: str, body: bytes) -> str:
@@ -123,8 +118,10 @@ def explain_mismatch(key: str, body: bytes, received: str, sign: Any, keys: KeyR
         and hmac.compare_digest(sign(keys.secret, body), received)
     ):
         return SECRET_KEY_DIAGNOSIS
-    for other in keys.others:
+    for name, other in keys.named_others():
         if other and other != key and hmac.compare_digest(sign(other, body), received):
+            if name:
+                return f"signed with a different key: the signing key of environment {name!r}"
             return "signed with a different key (it matches another environment's key)"
     stripped = body.rstrip(b"\r\n \t")
     if stripped != body and hmac.compare_digest(sign(key, stripped), received):
@@ -147,7 +144,7 @@ def verify_headers(
     keys: KeyRing | str | None,
     body: bytes,
     headers: Mapping[str, str],
-    other_keys: tuple[str, ...] = (),
+    other_keys: tuple[str | tuple[str, str], ...] = (),
 ) -> tuple[Verdict, Verdict]:
     """Verdicts for the HMAC and the legacy header of a received request; either the
     current or (in a rotation window) the previous signing key makes one valid."""

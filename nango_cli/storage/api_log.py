@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from nango_cli.storage.database import Database
-from nango_cli.storage.sql import dumps
+from nango_cli.support.text import escape_surrogates
 
 
 class ApiRequest(NamedTuple):
@@ -30,14 +31,44 @@ class ApiRequest(NamedTuple):
         return self._asdict()
 
 
-def record_requests(store: Database, requests: Sequence[ApiRequest]) -> None:
-    with store.transaction() as db:
-        db.executemany(
-            "INSERT INTO api_requests (id, created_at, method, path, query, status, "
-            "connection_id, provider_config_key, model, record_count, next_cursor, error_code, "
-            "body, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(*r[:4], dumps(r.query), *r[5:]) for r in requests],
-        )
+_INSERT = (
+    "INSERT INTO api_requests (id, created_at, method, path, query, status, connection_id, "
+    "provider_config_key, model, record_count, next_cursor, error_code, body, duration_ms) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _row(request: ApiRequest) -> tuple[Any, ...]:
+    """A request as SQLite can take it, whatever a client sent: lone surrogates (valid
+    in a URL's percent-encoding and in JSON, not in UTF-8) are kept as escapes."""
+    return tuple(
+        escape_surrogates(value) if isinstance(value, str) else value
+        for value in (*request[:4], json.dumps(request.query), *request[5:])
+    )
+
+
+def record_requests(store: Database, requests: Sequence[ApiRequest]) -> int:
+    """Log requests in one transaction; when that fails, one by one, so a row the store
+    cannot take never takes the others with it. Returns how many were stored."""
+    rows = [_row(r) for r in requests]
+    try:
+        with store.transaction() as db:
+            db.executemany(_INSERT, rows)
+        return len(rows)
+    except sqlite3.OperationalError:
+        raise  # the store itself cannot take rows (disk full, locked): the caller says so
+    except Exception:  # one row it cannot bind (an integer past SQLite's, …)
+        stored = 0
+        for row in rows:
+            try:
+                with store.transaction() as db:
+                    db.execute(_INSERT, row)
+                stored += 1
+            except sqlite3.OperationalError:
+                raise
+            except Exception:
+                continue
+        return stored
 
 
 def api_requests(

@@ -168,3 +168,17 @@ def m003_api_state(db: sqlite3.Connection) -> None:
         CREATE INDEX api_requests_created ON api_requests (created_at)
         """,
     )
+
+
+@migration
+def m004_generations(db: sqlite3.Connection) -> None:
+    # Row numbers of deleted rows can be given again: `history clear` and `prune` count
+    # a generation, so a reader that pages by row number (the inspector's live feed)
+    # knows to start over.
+    _run_script(
+        db,
+        """
+        CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        INSERT INTO counters VALUES ('webhooks_cleared', 0)
+        """,
+    )

@@ -34,7 +34,10 @@ def decode_cursor(cursor: str) -> int | None:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
     prefix, _, number = text.partition(":")
-    if prefix != "nango-hooks" or not number.isdigit() or len(number) > 18:
+    # ASCII digits only (str.isdigit also takes "²"), and never past SQLite's integers.
+    if prefix != "nango-hooks" or not number.isascii() or not number.isdigit():
+        return None
+    if len(number) > 18:
         return None
     return int(number)
 

@@ -199,12 +199,19 @@ class Store(Database):
                 "(SELECT id FROM webhooks WHERE created_at < ?)",
                 (before,),
             )
-            return db.execute("DELETE FROM webhooks WHERE created_at < ?", (before,)).rowcount
+            deleted = int(
+                db.execute("DELETE FROM webhooks WHERE created_at < ?", (before,)).rowcount
+            )
+            if deleted:
+                _next_generation(db)
+            return deleted
 
     def clear(self) -> int:
         with self._write() as db:
             db.execute("DELETE FROM attempts")
-            return db.execute("DELETE FROM webhooks").rowcount
+            deleted = int(db.execute("DELETE FROM webhooks").rowcount)
+            _next_generation(db)
+            return deleted
 
     def finish_webhook(self, webhook_id: str, status: str) -> None:
         self.finish_webhooks([(webhook_id, status)])
@@ -356,9 +363,21 @@ class Store(Database):
             ).fetchall()
         return [(int(r[0]), _row_to_webhook(r)) for r in rows]
 
+    def generation(self) -> int:
+        """How many times rows were cleared or pruned (see migration 004)."""
+        with self.reading() as db:
+            row = db.execute(
+                "SELECT value FROM counters WHERE name = 'webhooks_cleared'"
+            ).fetchone()
+        return int(row[0]) if row else 0
+
     def count(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM webhooks").fetchone()[0])
+
+
+def _next_generation(db: sqlite3.Connection) -> None:
+    db.execute("UPDATE counters SET value = value + 1 WHERE name = 'webhooks_cleared'")
 
 
 def _storable(text: str | None) -> str | None:

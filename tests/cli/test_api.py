@@ -272,11 +272,14 @@ def test_connections_list_deletion_legacy_records_and_prune(cli, api: Listening)
         ("/records", {"model": "M", "filter": "created"}, {}, 400, BAD_QUERY),
         (
             "/records",
+            # A cursor of 1 to 1,000 characters passes Nango's query validation; the
+            # headers are checked next (an undecodable one is Nango's 500, test below).
             {"model": "M", "cursor": "\u202e\x00garbage"},
             {},
             400,
-            "invalid_query_params",
+            "invalid_headers",
         ),
+        ("/records", {"model": "M", "cursor": "x" * 1001}, {}, 400, BAD_QUERY),
         (
             "/records",
             {"model": "M", "modified_after": "yesterday"},

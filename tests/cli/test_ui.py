@@ -4,7 +4,6 @@ with `executable_path`: no browser download). .ci/run installs both."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,14 +15,6 @@ from tests.conftest import KEY, jdata
 from tests.listening import Listening, listening, serving
 from tests.receiver import Receiver
 
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--no-first-run",
-]
 HOSTILE = {
     "from": "nango",
     "type": "sync",
@@ -36,36 +27,6 @@ HOSTILE = {
     "responseResults": {"added": 1, "updated": 0, "deleted": 0},
     "note": "</pre><b id=bold>bold?</b>",
 }
-
-
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        raise RuntimeError(
-            "these tests drive a real Chromium: apt-get install chromium (.ci/run does)"
-        )
-    return found
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: object) -> Iterator[object]:
-    context = browser.new_context()  # type: ignore[attr-defined]
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    opened.errors = errors
-    yield opened
-    context.close()
 
 
 @pytest.fixture

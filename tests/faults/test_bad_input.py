@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import http.client
 import socket
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,8 +14,8 @@ from hypothesis import strategies as st
 from nango_cli.app.settings import SETTINGS
 from nango_cli.protocol import signatures, vocabulary
 from nango_cli.protocol.signatures import KeyRing
-from nango_cli.servers.listener.server import Listener, ListenOptions
 from nango_cli.storage.webhooks import Store
+from tests.listening import InProcess
 
 EXAMPLES = 150
 
@@ -48,44 +45,12 @@ def test_verifier_never_raises(body: bytes, headers: dict[str, str]) -> None:
     assert legacy_v.state in ("valid", "invalid", "missing")
 
 
-class Running:
-    def __init__(self, home: Path) -> None:
-        self.store = Store(home / "h.sqlite3")
-        self.ready = threading.Event()
-        self.port = 0
-        self.received: list[object] = []
-        self.listener: Listener | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
-
-    def run(self) -> None:
-        async def main() -> None:
-            self.loop = asyncio.get_running_loop()
-            self.listener = Listener(
-                ListenOptions(port=0, keys=KeyRing(current="k"), max_body=64 * 1024),
-                self.store,
-                self.received.append,
-            )
-
-            def ready(url: str) -> None:
-                self.port = int(url.rsplit(":", 1)[1].split("/")[0])
-                self.ready.set()
-
-            await self.listener.run(ready)
-
-        asyncio.run(main())
-
-
 @pytest.fixture(scope="module")
-def listening(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    running = Running(tmp_path_factory.mktemp("listen"))
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    assert running.ready.wait(20)
-    yield running
-    assert running.loop is not None and running.listener is not None
-    running.loop.call_soon_threadsafe(running.listener.stop, "stopped")
-    thread.join(20)
-    running.store.close()
+def listening(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcess]:
+    store = Store(tmp_path_factory.mktemp("listen") / "h.sqlite3")
+    with InProcess(store, keys=KeyRing(current="k"), max_body=64 * 1024) as running:
+        yield running
+    store.close()
 
 
 header_text = st.text(
@@ -113,7 +78,7 @@ header_text = st.text(
     body=st.binary(max_size=2000),
 )
 def test_listener_never_answers_5xx_to_garbage(
-    listening: Running, method: str, path: str, headers: dict[str, str], body: bytes
+    listening: InProcess, method: str, path: str, headers: dict[str, str], body: bytes
 ) -> None:
     headers = {
         k: v
@@ -135,7 +100,7 @@ def test_listener_never_answers_5xx_to_garbage(
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(st.binary(min_size=1, max_size=500))
-def test_listener_survives_raw_garbage_on_the_socket(listening: Running, garbage: bytes) -> None:
+def test_listener_survives_raw_garbage_on_the_socket(listening: InProcess, garbage: bytes) -> None:
     with socket.create_connection(("127.0.0.1", listening.port), timeout=10) as sock:
         sock.sendall(garbage + b"\r\n\r\n")
         sock.shutdown(socket.SHUT_WR)

@@ -93,7 +93,8 @@ def test_a_raw_c1_header_byte_with_a_strict_utf8_stdout(home: Path) -> None:
         port = int(lst.url.rsplit(":", 1)[1].split("/")[0])
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             sock.sendall(
-                b"POST / HTTP/1.1\r\nHost: x\r\nX-Odd: a\x9bb\r\nContent-Length: 2\r\n\r\n{}"
+                f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n".encode()
+                + b"X-Odd: a\x9bb\r\nContent-Length: 2\r\n\r\n{}"
             )
             reply = sock.recv(4096)
         assert reply.startswith(b"HTTP/1.1 200"), reply[:100]
@@ -406,7 +407,8 @@ def test_an_idle_connection_is_closed_after_the_idle_timeout(home: Path) -> None
     with listening("--idle-timeout", "1") as lst:
         port = int(lst.url.rsplit(":", 1)[1].split("/")[0])
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-            sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")  # headers never finished
+            # headers never finished
+            sock.sendall(f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n".encode())
             sock.settimeout(5)
             assert sock.recv(64) == b""  # closed by the listener, not held forever
         lst.proc.send_signal(2)
@@ -479,7 +481,10 @@ def test_bodies_in_flight_share_one_memory_budget(home: Path) -> None:
 
         def attack() -> None:
             with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-                sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2097152\r\n\r\n")
+                head = (
+                    f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 2097152\r\n\r\n"
+                )
+                sock.sendall(head.encode())
                 try:
                     sock.sendall(chunk)
                     sock.settimeout(10)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import sqlite3
-import threading
 import time
 import tracemalloc
 from dataclasses import dataclass, field
@@ -30,8 +29,8 @@ from nango_cli.delivery.retry import make_policy
 from nango_cli.protocol import signatures, vocabulary
 from nango_cli.protocol.headers import merge_headers, wire_headers
 from nango_cli.protocol.signatures import KeyRing
-from nango_cli.servers.listener.server import Listener, ListenOptions
 from nango_cli.storage.webhooks import Store
+from tests.listening import InProcess
 from tests.receiver import Behaviour, Receiver, free_port
 
 BODY = b'{"from":"nango","type":"sync"}'
@@ -210,39 +209,11 @@ def send_load(store: Store, url: str, policy: str, timeout: float) -> tuple[str,
     return webhook_id, clock.waits
 
 
-class ForwardingListener:
+def forwarding_listener(store: Store, app_url: str, timeout: float) -> InProcess:
     """The listener in-process, proxying every webhook to `app_url`."""
-
-    def __init__(self, store: Store, app_url: str, timeout: float) -> None:
-        self.options = ListenOptions(
-            port=0,
-            forward_to=app_url,
-            forward_timeout=timeout,
-            keys=KeyRing(current="k"),
-            env="dev",
-        )
-        self.store = store
-        self.events: list[Any] = []
-        self.ready = threading.Event()
-        self.url = ""
-
-    def __enter__(self) -> ForwardingListener:
-        def run() -> None:
-            async def main() -> None:
-                self.loop = asyncio.get_running_loop()
-                self.listener = Listener(self.options, self.store, self.events.append)
-                await self.listener.run(lambda url: (setattr(self, "url", url), self.ready.set()))
-
-            asyncio.run(main())
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-        assert self.ready.wait(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.loop.call_soon_threadsafe(self.listener.stop, "interrupted")
-        self.thread.join(20)
+    return InProcess(
+        store, forward_to=app_url, forward_timeout=timeout, keys=KeyRing(current="k"), env="dev"
+    )
 
 
 def stored_attempts(db_path: Path, webhook_id: str) -> list[tuple[Any, ...]]:
@@ -312,7 +283,7 @@ def test_the_forward_proxy_leaves_the_same_first_attempt(
     with Receiver() as app, Store(db_path) as store:
         app.default = scenario.default
         app.then(*scenario.script)
-        with ForwardingListener(store, app.url, scenario.timeout) as proxy:
+        with forwarding_listener(store, app.url, scenario.timeout) as proxy:
             headers = merge_headers(wire_headers(), signatures.signature_headers("k", BODY))
             reply = httpx.post(proxy.url, content=BODY, headers=headers, timeout=30)
         (event,) = proxy.events

@@ -1,17 +1,18 @@
-"""`nango-hooks ui`: the local web inspector's server.
+"""`nango-hooks ui`: the local web inspector's server, on the servers' skeleton.
 
 The page and its script ship in the package (servers/inspector/static/) and load
-nothing from the network. Security, for a server on a developer's machine that
-any web page the browser visits could try to reach:
+nothing from the network. Security, for a server on a developer's machine that any
+web page the browser visits could try to reach:
 
-- it binds loopback unless told otherwise;
-- a request whose `Host` is not the bound address, `localhost` or `127.0.0.1`
-  (with the bound port) is refused: a DNS-rebinding page cannot read it;
-- every request that changes something (POST) needs this run's token, which
-  only the served page carries, and an `Origin` equal to the page's own;
+- it binds loopback unless told otherwise (and `listen --ui` keeps it on loopback
+  even when the listener binds elsewhere, unless `--ui-host` names a host);
+- a request whose `Host` is not this server's own address is refused with 421
+  (the skeleton's check): a DNS-rebinding page cannot read it;
+- every request that changes something (POST) needs this run's token, which only
+  the served page carries, and an `Origin` equal to the page's own;
 - payloads are only ever put in the page as text (the script never writes HTML
-  from data), under a Content-Security-Policy that allows this server's own
-  script and style and nothing else (no inline script, no eval, no frames).
+  from data), under a Content-Security-Policy that allows this server's own script
+  and style and nothing else (no inline script, no eval, no frames).
 """
 
 from __future__ import annotations
@@ -19,15 +20,15 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from nango_cli.app.settings import Settings
-from nango_cli.errors import NangoHooksError, NotFoundError
-from nango_cli.servers.binding import bind
 from nango_cli.servers.inspector import views
+from nango_cli.servers.limits import Limits
+from nango_cli.servers.skeleton import Handler, LocalServer, Notice, request_body
 from nango_cli.storage.webhooks import Store
 
 if TYPE_CHECKING:
@@ -54,26 +55,47 @@ class UiOptions:
     host: str = "127.0.0.1"
     port: int = 3458
     flag: str = "--port"  # the option that sets `port`, for a bind error's hint
+    allowed_hosts: tuple[str, ...] = ()
+    limits: Limits = field(default_factory=lambda: Limits(max_body=8 * 1024 * 1024))
 
 
-class UiServer:
-    def __init__(self, options: UiOptions, store: Store, settings: Settings) -> None:
+class UiServer(LocalServer):
+    name = "inspector"
+
+    def __init__(
+        self,
+        options: UiOptions,
+        store: Store,
+        settings: Settings | Callable[[], Settings],
+        on_notice: Callable[[Notice], None] | None = None,
+    ) -> None:
+        super().__init__(
+            options.host,
+            options.port,
+            options.limits,
+            on_notice=on_notice,
+            allowed_hosts=options.allowed_hosts,
+            port_flag=options.flag,
+        )
         self.options = options
         self.store = store
-        self.settings = settings
+        self._settings = settings
         self.token = secrets.token_urlsafe(24)
-        self.url = ""
-        self._port = 0
-        self._runner: Any = None
-        self._server: Any = None
-        self._stop: asyncio.Event | None = None
 
-    # ------------------------------------------------------------ lifecycle
+    @property
+    def settings(self) -> Settings:
+        source = self._settings
+        return source() if callable(source) else source
 
     async def start(self) -> str:
-        from aiohttp import web
+        base = await super().start()
+        self.url = base + "/"
+        return self.url
 
-        app = web.Application(client_max_size=8 * 1024 * 1024, middlewares=[self._guard])
+    # ------------------------------------------------------------ skeleton
+
+    def routes(self, app: web.Application) -> None:
+        app.middlewares.append(self._changes_need_the_page())
         add = app.router.add_route
         add("GET", "/", self._index)
         add("GET", "/static/{name}", self._static)
@@ -84,94 +106,31 @@ class UiServer:
         add("GET", "/api/check", self._check)
         add("POST", "/api/webhooks/{id}/replay", self._replay)
         add("POST", "/api/fire", self._fire)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        self._server, base = await bind(
-            self._runner.server,
-            self._runner,
-            self.options.host,
-            self.options.port,
-            self.options.flag,
-        )
-        self._port = self._server.sockets[0].getsockname()[1]
-        self.url = base + "/"
-        return self.url
 
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def run(self, on_ready: Callable[[str], None] | None = None) -> None:
-        self._stop = asyncio.Event()
-        url = await self.start()
-        if on_ready:
-            on_ready(url)
-        try:
-            await self._stop.wait()
-        finally:
-            await self.close()
-
-    def stop(self) -> None:
-        if self._stop is not None:
-            self._stop.set()
-
-    # ------------------------------------------------------------ security
-
-    def _allowed_hosts(self) -> set[str]:
-        port = self._port
-        names = {self.options.host, "localhost", "127.0.0.1", "[::1]"}
-        return {f"{name}:{port}" for name in names}
-
-    def _origin(self, request: web.Request) -> str:
-        return f"http://{request.headers.get('Host', '')}"
-
-    @staticmethod
-    def _json_error(status: int, message: str) -> web.Response:
+    def error_response(self, status: int, code: str, message: str) -> web.StreamResponse:
         from aiohttp import web
 
         return web.json_response({"error": message}, status=status, headers=SECURITY_HEADERS)
 
-    async def _guard_impl(
-        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
-        from aiohttp import web
-
-        host = request.headers.get("Host", "")
-        if host not in self._allowed_hosts():
-            # DNS rebinding: a page on evil.example resolving to 127.0.0.1 sends its own Host.
-            return self._json_error(421, "this inspector answers only to its own address")
-        if request.method not in ("GET", "HEAD"):
-            if request.headers.get("Origin") != self._origin(request):
-                return self._json_error(403, "cross-origin request refused")
-            if not secrets.compare_digest(request.headers.get(TOKEN_HEADER, ""), self.token):
-                return self._json_error(403, "missing or wrong token")
-        try:
-            response = await handler(request)
-        except NangoHooksError as exc:
-            status = 404 if isinstance(exc, NotFoundError) else 400
-            return self._json_error(status, exc.message + (f" ({exc.hint})" if exc.hint else ""))
-        except (web.HTTPException, asyncio.CancelledError, ConnectionResetError):
-            raise
-        except Exception as exc:  # ours, not the page's: an answer, not a traceback
-            return self._json_error(500, f"the inspector failed ({type(exc).__name__})")
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
-
-    @property
-    def _guard(self) -> Any:
+    def _changes_need_the_page(self) -> Any:
+        """POSTs need this run's token and the page's own Origin; every answer gets the
+        security headers."""
         from aiohttp import web
 
         @web.middleware
-        async def guard(
-            request: web.Request,
-            handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
-        ) -> web.StreamResponse:
-            return await self._guard_impl(request, handler)
+        async def page_only(request: web.Request, handler: Handler) -> web.StreamResponse:
+            if request.method not in ("GET", "HEAD"):
+                if request.headers.get("Origin") != f"http://{request.headers.get('Host', '')}":
+                    return self.error_response(403, "origin", "cross-origin request refused")
+                given = request.headers.get(TOKEN_HEADER, "")
+                if not secrets.compare_digest(given, self.token):
+                    return self.error_response(403, "token", "missing or wrong token")
+            response = await handler(request)
+            for name, value in SECURITY_HEADERS.items():
+                response.headers.setdefault(name, value)
+            return response
 
-        return guard
+        return page_only
 
     # ------------------------------------------------------------ pages
 
@@ -187,7 +146,7 @@ class UiServer:
 
         name = request.match_info["name"]
         if name not in _STATIC:
-            return self._json_error(404, "not found")
+            return self.error_response(404, "not_found", "not found")
         return web.Response(body=_asset(name), content_type=_STATIC[name], charset="utf-8")
 
     # ------------------------------------------------------------ data
@@ -206,10 +165,11 @@ class UiServer:
             direction=query.get("direction") or None,
             verdict=query.get("verdict") or None,
             failed=query.get("failed") == "1",
+            negatives=query.get("negatives", "1") != "0",
         )
         before = query.get("before")
-        if before is not None and not before.isdigit():
-            return self._json_error(400, "before must be a row number")
+        if before is not None and not (before.isascii() and before.isdigit() and len(before) < 19):
+            return self.error_response(400, "before", "before must be a row number")
         data = views.page(self.store, filters, int(before) if before else None)
         return web.json_response(data)
 
@@ -235,25 +195,41 @@ class UiServer:
         return web.json_response({"report": views.check_report()})
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
-        """Server-sent events: each new webhook, as it lands in the store."""
+        """Server-sent events: each webhook stored after the row the page last saw.
+
+        The page says where it is: `?after=ROW` (the `latest` its list returned), or
+        `Last-Event-ID` when the browser reconnects; each event carries its row as `id`.
+        A position, never a clock: nothing stored after the page's list can be skipped,
+        whatever the timing and however many processes write. When the history was
+        cleared meanwhile, a `reset` event tells the page to load its list again."""
         from aiohttp import web
 
+        given = request.headers.get("Last-Event-ID") or request.query.get("after")
+        if given is not None and not (given.isascii() and given.isdigit() and len(given) < 19):
+            return self.error_response(400, "after", "after must be a row number")
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", **SECURITY_HEADERS}
         )
         await response.prepare(request)
-        last = views.latest_rowid(self.store)
-        await response.write(b": connected\n\n")
+        last = int(given) if given is not None else views.latest_rowid(self.store)
+        generation = views.generation(self.store)
+        await response.write(b"retry: 500\n: connected\n\n")
         try:
             while True:
-                await asyncio.sleep(_POLL)
+                if views.generation(self.store) != generation:
+                    generation = views.generation(self.store)
+                    last = 0
+                    await response.write(b"event: reset\ndata: {}\n\n")
                 rows = views.newer(self.store, last)
                 for item in rows:
                     last = max(last, int(item["rowid"]))
                     payload = json.dumps(item, ensure_ascii=True)
-                    await response.write(f"event: webhook\ndata: {payload}\n\n".encode())
+                    await response.write(
+                        f"id: {last}\nevent: webhook\ndata: {payload}\n\n".encode()
+                    )
                 if not rows:
                     await response.write(b": keep-alive\n\n")
+                    await asyncio.sleep(_POLL)
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         return response
@@ -261,12 +237,14 @@ class UiServer:
     # ------------------------------------------------------------ actions
 
     async def _body(self, request: web.Request) -> dict[str, Any]:
+        from nango_cli.errors import UsageError
+
         try:
-            data = await request.json()
+            data = json.loads(request_body(request) or b"null")
         except (ValueError, UnicodeDecodeError):
-            raise NangoHooksError("the request body is not JSON") from None
+            raise UsageError("the request body is not JSON") from None
         if not isinstance(data, dict):
-            raise NangoHooksError("the request body must be a JSON object")
+            raise UsageError("the request body must be a JSON object")
         return data
 
     async def _replay(self, request: web.Request) -> web.StreamResponse:
@@ -284,8 +262,9 @@ class UiServer:
                 raise UsageError(f"invalid URL {url!r}: {exc}") from None
         edited = data.get("body")
         body = edited.encode() if isinstance(edited, str) else None
+        settings = self.settings
         sent = await self._in_thread(
-            lambda: views.replay(self.store, self.settings, request.match_info["id"], url, body)
+            lambda: views.replay(self.store, settings, request.match_info["id"], url, body)
         )
         return web.json_response({"webhooks": sent})
 
@@ -293,7 +272,8 @@ class UiServer:
         from aiohttp import web
 
         data = await self._body(request)
-        result = await self._in_thread(lambda: views.fire(self.store, self.settings, data))
+        settings = self.settings
+        result = await self._in_thread(lambda: views.fire(self.store, settings, data))
         return web.json_response(result)
 
 

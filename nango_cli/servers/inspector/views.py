@@ -11,6 +11,7 @@ import shlex
 from typing import Any, NamedTuple
 
 from nango_cli.app import history
+from nango_cli.app.keys import key_ring
 from nango_cli.app.settings import Settings
 from nango_cli.delivery.records import WebhookRecord
 from nango_cli.errors import UsageError
@@ -29,6 +30,8 @@ class Filters(NamedTuple):
     direction: str | None = None
     verdict: str | None = None  # valid, invalid, missing, no-key, sent
     failed: bool = False
+    # Deliberate negatives (forged webhooks sent to be rejected) are shown unless false.
+    negatives: bool = True
 
 
 def row(webhook: WebhookRecord, rowid: int) -> dict[str, Any]:
@@ -75,6 +78,7 @@ def _history_filter(filters: Filters, limit: int) -> HistoryFilter:
         direction="sent" if sent else filters.direction or None,
         signature=None if sent else filters.verdict or None,
         failed=filters.failed,
+        include_negative=filters.negatives,
         limit=limit,
     )
 
@@ -82,20 +86,32 @@ def _history_filter(filters: Filters, limit: int) -> HistoryFilter:
 def page(
     store: Store, filters: Filters, before: int | None = None, limit: int = PAGE
 ) -> dict[str, Any]:
-    """The newest `limit` webhooks (before row `before`), and where the next page starts."""
-    found = store.by_row(_history_filter(filters, limit + 1), before=before)
+    """The newest `limit` webhooks (before row `before`), where the next page starts,
+    and `latest`: the newest row in the store when the page was read. The list holds
+    rows up to `latest` only, so a live feed resuming after it misses nothing and
+    repeats nothing."""
+    latest = latest_rowid(store)
+    bound = latest + 1 if before is None else min(before, latest + 1)
+    found = store.by_row(_history_filter(filters, limit + 1), before=bound)
     more = len(found) > limit
     found = found[:limit]
     return {
         "webhooks": [row(webhook, rowid) for rowid, webhook in found],
         "next": found[-1][0] if more and found else None,
         "total": store.count(),
+        "latest": latest,
+        "generation": store.generation(),
     }
 
 
 def newer(store: Store, after: int, limit: int = 200) -> list[dict[str, Any]]:
     """Webhooks stored after row `after`, oldest first (for the live feed)."""
     return [row(w, rowid) for rowid, w in store.by_row(HistoryFilter(limit=limit), after=after)]
+
+
+def generation(store: Store) -> int:
+    """Changes when the history is cleared or pruned (row numbers may then be reused)."""
+    return store.generation()
 
 
 def latest_rowid(store: Store) -> int:
@@ -116,7 +132,7 @@ def detail(store: Store, webhook_id: str, settings: Settings) -> dict[str, Any]:
         hmac_state, hmac_reason = (verdicts.get("hmac") or [None, None])[:2]
         legacy_state, legacy_reason = (verdicts.get("legacy") or [None, None])[:2]
     else:
-        keys = signatures.KeyRing.from_settings(settings)
+        keys = key_ring(settings)
         hmac_v, legacy_v = signatures.verify_headers(keys, webhook.body, webhook.headers)
         hmac_state, hmac_reason = hmac_v.state, hmac_v.reason
         legacy_state, legacy_reason = legacy_v.state, legacy_v.reason

@@ -1,0 +1,83 @@
+"""Faults the API stand-in plays on purpose, for scenarios and the test kit: the next
+records requests fail as Nango's would, or answer late, or come in pages shorter than
+`limit` that still carry a `next_cursor` (as Nango's response-size budget produces,
+NangoHQ/nango#6187)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+# What Nango's server answers with each status it is asked to fail with.
+_CODES = {
+    400: ("invalid_request", "Invalid request"),
+    401: ("unknown_account", "Authentication failed"),
+    404: ("not_found", "Not found"),
+    429: ("too_many_requests", "Too many requests, please retry later"),
+    500: ("server_error", "Failed to fetch records"),
+    502: ("server_error", "Bad gateway"),
+    503: ("server_error", "Service unavailable"),
+    504: ("server_error", "Gateway timeout"),
+}
+
+
+def error_for(status: int) -> tuple[str, str]:
+    return _CODES.get(status, ("server_error", f"Failed with status {status}"))
+
+
+@dataclass
+class Faults:
+    """Thread-safe: set from a test or a scenario while the server answers."""
+
+    status: int | None = None
+    status_times: int = 0
+    latency: float = 0.0
+    latency_times: int = 0
+    short_pages: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def fail(self, status: int = 500, times: int = 1) -> None:
+        with self._lock:
+            self.status, self.status_times = status, times
+
+    def delay(self, seconds: float, times: int = 1) -> None:
+        with self._lock:
+            self.latency, self.latency_times = seconds, times
+
+    def set_short_pages(self, on: bool = True) -> None:
+        with self._lock:
+            self.short_pages = on
+
+    def clear(self) -> None:
+        with self._lock:
+            self.status, self.status_times = None, 0
+            self.latency, self.latency_times = 0.0, 0
+            self.short_pages = False
+
+    def take(self) -> tuple[int | None, float]:
+        """For one records request: the status to fail it with (or None) and the
+        latency to add (0 for none)."""
+        with self._lock:
+            status = None
+            if self.status is not None and self.status_times > 0:
+                status = self.status
+                self.status_times -= 1
+            latency = 0.0
+            if self.latency_times > 0:
+                latency = self.latency
+                self.latency_times -= 1
+            return status, latency
+
+    def page_limit(self, limit: int) -> int:
+        """The page size to serve for `limit`: a third of it with short pages."""
+        return max(1, limit // 3) if self.short_pages else limit
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "times": self.status_times,
+            "latency": self.latency,
+            "latency_times": self.latency_times,
+            "short_pages": self.short_pages,
+        }

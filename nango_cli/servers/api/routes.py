@@ -1,0 +1,329 @@
+"""The endpoints of Nango's API a handler calls, with @nangohq/types 0.71.10's shapes
+and Nango's validation (docs/protocol.md, The API a handler calls back). Each takes
+the request's parts and the store and returns the body to answer 200 with, or raises
+an ApiError in Nango's shape; `Handled` collects what the log shows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from nango_cli.servers.api.faults import Faults
+from nango_cli.servers.api.validation import (
+    ApiError,
+    invalid,
+    json_body,
+    text_value,
+    timestamp,
+    whole_number,
+)
+from nango_cli.storage import actions, connections, record_pages, records
+from nango_cli.storage.database import Database
+
+RECORDS_QUERY = {"model", "variant", "delta", "modified_after", "limit", "filter", "cursor", "ids"}
+LEGACY_QUERY = {"model", "delta", "modified_after", "offset", "limit", "sort_by", "order"}
+LEGACY_QUERY |= {"include_nango_metadata", "filter"}
+CONNECTION_QUERY = {"provider_config_key", "force_refresh", "refresh_token"}
+CONNECTION_QUERY |= {"refresh_github_app_jwt_token"}
+MAX_OFFSET = 10**9
+
+
+class Handled:
+    """What one request did, for the log."""
+
+    __slots__ = ("connection_id", "model", "next_cursor", "provider_config_key", "record_count")
+
+    def __init__(self) -> None:
+        self.connection_id: str | None = None
+        self.provider_config_key: str | None = None
+        self.model: str | None = None
+        self.record_count: int | None = None
+        self.next_cursor: str | None = None
+
+
+class Query:
+    """A request's query string as Nango's validation reads it."""
+
+    def __init__(self, items: Sequence[tuple[str, str]]) -> None:
+        self.items = list(items)
+
+    def names(self) -> set[str]:
+        return {name for name, _ in self.items}
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        for key, value in self.items:
+            if key == name:
+                return value
+        return default
+
+    def getall(self, name: str) -> list[str]:
+        return [value for key, value in self.items if key == name]
+
+
+def connection_headers(
+    store: Database, headers: Mapping[str, str], handled: Handled
+) -> tuple[str, str]:
+    """The Connection-Id and Provider-Config-Key headers, naming a known connection."""
+    given = {
+        "connection-id": headers.get("Connection-Id"),
+        "provider-config-key": headers.get("Provider-Config-Key"),
+    }
+    problems = [(name, "required") for name, value in given.items() if not value]
+    problems += [
+        (name, "must be text without control characters")
+        for name, value in given.items()
+        if value and text_value(value) is None
+    ]
+    if problems:
+        raise invalid("headers", problems)
+    connection_id, key = str(given["connection-id"]), str(given["provider-config-key"])
+    handled.connection_id, handled.provider_config_key = connection_id, key
+    if connections.get_connection(store, connection_id, key) is None:
+        raise ApiError(
+            400,
+            "unknown_connection",
+            "Provided ConnectionId and ProviderConfigKey does not match a valid connection",
+        )
+    return connection_id, key
+
+
+def _model(query: Query, problems: list[tuple[str, str]]) -> str:
+    model = query.get("model")
+    if not model:
+        problems.append(("model", "required"))
+    elif text_value(model) is None:
+        problems.append(("model", "must be text without control characters"))
+    return model or ""
+
+
+def _since(query: Query, names: tuple[str, str]) -> str | None:
+    for name in names:
+        value = query.get(name)
+        if value:
+            return timestamp(value, name)
+    return None
+
+
+def get_records(
+    store: Database, query: Query, headers: Mapping[str, str], handled: Handled, faults: Faults
+) -> bytes:
+    """GET /records: a page in modification order, with a cursor."""
+    problems = [(name, "unrecognized parameter") for name in sorted(query.names() - RECORDS_QUERY)]
+    model = _model(query, problems)
+    limit = record_pages.DEFAULT_LIMIT
+    if query.get("limit") is not None:
+        found = whole_number(query.get("limit") or "", 1, record_pages.MAX_LIMIT)
+        if found is None:
+            problems.append(("limit", f"must be a number from 1 to {record_pages.MAX_LIMIT}"))
+        else:
+            limit = found
+    actions_wanted: list[str] = []
+    if query.get("filter") is not None:
+        actions_wanted = [a.strip().upper() for a in (query.get("filter") or "").split(",")]
+        if (
+            not all(a in ("ADDED", "UPDATED", "DELETED") for a in actions_wanted)
+            or len(actions_wanted) > 2
+        ):
+            problems.append(("filter", "added, updated, deleted, or two of them comma-joined"))
+    ids = query.getall("ids")
+    if len(ids) > 100 or any(not 1 <= len(i) <= 256 or text_value(i) is None for i in ids):
+        problems.append(("ids", "at most 100 ids of 1 to 256 characters"))
+    cursor = query.get("cursor")
+    if cursor is not None and not 1 <= len(cursor) <= 1000:
+        problems.append(("cursor", "must be 1 to 1000 characters"))
+    variant = query.get("variant") or "base"
+    if text_value(variant) is None:
+        problems.append(("variant", "must be text without control characters"))
+    if problems:
+        raise invalid("query", problems)
+    modified_after = _since(query, ("modified_after", "delta"))
+    handled.model = model
+    connection_id, key = connection_headers(store, headers, handled)
+    after = 0
+    if cursor is not None:
+        decoded = record_pages.decode_cursor(cursor)
+        if decoded is None:
+            # What Nango's server answers when its records store cannot decode a cursor
+            # (packages/server/lib/controllers/records/getRecords.ts): a 500, not a 400.
+            raise ApiError(500, "server_error", "Failed to fetch records")
+        after = decoded
+    page = record_pages.records_page(
+        store,
+        connection_id,
+        key,
+        model,
+        variant,
+        modified_after,
+        faults.page_limit(limit),
+        actions_wanted,
+        after,
+        ids,
+    )
+    handled.record_count, handled.next_cursor = page.record_count, page.next_cursor
+    return page.body
+
+
+def get_legacy_records(
+    store: Database, query: Query, headers: Mapping[str, str], handled: Handled
+) -> bytes:
+    """GET /sync/records: the older form, a plain list, offset-paginated."""
+    problems = [(name, "unrecognized parameter") for name in sorted(query.names() - LEGACY_QUERY)]
+    model = _model(query, problems)
+    offset = whole_number(query.get("offset", "0") or "0", 0, MAX_OFFSET)
+    if offset is None:
+        problems.append(("offset", f"must be a number from 0 to {MAX_OFFSET}"))
+    limit_text = query.get("limit")
+    limit = None if limit_text is None else whole_number(limit_text, 1, MAX_OFFSET)
+    if limit_text is not None and limit is None:
+        problems.append(("limit", f"must be a number from 1 to {MAX_OFFSET}"))
+    sort_by = query.get("sort_by", "createdAt")
+    order = query.get("order", "asc")
+    if sort_by not in ("createdAt", "updatedAt"):
+        problems.append(("sort_by", "createdAt or updatedAt"))
+    if order not in ("asc", "desc"):
+        problems.append(("order", "asc or desc"))
+    if problems:
+        raise invalid("query", problems)
+    delta = _since(query, ("delta", "modified_after"))
+    handled.model = model
+    connection_id, key = connection_headers(store, headers, handled)
+    body, count = record_pages.legacy_records(
+        store,
+        connection_id,
+        key,
+        model,
+        delta,
+        offset or 0,
+        limit,
+        str(sort_by),
+        str(order),
+        (query.get("include_nango_metadata") or "false").lower() == "true",
+    )
+    handled.record_count = count
+    return body
+
+
+def prune(store: Database, text: str, headers: Mapping[str, str], handled: Handled) -> bytes:
+    """PATCH /records/prune: empty the payloads of records up to a cursor."""
+    body = json_body(text)
+    model, cursor, limit = body.get("model"), body.get("until_cursor"), body.get("limit")
+    problems = []
+    if text_value(model) is None:
+        problems.append(("model", "required, as text"))
+    seq = record_pages.decode_cursor(cursor) if isinstance(cursor, str) else None
+    if seq is None:
+        problems.append(("until_cursor", "a cursor this API gave"))
+    if limit is not None and (
+        isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10**6
+    ):
+        problems.append(("limit", "must be a number from 1 to 1000000"))
+    variant = body.get("variant", "base")
+    if text_value(variant) is None:
+        problems.append(("variant", "must be text"))
+    if problems:
+        raise invalid("body", problems)
+    assert isinstance(model, str) and seq is not None
+    handled.model = model
+    connection_id, key = connection_headers(store, headers, handled)
+    count, more = records.prune(store, connection_id, key, model, str(variant), seq, limit)
+    handled.record_count = count
+    return json.dumps({"count": count, "has_more": more}).encode()
+
+
+def list_connections(store: Database, query: Query) -> bytes:
+    """GET /connections."""
+    limit = whole_number(query.get("limit", "100") or "", 1, 1000)
+    page = whole_number(query.get("page", "0") or "", 0, MAX_OFFSET)
+    problems = []
+    if limit is None:
+        problems.append(("limit", "must be a number from 1 to 1000"))
+    if page is None:
+        problems.append(("page", f"must be a number from 0 to {MAX_OFFSET}"))
+    filters = {name: query.get(name) for name in ("connectionId", "integrationId", "endUserId")}
+    problems += [
+        (name, "must be text without control characters")
+        for name, value in filters.items()
+        if value is not None and text_value(value) is None
+    ]
+    if problems:
+        raise invalid("query", problems)
+    assert limit is not None and page is not None
+    found = connections.list_connections(
+        store,
+        connection_id=filters["connectionId"],
+        integration=filters["integrationId"],
+        end_user_id=filters["endUserId"],
+        limit=limit,
+        offset=page * limit,
+    )
+    return json.dumps({"connections": [c.public() for c in found]}).encode()
+
+
+def get_connection(store: Database, connection_id: str, query: Query, handled: Handled) -> bytes:
+    """GET /connections/{id} (and /connection/{id})."""
+    key = query.get("provider_config_key")
+    problems = [
+        (name, "unrecognized parameter") for name in sorted(query.names() - CONNECTION_QUERY)
+    ]
+    if not key:
+        problems.append(("provider_config_key", "required"))
+    elif text_value(key) is None:
+        problems.append(("provider_config_key", "must be text without control characters"))
+    if text_value(connection_id) is None:
+        problems.append(("connectionId", "must be text without control characters"))
+    if problems:
+        raise invalid("query", problems)
+    assert key is not None
+    handled.connection_id, handled.provider_config_key = connection_id, key
+    if not connections.known_integration(store, key):
+        raise ApiError(400, "unknown_provider_config", "Provider does not exists")
+    found = connections.get_connection(store, connection_id, key)
+    if found is None:
+        raise ApiError(404, "not_found", "Failed to find connection")
+    return json.dumps(found.full()).encode()
+
+
+def get_action(store: Database, action_id: str) -> bytes:
+    """GET /action/{id}: an async action's result."""
+    if text_value(action_id) is None:
+        raise invalid("query", [("id", "must be text without control characters")])
+    result = actions.action_result(store, action_id)
+    if result is None:
+        raise ApiError(404, "not_found", f"No async action with id {action_id!r}")
+    return result
+
+
+def sync_command(
+    store: Database, text: str, headers: Mapping[str, str], handled: Handled
+) -> tuple[str | None, str, list[str]]:
+    """POST /sync/trigger and /sync/start: (connection id or None, integration, syncs)."""
+    body = json_body(text)
+    syncs = body.get("syncs")
+    connection_id: Any = body.get("connection_id") or headers.get("Connection-Id")
+    key: Any = body.get("provider_config_key") or headers.get("Provider-Config-Key")
+    problems = []
+    if (
+        not isinstance(syncs, list)
+        or len(syncs) > 256
+        or not all(
+            text_value(s) is not None
+            or (isinstance(s, dict) and text_value(s.get("name")) is not None)
+            for s in syncs
+        )
+    ):
+        problems.append(("syncs", "a list of sync names (or {name, variant})"))
+    if not key:
+        raise ApiError(400, "missing_provider_config_key", "Missing provider_config_key")
+    if text_value(key) is None:
+        problems.append(("provider_config_key", "must be text without control characters"))
+    if connection_id is not None and text_value(connection_id) is None:
+        problems.append(("connection_id", "must be text without control characters"))
+    if problems:
+        raise invalid("body", problems)
+    assert isinstance(syncs, list)
+    handled.connection_id, handled.provider_config_key = connection_id, str(key)
+    if connection_id and connections.get_connection(store, connection_id, str(key)) is None:
+        raise ApiError(400, "unknown_connection", "Unknown connection")
+    names = [s if isinstance(s, str) else str(s["name"]) for s in syncs]
+    return connection_id, str(key), names

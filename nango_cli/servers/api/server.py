@@ -1,0 +1,332 @@
+"""`nango-hooks api`: the part of Nango's API a webhook handler calls, served locally.
+
+Built on the servers' skeleton (servers/skeleton.py: limits, Host check, notices).
+Shapes follow @nangohq/types 0.71.10 and the way @nangohq/node 0.71.10 calls them;
+the data is what the fired webhooks announced (storage/records.py). Errors are
+Nango's server's, `{"error": {"code", "message"}}`. Every request is answered, then
+logged (log.py) and reported to `on_request`, except the internal ones.
+
+`/_nango-hooks/…` serves nango-hooks itself (check's evidence, scenario faults,
+seeding records) and needs this process's token (`internal_token`, in the running
+file only the user can read), never any bearer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from nango_cli.delivery.records import new_id
+from nango_cli.servers.api import routes
+from nango_cli.servers.api.faults import Faults, error_for
+from nango_cli.servers.api.log import RequestLog, redact_query
+from nango_cli.servers.api.routes import Handled, Query
+from nango_cli.servers.api.validation import ApiError, invalid, json_body, same_secret
+from nango_cli.servers.limits import Limits
+from nango_cli.servers.skeleton import LocalServer, Notice, request_body
+from nango_cli.storage import api_log
+from nango_cli.storage.api_log import ApiRequest
+from nango_cli.storage.webhooks import Store
+from nango_cli.support.timefmt import now_timestamp
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+INTERNAL = "_nango-hooks"
+TOKEN_HEADER = "X-Nango-Hooks-Token"
+# Bodies of Nango's API requests are small: a sync list, a prune.
+MAX_BODY = 1024 * 1024
+BODY_BUDGET = 16 * 1024 * 1024
+# Records one internal seeding request may make (check's are a handful).
+MAX_SEEDED = 10_000
+
+
+@dataclass
+class ApiOptions:
+    host: str = "127.0.0.1"
+    port: int = 3003
+    # The environment's secret key: the bearer every request must carry (None: any),
+    # fixed or read afresh for each request (the config file may change meanwhile).
+    secret_key: str | Callable[[], str | None] | None = None
+    env: str = "dev"
+    # Called with (connection_id, provider_config_key, sync names) on POST /sync/trigger,
+    # in a worker thread: `--fire-on-trigger` fires the syncs' completion webhooks.
+    on_trigger: Callable[[str, str, list[str]], None] | None = None
+    allowed_hosts: tuple[str, ...] = ()
+    internal_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    limits: Limits = field(
+        default_factory=lambda: Limits(max_body=MAX_BODY, body_budget=BODY_BUDGET)
+    )
+
+
+class ApiServer(LocalServer):
+    name = "api"
+
+    def __init__(
+        self,
+        options: ApiOptions,
+        store: Store,
+        on_request: Callable[[ApiRequest], None] = lambda r: None,
+        on_notice: Callable[[Notice], None] | None = None,
+    ) -> None:
+        super().__init__(
+            options.host,
+            options.port,
+            options.limits,
+            on_notice,
+            allowed_hosts=options.allowed_hosts,
+        )
+        self.options = options
+        self.store = store
+        self.on_request = on_request
+        self.faults = Faults()
+        self.log = RequestLog(store.path, lambda text: self.notice("log", text))
+        self.served = 0
+        self._seeding: Any = None
+
+    @property
+    def secret_key(self) -> str | None:
+        source = self.options.secret_key
+        return source() if callable(source) else source
+
+    # ------------------------------------------------------------ skeleton
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+
+    def error_response(self, status: int, code: str, message: str) -> web.StreamResponse:
+        from aiohttp import web
+
+        return web.Response(
+            status=status,
+            body=ApiError(status, code, message).body(),
+            content_type="application/json",
+        )
+
+    async def started(self) -> None:
+        self.log.start()
+
+    async def closing(self) -> None:
+        await self.log.close()
+
+    async def run(  # type: ignore[override]
+        self, on_ready: Callable[[str], None] | None = None, timeout: float | None = None
+    ) -> int:
+        await super().run(on_ready, timeout)
+        return self.served
+
+    # ------------------------------------------------------------ requests
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import web
+
+        started = time.perf_counter()
+        parts = [p for p in request.path.split("/") if p]
+        if parts[:1] == [INTERNAL]:
+            return await self._internal(request, parts[1:])
+        handled = Handled()
+        body_text: str | None = None
+        error_code: str | None = None
+        try:
+            self._authenticate(request)
+            status, payload, body_text = await self._route(request, parts, handled)
+        except ApiError as exc:
+            status, payload, error_code = exc.status, exc.body(), exc.code
+        self.served += 1
+        entry = ApiRequest(
+            id=new_id(),
+            created_at=now_timestamp(),
+            method=request.method,
+            path=request.path,
+            query=redact_query(
+                {k: request.query.getall(k) for k in request.query}, self.secret_key
+            ),
+            status=status,
+            connection_id=handled.connection_id,
+            provider_config_key=handled.provider_config_key,
+            model=handled.model,
+            record_count=handled.record_count,
+            next_cursor=handled.next_cursor,
+            error_code=error_code,
+            body=body_text,
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+        self.log.add(entry)
+        self.on_request(entry)
+        return web.Response(status=status, body=payload, content_type="application/json")
+
+    def _authenticate(self, request: web.Request) -> None:
+        header = request.headers.get("Authorization")
+        if header is None:
+            raise ApiError(
+                401, "missing_auth_header", "Authentication failed: no Authorization header"
+            )
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise ApiError(
+                401,
+                "malformed_auth_header",
+                "Authentication failed: expected 'Bearer <secret key>'",
+            )
+        expected = self.secret_key
+        if expected is not None and not same_secret(key.strip(), expected):
+            raise ApiError(
+                401,
+                "unknown_account",
+                "No environment found with this secret key (nango-hooks checks the "
+                f"secret_key setting of environment {self.options.env!r})",
+            )
+
+    @staticmethod
+    async def _text(request: web.Request) -> str:
+        """The body the skeleton read (within the limits), as text."""
+        return request_body(request).decode("utf-8", "replace")
+
+    async def _route(
+        self, request: web.Request, parts: list[str], handled: Handled
+    ) -> tuple[int, bytes, str | None]:
+        method = request.method
+        query = Query(list(request.query.items()))
+        headers = request.headers
+        if method == "GET" and parts in (["records"], ["sync", "records"]):
+            status, latency = self.faults.take()
+            if latency:
+                await asyncio.sleep(latency)
+            if status is not None:
+                code, message = error_for(status)
+                raise ApiError(status, code, message)
+            if parts == ["records"]:
+                return (
+                    200,
+                    routes.get_records(self.store, query, headers, handled, self.faults),
+                    None,
+                )
+            return 200, routes.get_legacy_records(self.store, query, headers, handled), None
+        if method == "GET" and parts in (["connections"], ["connection"]):
+            return 200, routes.list_connections(self.store, query), None
+        if method == "GET" and len(parts) == 2 and parts[0] in ("connections", "connection"):
+            return 200, routes.get_connection(self.store, parts[1], query, handled), None
+        if method == "GET" and len(parts) == 2 and parts[0] == "action":
+            return 200, routes.get_action(self.store, parts[1]), None
+        if method == "POST" and parts in (["sync", "trigger"], ["sync", "start"]):
+            text = await self._text(request)
+            connection_id, key, names = routes.sync_command(self.store, text, headers, handled)
+            trigger = self.options.on_trigger
+            if parts[1] == "trigger" and trigger is not None and connection_id:
+                loop = asyncio.get_running_loop()
+                loop.run_in_executor(None, trigger, connection_id, key, names)
+            return 200, b'{"success":true}', text
+        if method == "PATCH" and parts == ["records", "prune"]:
+            text = await self._text(request)
+            return 200, routes.prune(self.store, text, headers, handled), text
+        raise ApiError(
+            404,
+            "not_found",
+            f"nango-hooks api does not serve {method} {request.path} "
+            "(see `nango-hooks api --help`)",
+        )
+
+    # ------------------------------------------------------------ for nango-hooks itself
+
+    async def _internal(self, request: web.Request, parts: list[str]) -> web.StreamResponse:
+        """Not part of Nango's API, never logged; needs this process's token."""
+        from aiohttp import web
+
+        given = request.headers.get(TOKEN_HEADER, "")
+        if not same_secret(given, self.options.internal_token):
+            return self.error_response(
+                401, "unknown_account", "internal endpoints need this process's token"
+            )
+        try:
+            data = await self._internal_route(request, parts)
+        except ApiError as exc:
+            return web.Response(status=exc.status, body=exc.body(), content_type="application/json")
+        return web.json_response(data)
+
+    async def _internal_route(self, request: web.Request, parts: list[str]) -> Any:
+        if request.method == "GET" and parts == ["requests"]:
+            await self.log.flush()
+            since = request.query.get("since")
+            found = await asyncio.to_thread(api_log.api_requests, self.store, since, 1000)
+            return [r.to_dict() for r in found]
+        if request.method == "POST" and parts == ["changes"]:
+            return await self._seed(json_body(await self._text(request)))
+        if request.method == "POST" and parts == ["faults"]:
+            return self._set_faults(json_body(await self._text(request)))
+        if request.method == "GET" and parts == ["info"]:
+            return {"env": self.options.env, "store": str(self.store.path)}
+        raise ApiError(404, "not_found", f"no internal endpoint {request.path}")
+
+    async def _seed(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Records made as a sync would have (check seeds the ones it announces): bounded,
+        and written on a connection of its own in a worker thread, so other clients are
+        answered meanwhile."""
+        from nango_cli.storage import connections, records
+
+        counts = {}
+        for name in ("added", "updated", "deleted"):
+            value = body.get(name, 0)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or not 0 <= value <= MAX_SEEDED
+            ):
+                raise invalid("body", [(name, f"a count from 0 to {MAX_SEEDED}")])
+            counts[name] = value
+        texts = {}
+        for name in ("connection_id", "provider_config_key", "model", "modified_after"):
+            value = body.get(name)
+            if not isinstance(value, str) or not value or len(value) > 1024:
+                raise invalid("body", [(name, "required, as text")])
+            texts[name] = value
+        change = records.Change(
+            connection_id=texts["connection_id"],
+            provider_config_key=texts["provider_config_key"],
+            model=texts["model"],
+            variant="base",
+            added=counts["added"],
+            updated=counts["updated"],
+            deleted=counts["deleted"],
+            modified_after=texts["modified_after"],
+        )
+
+        def write() -> Any:
+            from nango_cli.storage.database import Database
+
+            with Database(self.store.path) as db:
+                connections.ensure_connection(db, change.connection_id, change.provider_config_key)
+                return records.apply_changes(db, [change], {})[0]
+
+        try:
+            done = await asyncio.to_thread(write)
+        except ValueError as exc:  # a modified_after that is not a stored timestamp
+            raise invalid("body", [("modified_after", str(exc))]) from None
+        return {"added": done.added, "updated": done.updated, "deleted": done.deleted}
+
+    def _set_faults(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /_nango-hooks/faults: {"status": 500, "times": 1} | {"latency": 2.5,
+        "times": 1} | {"short_pages": true} | {"clear": true}."""
+        times = body.get("times", 1)
+        if isinstance(times, bool) or not isinstance(times, int) or not 0 <= times <= 10_000:
+            raise invalid("body", [("times", "a count from 0 to 10000")])
+        if body.get("clear"):
+            self.faults.clear()
+        if "status" in body:
+            status = body["status"]
+            if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+                raise invalid("body", [("status", "an HTTP error status, 400 to 599")])
+            self.faults.fail(status, times)
+        if "latency" in body:
+            latency = body["latency"]
+            if isinstance(latency, bool) or not isinstance(latency, int | float):
+                raise invalid("body", [("latency", "seconds, a number")])
+            if not 0 <= latency <= 600:
+                raise invalid("body", [("latency", "seconds, from 0 to 600")])
+            self.faults.delay(float(latency), times)
+        if "short_pages" in body:
+            self.faults.set_short_pages(bool(body["short_pages"]))
+        return self.faults.to_dict()
