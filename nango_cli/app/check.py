@@ -35,8 +35,8 @@ from nango_cli.delivery.records import AttemptRecord
 from nango_cli.delivery.retry import make_policy
 from nango_cli.delivery.transport import Sender
 from nango_cli.errors import DeliveryError, UsageError
-from nango_cli.protocol import bodies, serialization, signatures
-from nango_cli.protocol.headers import merge_headers, wire_headers
+from nango_cli.protocol import bodies, serialization
+from nango_cli.protocol.webhooks import signed_headers
 from nango_cli.storage.webhooks import Store
 from nango_cli.support import timefmt
 from nango_cli.support.timefmt import same_moment
@@ -88,9 +88,7 @@ class Runner:
         self, body: Any, sign: str = "both", key: str | None = None, tamper: bool = False
     ) -> PlannedWebhook:
         data = serialization.serialize(body)
-        headers = merge_headers(
-            wire_headers(), signatures.signature_headers(key or self.t.key, data, sign)
-        )
+        headers = signed_headers(data, key or self.t.key, sign)
         if tamper:
             body = dict(body)
             body["connectionId"] = str(body.get("connectionId", "")) + "-tampered"

@@ -24,7 +24,7 @@ from nango_cli.delivery.outbox import AttemptEvent, DeliveryPlan, PlannedWebhook
 from nango_cli.delivery.transport import Sender, TLSOptions
 from nango_cli.errors import ConfigError, UsageError
 from nango_cli.protocol import serialization, signatures
-from nango_cli.protocol.headers import merge_headers, wire_headers
+from nango_cli.protocol.webhooks import signed_headers
 
 if TYPE_CHECKING:
     from nango_cli.storage.webhooks import Store
@@ -159,11 +159,7 @@ def plan(opts: FireOptions, settings: Settings, tls: TLSOptions | None = None) -
             "Webhooks), or fire with --sign none",
         )
     for webhook in webhooks:
-        webhook.headers = merge_headers(
-            built.extra_headers,
-            wire_headers(),
-            signatures.signature_headers(key or "", webhook.body, opts.sign_mode),
-        )
+        webhook.headers = signed_headers(webhook.body, key, opts.sign_mode, built.extra_headers)
         # Anything but both signatures is a deliberate negative test; a bad or missing
         # signature must be refused by a handler that verifies.
         webhook.negative = opts.sign_mode != "both"

@@ -122,8 +122,8 @@ def sign(
 
     from nango_cli.cli.common import checked_url
     from nango_cli.errors import UsageError
-    from nango_cli.protocol import serialization, signatures
-    from nango_cli.protocol.headers import merge_headers, wire_headers
+    from nango_cli.protocol import serialization
+    from nango_cli.protocol.webhooks import signed_headers
 
     keys = _keys(ctx, key, env, json_output)
     body = read_input(source, "sign")
@@ -138,7 +138,7 @@ def sign(
             ) from None
     for text in notes:
         output.warn(text)
-    headers = merge_headers(wire_headers(), signatures.signature_headers(keys.current or "", body))
+    headers = signed_headers(body, keys.current)
     if use(ctx).json:
         output.emit({"headers": headers, "body": body.decode("utf-8", "replace")})
         return

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
 from nango_cli.protocol.serialization import js_stringify, parse_json, serialize
@@ -172,3 +172,64 @@ def verify_headers(
             reason = explain_mismatch(key, body, received, sign, keys)
             verdicts.append(Verdict(header, "invalid", reason))
     return verdicts[0], verdicts[1]
+
+
+class Verification(NamedTuple):
+    """What `verify` found: the verdict of each header, and one for the webhook."""
+
+    hmac: Verdict
+    legacy: Verdict
+
+    @property
+    def valid(self) -> bool:
+        """The HMAC header decides; a request with only the legacy header is not valid."""
+        return self.hmac.ok
+
+    @property
+    def state(self) -> str:
+        """valid, invalid, missing, no-key, or legacy-only."""
+        if self.hmac.state == "missing" and self.legacy.state == "valid":
+            return "legacy-only"
+        return self.hmac.state
+
+    @property
+    def matched(self) -> str | None:
+        """Which key made it valid: "current", or "previous" (a rotation window)."""
+        return self.hmac.matched
+
+    @property
+    def explanation(self) -> str | None:
+        """Why it is not valid, when that can be told (None when valid)."""
+        if self.valid:
+            return self.hmac.reason  # "previous key: rotation window", or None
+        if self.state == "legacy-only":
+            return "only the legacy X-Nango-Signature header: verify X-Nango-Hmac-Sha256 instead"
+        if self.hmac.state == "missing":
+            return "no X-Nango-Hmac-Sha256 header"
+        return self.hmac.reason or self.legacy.reason
+
+
+def verify(
+    body: bytes,
+    headers: Mapping[str, str],
+    key: str | Sequence[str] | KeyRing | None,
+) -> Verification:
+    """Check a received webhook's signatures over its raw `body`. `key` is the signing
+    key, or several (during a rotation Nango signs with either the new or the previous
+    key for up to 5 minutes), or a KeyRing (which can also explain a key mix-up)."""
+    if isinstance(key, KeyRing):
+        return Verification(*verify_headers(key, body, headers))
+    keys = [key] if isinstance(key, str) or key is None else list(key)
+    if len(keys) <= 2:
+        ring = KeyRing(
+            current=keys[0] if keys else None, previous=keys[1] if len(keys) > 1 else None
+        )
+        return Verification(*verify_headers(ring, body, headers))
+    for index, candidate in enumerate(keys):
+        others = tuple(k for k in keys if k and k != candidate)
+        found = Verification(
+            *verify_headers(KeyRing(current=candidate, others=others), body, headers)
+        )
+        if found.valid or index == len(keys) - 1:
+            return found
+    raise AssertionError("unreachable")
