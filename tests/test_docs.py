@@ -55,3 +55,15 @@ def test_the_root_listing_matches_each_commands_own_help() -> None:
         if len(path) == 1:
             first_line = (command.help or "").strip().splitlines()[0]
             assert COMMANDS[path[0]][1] == first_line, path[0]
+
+
+def test_every_group_lists_its_commands_in_its_help(cli) -> None:
+    """The sectioned help (nango_cli/cli/help_format.py) keeps a group's command list."""
+    root = get_command(app)
+    groups = [(path, c) for path, c in _commands(root) if hasattr(c, "list_commands")]
+    assert {path[0] for path, _ in groups} >= {"config", "history", "records"}
+    for path, group in groups:
+        shown = cli(*path, "--help").stdout
+        assert "Commands:" in shown, path
+        for name in group.list_commands(None):
+            assert f"  {name} " in shown, (path, name)

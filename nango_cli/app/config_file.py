@@ -19,6 +19,8 @@ File layout::
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -93,6 +95,17 @@ class ConfigFile:
             raise ConfigError(
                 f"{path}{where}: invalid TOML ({problem})",
                 hint="fix that line, or move the file away to start afresh; "
+                "nango-hooks never overwrites a file it cannot parse",
+            ) from None
+        except (ValueError, RecursionError) as exc:
+            # What tomllib does not report as a TOML error: tables nested thousands
+            # deep, an integer of thousands of digits.
+            problem = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            if "digits" in problem:
+                problem = "an integer of thousands of digits"
+            raise ConfigError(
+                f"{path}: invalid TOML ({problem[:120]})",
+                hint="fix the file, or move it away to start afresh; "
                 "nango-hooks never overwrites a file it cannot parse",
             ) from None
         config = cls(path=path, data=data, exists=True, text=text)
@@ -239,6 +252,18 @@ class ConfigFile:
         if env is None:
             return self.data.setdefault("defaults", {})  # type: ignore[no-any-return]
         return self.data.setdefault("environments", {}).setdefault(env, {})  # type: ignore[no-any-return]
+
+    @classmethod
+    @contextmanager
+    def editing(cls, path: Path) -> Iterator[ConfigFile]:
+        """The file read under an exclusive lock, held until the block ends, so a
+        change saved in the block is made to what is on disk then: parallel writers
+        (16 `config set-sync` at once) never lose each other's updates. The lock is a
+        file beside the config (`.config.toml.lock`, 0600)."""
+        if not path.parent.exists():
+            files.ensure_state_dir(path.parent)  # made by us, so 0700
+        with files.locked(path.with_name(f".{path.name}.lock")):
+            yield cls.load(path)
 
     def save(self) -> files.Written:
         """Write the file (0600, atomically); a symlinked config is written through."""

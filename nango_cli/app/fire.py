@@ -174,6 +174,7 @@ def plan(opts: FireOptions, settings: Settings, tls: TLSOptions | None = None) -
 def parse_supplied(text: bytes) -> list[dict[str, Any]]:
     """`--records FILE`: one JSON object with an `id` per line."""
     found = []
+    seen: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -189,6 +190,19 @@ def parse_supplied(text: bytes) -> list[dict[str, Any]]:
                 f"--records line {number} has no id",
                 hint='each record needs an "id" (a string or a number), as in Nango',
             )
+        shown = str(record_id)
+        if len(shown) > 1024 or any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in shown):
+            raise UsageError(
+                f"--records line {number}: the id is not usable as a record id",
+                hint="ids are text of at most 1,024 characters, without control characters "
+                "or lone surrogates",
+            )
+        if shown in seen:
+            raise UsageError(
+                f"--records line {number} repeats the id {shown!r} of line {seen[shown]}",
+                hint="each record appears once; Nango keeps one record per id",
+            )
+        seen[shown] = number
         found.append(value)
     if not found:
         raise UsageError("--records has no records", hint="one JSON object per line")
@@ -247,7 +261,8 @@ def write_api_state(
             if change is not None:
                 changes.append(change)
     if changes:
-        records.apply_changes(store, changes, _generators(opts, settings), opts.seed, opts.supplied)
+        generators = _generators(opts, settings, {c.model for c in changes})
+        records.apply_changes(store, changes, generators, opts.seed, opts.supplied)
 
 
 def sync_change(body: dict[str, Any]) -> Any:
@@ -276,13 +291,23 @@ def sync_change(body: dict[str, Any]) -> Any:
     )
 
 
-def _generators(opts: FireOptions, settings: Settings) -> dict[str, Any]:
-    """A record generator per model the project describes."""
+def _generators(opts: FireOptions, settings: Settings, models: set[str]) -> dict[str, Any]:
+    """A record generator for each of `models` the project describes."""
     from nango_cli.app import project
-    from nango_cli.protocol.fakedata import Generator
+    from nango_cli.protocol.fakedata import Generator, SchemaTooLarge
 
     try:
         found = project.discover(opts.project or settings["project"])
     except (ConfigError, UsageError):
         return {}
-    return {name: Generator(name, schema, found.models) for name, schema in found.models.items()}
+    made = {}
+    for name in sorted(models & set(found.models)):
+        try:
+            made[name] = Generator(name, found.models[name], found.models)
+        except SchemaTooLarge as exc:
+            raise ConfigError(
+                f"{found.schema_source or found.source}: {exc}",
+                hint="give the model's recursive fields a shallower shape, or pass the exact "
+                "records with --records FILE.jsonl",
+            ) from None
+    return made

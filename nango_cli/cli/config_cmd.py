@@ -1,22 +1,20 @@
 """`nango-hooks config …`: read and write settings."""
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from nango_cli.cli import output
+from nango_cli.cli import config_read, output
 from nango_cli.cli.common import (
     AppState,
     EnvOption,
     JsonOption,
     complete_envs,
     complete_settings,
-    config_file,
-    settings,
     use,
 )
 from nango_cli.cli.environment import current as invocation
-from nango_cli.cli.output import Column
 
 if TYPE_CHECKING:
     from nango_cli.app.config_file import ConfigFile
@@ -53,9 +51,23 @@ def _where(env: str | None) -> str:
     return "[defaults]" if env is None else f"environment {env!r}"
 
 
-def _save(file: "ConfigFile", state: AppState, done: str, data: dict[str, Any]) -> None:
-    """Write the file and say what was done (and where a symlinked config really went)."""
-    written = file.save()
+def _edit(
+    state: AppState, change: Callable[["ConfigFile"], tuple[str, dict[str, Any]] | None]
+) -> None:
+    """Change the config file under its lock: read it afresh, let `change` edit it (it
+    returns what to say and the JSON data, or None when there is nothing to write),
+    write it, then say what was done (and where a symlinked config really went)."""
+    from nango_cli.app.config_file import ConfigFile
+    from nango_cli.support import paths
+
+    with ConfigFile.editing(paths.config_file(state.config)) as file:
+        for text in file.warnings:
+            output.warn_once(text)
+        result = change(file)
+        if result is None:
+            return
+        written = file.save()
+    done, data = result
     data = {**data, "config_file": str(written.path), "through_symlink": written.through_symlink}
     if state.json:
         output.emit(data)
@@ -80,15 +92,12 @@ def _write_setting(
     name: str,
     value: object,
     defaults: bool = False,
-    shown: str | None = None,
 ) -> None:
     from nango_cli.app.settings import get_setting
     from nango_cli.errors import UsageError
 
     setting = get_setting(name)
     state = use(ctx, env, json_output)
-    file = config_file(state)
-    target = _target_env(state, file, defaults)
     try:
         parsed = setting.parse(value)
     except ValueError as exc:
@@ -96,14 +105,15 @@ def _write_setting(
             f"invalid value for {setting.name}: {exc}",
             hint=f"{setting.name} ({setting.kind}): {setting.help}",
         ) from None
-    file.table_for_write(target)[setting.name] = setting.to_toml(parsed)
-    display = shown or setting.display(parsed)
-    _save(
-        file,
-        state,
-        f"{setting.name} of {_where(target)} set to {display}",
-        {"name": setting.name, "value": display, "env": target},
-    )
+
+    def change(file: "ConfigFile") -> tuple[str, dict[str, Any]]:
+        target = _target_env(state, file, defaults)
+        file.table_for_write(target)[setting.name] = setting.to_toml(parsed)
+        display = setting.display(parsed)
+        done = f"{setting.name} of {_where(target)} set to {display}"
+        return done, {"name": setting.name, "value": display, "env": target}
+
+    _edit(state, change)
 
 
 @app.command("set-url")
@@ -145,14 +155,13 @@ def set_url(
     except ValueError as exc:
         raise UsageError(f"invalid URL {url!r}: {exc}") from None
     state = use(ctx, env, json_output)
-    file = config_file(state)
-    file.data.setdefault("connections", {}).setdefault(connection, {})["url"] = checked
-    _save(
-        file,
-        state,
-        f"webhooks of connection {connection!r} now go only to {checked}",
-        {"connection": connection, "url": checked},
-    )
+
+    def change(file: "ConfigFile") -> tuple[str, dict[str, Any]]:
+        file.data.setdefault("connections", {}).setdefault(connection, {})["url"] = checked
+        done = f"webhooks of connection {connection!r} now go only to {checked}"
+        return done, {"connection": connection, "url": checked}
+
+    _edit(state, change)
 
 
 @app.command("unset-url")
@@ -168,19 +177,18 @@ def unset_url(
     from nango_cli.errors import NotFoundError
 
     state = use(ctx, env, json_output)
-    file = config_file(state)
-    table = file.data.get("connections", {}).get(connection)
-    if not isinstance(table, dict) or "url" not in table:
-        raise NotFoundError(
-            f"connection {connection!r} has no URL of its own", hint="`config envs` lists them"
-        )
-    del table["url"]
-    _save(
-        file,
-        state,
-        f"connection {connection!r} uses the environment's URLs again",
-        {"connection": connection, "removed": True},
-    )
+
+    def change(file: "ConfigFile") -> tuple[str, dict[str, Any]]:
+        table = file.data.get("connections", {}).get(connection)
+        if not isinstance(table, dict) or "url" not in table:
+            raise NotFoundError(
+                f"connection {connection!r} has no URL of its own", hint="`config envs` lists them"
+            )
+        del table["url"]
+        done = f"connection {connection!r} uses the environment's URLs again"
+        return done, {"connection": connection, "removed": True}
+
+    _edit(state, change)
 
 
 @app.command("set-key")
@@ -235,38 +243,37 @@ def set_key(
     if rotate and secret:
         raise UsageError("--rotate applies to the signing key, not --secret")
     state = use(ctx, env, json_output)
-    file = config_file(state)
-    target = _target_env(state, file, False)
-    table = file.table_for_write(target)
     name = "secret_key" if secret else "signing_key"
-    from nango_cli.app.settings import get_setting
+    from nango_cli.app.settings import get_setting, resolve
 
     try:
         value = get_setting(name).parse(key)
     except ValueError as exc:
         raise UsageError(f"invalid {what}: {exc}") from None
-    rotated = None
-    if rotate:
-        current = settings(state)["signing_key"]
-        if not current:
-            raise UsageError(
-                f"nothing to rotate: {_where(target)} has no signing key yet",
-                hint="set it first with `nango-hooks config set-key`",
+
+    def change(file: "ConfigFile") -> tuple[str, dict[str, Any]]:
+        target = _target_env(state, file, False)
+        table = file.table_for_write(target)
+        rotated = None
+        if rotate:
+            current = resolve(file, state.env)["signing_key"]
+            if not current:
+                raise UsageError(
+                    f"nothing to rotate: {_where(target)} has no signing key yet",
+                    hint="set it first with `nango-hooks config set-key`",
+                )
+            table["previous_signing_key"] = current
+            rotated = mask_secret(str(current))
+        table[name] = value
+        done = f"{what} of {_where(target)} saved ({mask_secret(str(value))})"
+        if rotated:
+            done += f"; the previous key ({rotated}) still verifies until you `config unset " + (
+                "previous_signing_key`"
             )
-        table["previous_signing_key"] = current
-        rotated = mask_secret(str(current))
-    table[name] = value
-    done = f"{what} of {_where(target)} saved ({mask_secret(str(value))})"
-    if rotated:
-        done += f"; the previous key ({rotated}) still verifies until you `config unset " + (
-            "previous_signing_key`"
-        )
-    _save(
-        file,
-        state,
-        done,
-        {"name": name, "value": mask_secret(str(value)), "env": target, "previous": rotated},
-    )
+        data = {"name": name, "value": mask_secret(str(value)), "env": target, "previous": rotated}
+        return done, data
+
+    _edit(state, change)
 
 
 @app.command("set", epilog=_settings_epilog())
@@ -295,169 +302,28 @@ def unset_value(
 
     setting = get_setting(name)
     state = use(ctx, env, json_output)
-    file = config_file(state)
-    target = _target_env(state, file, defaults)
-    table = file.env_table(target) if target is not None else file.defaults_table()
-    if setting.name not in table:
-        message = f"{setting.name} was not set in {_where(target)}: nothing to remove"
-        if state.json:
-            output.emit({"name": setting.name, "env": target, "removed": False})
-        else:
-            output.err(message)
-        return
-    del file.table_for_write(target)[setting.name]
-    _save(
-        file,
-        state,
-        f"{setting.name} removed from {_where(target)}",
-        {"name": setting.name, "env": target, "removed": True},
-    )
+
+    def change(file: "ConfigFile") -> tuple[str, dict[str, Any]] | None:
+        target = _target_env(state, file, defaults)
+        table = file.env_table(target) if target is not None else file.defaults_table()
+        if setting.name not in table:
+            if state.json:
+                output.emit({"name": setting.name, "env": target, "removed": False})
+            else:
+                output.err(f"{setting.name} was not set in {_where(target)}: nothing to remove")
+            return None
+        del file.table_for_write(target)[setting.name]
+        done = f"{setting.name} removed from {_where(target)}"
+        return done, {"name": setting.name, "env": target, "removed": True}
+
+    _edit(state, change)
 
 
-@app.command("get", epilog=_settings_epilog())
-def get_value(
-    ctx: typer.Context,
-    name: SettingArgument,
-    reveal: RevealOption = False,
-    env: EnvOption = None,
-    json_output: JsonOption = False,
-) -> None:
-    """Print the effective value of one setting (exit 6 when it is not set)."""
-    from nango_cli.app.settings import get_setting
-    from nango_cli.errors import NotFoundError
-
-    setting = get_setting(name)
-    state = use(ctx, env, json_output)
-    current = settings(state)
-    resolved = current.values[setting.name]
-    if resolved.value is None:
-        raise NotFoundError(
-            f"{setting.name} is not set for environment {current.env!r}",
-            hint=f"set it with `nango-hooks config set {setting.name} VALUE`",
-        )
-    if state.json:
-        output.emit(_entry(setting.name, resolved.value, resolved.source, reveal))
-        return
-    output.out(setting.display(resolved.value, reveal))
-
-
-def _entry(name: str, value: object, source: str, reveal: bool) -> dict[str, object]:
-    from nango_cli.app.settings import SETTINGS
-
-    setting = SETTINGS[name]
-    shown: object = value
-    if (setting.secret and value is not None and not reveal) or (
-        setting.kind == "duration" and value is not None
-    ):
-        shown = setting.display(value)
-    return {"name": name, "value": shown, "source": source, "secret": setting.secret}
-
-
-@app.command("show")
-def show(
-    ctx: typer.Context,
-    reveal: RevealOption = False,
-    env: EnvOption = None,
-    json_output: JsonOption = False,
-) -> None:
-    """Every effective setting with where it comes from (flag, env var, file, default)."""
-    from nango_cli.app.settings import SETTINGS
-
-    state = use(ctx, env, json_output)
-    current = settings(state)
-    syncs = current.file.syncs()
-    overrides = current.file.connection_urls()
-    if state.json:
-        output.emit(
-            {
-                "env": current.env,
-                "env_source": current.env_source,
-                "config_file": str(current.file.path),
-                "settings": [
-                    _entry(r.name, r.value, r.source, reveal) for r in current.values.values()
-                ],
-                "syncs": {
-                    name: {
-                        "integration": s.integration,
-                        "models": list(s.models),
-                        "sync_type": s.sync_type,
-                        "variant": s.variant,
-                    }
-                    for name, s in syncs.items()
-                },
-                "connections": overrides,
-            }
-        )
-        return
-    output.out(f"environment {current.env} ({current.env_source})", style="bold")
-    output.table(
-        [Column("setting", cut=False), "value", "source"],
-        [
-            [r.name, SETTINGS[r.name].display(r.value, reveal) or "-", r.source]
-            for r in current.values.values()
-        ],
-    )
-    if syncs:
-        output.out()
-        output.table(
-            ["sync", "integration", "models", "sync type"],
-            [
-                [name, s.integration or "-", ", ".join(s.models) or "-", s.sync_type or "-"]
-                for name, s in syncs.items()
-            ],
-        )
-    if overrides:
-        output.out()
-        output.table(
-            ["connection", "its own URL (replaces the environment's)"],
-            list([[c, u] for c, u in overrides.items()]),
-        )
-    exists = "" if current.file.exists else " (not created yet)"
-    output.out(f"file: {current.file.path}{exists}", style="dim")
-
-
-@app.command("path")
-def path(ctx: typer.Context, json_output: JsonOption = False) -> None:
-    """Print where the config file and the history store live."""
-    from nango_cli.support import paths
-
-    state = use(ctx, None, json_output)
-    config_path = paths.config_file(state.config)
-    if state.json:
-        output.emit({"config_file": str(config_path), "history_db": str(paths.history_db())})
-        return
-    output.out(str(config_path))
-
-
-@app.command("envs")
-def envs(ctx: typer.Context, json_output: JsonOption = False) -> None:
-    """List the environments and per-connection URLs; the current environment is starred."""
-    import os
-
-    from nango_cli.app.settings import resolve_env
-
-    state = use(ctx, None, json_output)
-    file = config_file(state)
-    current, source = resolve_env(state.env, file, os.environ)
-    names = file.environments()
-    if current not in names:
-        names.append(current)
-    overrides = file.connection_urls()
-    if state.json:
-        output.emit(
-            {
-                "current": current,
-                "source": source,
-                "environments": sorted(names),
-                "connections": overrides,
-            }
-        )
-        return
-    for name in sorted(names):
-        marker = "*" if name == current else " "
-        output.out(f"{marker} {name}")
-    for connection, url in overrides.items():
-        output.out(f"  connection {connection} → {url}", style="dim")
+# The commands that only read (get, show, path, envs) live in config_read.py.
+app.command("get", epilog=_settings_epilog())(config_read.get_value)
+app.command("show")(config_read.show)
+app.command("path")(config_read.path)
+app.command("envs")(config_read.envs)
 
 
 @app.command("use")
@@ -480,18 +346,21 @@ def use_env(
 
     name = validate_env_name(env_name)
     state = use(ctx, None, json_output)
-    file = config_file(state)
-    known = file.environments()
-    if name not in known and not create:
-        raise NotFoundError(
-            f"there is no environment {name!r}"
-            + (f" (known: {', '.join(sorted(known))})" if known else ""),
-            hint=f"create it with `nango-hooks config use {name} --create`, or set a value in "
-            f"it: `nango-hooks -e {name} config set-url URL`",
-        )
-    file.data["default_env"] = name
-    file.data.setdefault("environments", {}).setdefault(name, {})
-    _save(file, state, f"default environment is now {name!r}", {"default_env": name})
+
+    def change(file: "ConfigFile") -> tuple[str, dict[str, Any]]:
+        known = file.environments()
+        if name not in known and not create:
+            raise NotFoundError(
+                f"there is no environment {name!r}"
+                + (f" (known: {', '.join(sorted(known))})" if known else ""),
+                hint=f"create it with `nango-hooks config use {name} --create`, or set a value "
+                f"in it: `nango-hooks -e {name} config set-url URL`",
+            )
+        file.data["default_env"] = name
+        file.data.setdefault("environments", {}).setdefault(name, {})
+        return f"default environment is now {name!r}", {"default_env": name}
+
+    _edit(state, change)
 
 
 @app.command("set-sync")
@@ -526,18 +395,21 @@ def set_sync(
             f"invalid sync type {sync_type!r}", hint="use one of: " + ", ".join(SYNC_TYPES)
         )
     state = use(ctx, None, json_output)
-    file = config_file(state)
-    table = file.data.setdefault("syncs", {}).setdefault(name, {})
-    for key, value in (
-        ("integration", integration),
-        ("models", list(model) if model else None),
-        ("sync_type", sync_type.upper() if sync_type else None),
-        ("variant", variant),
-    ):
-        if value is not None:
-            table[key] = value
-    file.validate()
-    _save(file, state, f"sync {name!r} saved", {"sync": name, **table})
+
+    def change(file: "ConfigFile") -> tuple[str, dict[str, Any]]:
+        table = file.data.setdefault("syncs", {}).setdefault(name, {})
+        for key, value in (
+            ("integration", integration),
+            ("models", list(model) if model else None),
+            ("sync_type", sync_type.upper() if sync_type else None),
+            ("variant", variant),
+        ):
+            if value is not None:
+                table[key] = value
+        file.validate()
+        return f"sync {name!r} saved", {"sync": name, **table}
+
+    _edit(state, change)
 
 
 @app.command("unset-sync")
@@ -550,8 +422,11 @@ def unset_sync(
     from nango_cli.errors import NotFoundError
 
     state = use(ctx, None, json_output)
-    file = config_file(state)
-    if name not in file.data.get("syncs", {}):
-        raise NotFoundError(f"no sync {name!r} in {file.path}", hint="`config show` lists them")
-    del file.data["syncs"][name]
-    _save(file, state, f"sync {name!r} removed", {"sync": name, "removed": True})
+
+    def change(file: "ConfigFile") -> tuple[str, dict[str, Any]]:
+        if name not in file.data.get("syncs", {}):
+            raise NotFoundError(f"no sync {name!r} in {file.path}", hint="`config show` lists them")
+        del file.data["syncs"][name]
+        return f"sync {name!r} removed", {"sync": name, "removed": True}
+
+    _edit(state, change)

@@ -64,3 +64,6 @@ def _format_options(self: Any, ctx: Any, formatter: Any) -> None:
         if records:
             with formatter.section(title):
                 formatter.write_dl(records)
+    format_commands = getattr(self, "format_commands", None)
+    if format_commands is not None:  # a group: its subcommands, as Click lists them
+        format_commands(ctx, formatter)

@@ -274,6 +274,13 @@ def export(
         output.emit([to_export(w, reveal) for w in reversed(rows)])
     else:
         stdout = output.stdio()[0]
+        if stdout.isatty():
+            # On a terminal, C1, bidi and other invisible characters from stored bodies
+            # are written as \uXXXX escapes (the same JSON); a file or pipe gets the
+            # exact export.
+            from nango_cli.support.text import escape_json_controls
+
+            text = escape_json_controls(text)
         stdout.write(text)
         stdout.flush()
 

@@ -8,6 +8,8 @@ from nango_cli.cli import output
 from nango_cli.cli.common import EnvOption, JsonOption, ProjectOption, settings, use
 from nango_cli.cli.output import Column
 
+# Fields shown per model in the table: a model can have a hundred thousand.
+MAX_SHOWN = 500
 app = typer.Typer(rich_markup_mode=None)
 
 
@@ -96,6 +98,9 @@ def syncs(
                 [Column("field", cut=False), "type", Column("required", cut=False)],
                 [
                     [str(e["name"]), str(e["type"]), "yes" if e["required"] else "no"]
-                    for e in entries
+                    for e in entries[:MAX_SHOWN]
                 ],
             )
+            if len(entries) > MAX_SHOWN:
+                more = len(entries) - MAX_SHOWN
+                output.out(f"  … and {more:,} more fields (--json lists them all)", style="dim")

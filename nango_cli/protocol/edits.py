@@ -24,6 +24,11 @@ def parse_assignment(text: str, option: str = "--set") -> tuple[list[str], Any]:
             hint="use PATH=VALUE, e.g. --set responseResults.added=5 or --set checkpoints=null",
         )
     path = path_text.strip().split(".")
+    if len(path) > MAX_PATH_DEPTH:
+        raise UsageError(
+            f"{option} path is {len(path)} levels deep",
+            hint=f"a body's fields are at most {MAX_PATH_DEPTH} levels deep here",
+        )
     if any(not part for part in path):
         raise UsageError(
             f"invalid path {path_text!r} in {option}", hint="e.g. responseResults.added"
@@ -33,6 +38,11 @@ def parse_assignment(text: str, option: str = "--set") -> tuple[list[str], Any]:
     except ValueError:
         value = value_text
     return path, value
+
+
+# Deeper than any Nango body; a path of thousands of levels would nest the body past
+# what serializing it can take.
+MAX_PATH_DEPTH = 64
 
 
 class Edit(NamedTuple):

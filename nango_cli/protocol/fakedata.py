@@ -41,6 +41,15 @@ _STATES = ("open", "active", "pending", "closed")
 _OUTCOMES = ("fails", "succeeds", "is slow", "changes")
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 _MAX_DEPTH = 6
+# A model nested in itself (a comment's replies) is made this many levels deep, then
+# left empty; and one record has at most this many values: a small project file whose
+# models reference each other (8 fields each) would otherwise describe millions.
+_MAX_NESTING = 2
+MAX_VALUES = 20_000
+
+
+class SchemaTooLarge(ValueError):
+    """A model whose records would be too large to make (its references fan out)."""
 
 
 def _words(name: str) -> list[str]:
@@ -69,7 +78,8 @@ class Generator:
         self.schema = schema if isinstance(schema, dict) else _FALLBACK
         self.definitions = definitions
         self.slug = "-".join(_words(model)) or "record"
-        self._make = self._object(self.schema, 0)
+        self._values = 0
+        self._make = self._object(self.schema, 0, (model,))
 
     def record(self, record_id: str | int, seed: int, number: int) -> dict[str, Any]:
         """A whole record; `record_id` is its `id` (unique per model and connection)."""
@@ -95,16 +105,29 @@ class Generator:
 
     # -- compiling the schema
 
-    def _resolve(self, spec: Any) -> Any:
+    def _resolve(self, spec: Any, path: tuple[str, ...] = ()) -> tuple[Any, tuple[str, ...]]:
+        """The schema a `$ref` names, and the path of models it is nested in."""
         seen = 0
         while isinstance(spec, dict) and "$ref" in spec and seen < 20:
             name = str(spec["$ref"]).rsplit("/", 1)[-1]
             spec = self.definitions.get(name, {})
+            path = (*path, name)
             seen += 1
-        return spec
+        return spec, path
 
-    def _value(self, name: str, spec: Any, depth: int) -> Make:
-        spec = self._resolve(spec)
+    def _count(self) -> None:
+        self._values += 1
+        if self._values > MAX_VALUES:
+            raise SchemaTooLarge(
+                f"model {self.model!r}: its fields reference other models (or itself) so "
+                f"often that one record would hold more than {MAX_VALUES:,} values"
+            )
+
+    def _value(self, name: str, spec: Any, depth: int, path: tuple[str, ...] = ()) -> Make:
+        self._count()
+        spec, path = self._resolve(spec, path)
+        if path and path.count(path[-1]) > _MAX_NESTING:
+            return lambda rng, number: None  # nested in itself deep enough
         if not isinstance(spec, dict) or depth > _MAX_DEPTH:
             return self._by_name(name, "string")
         if "const" in spec:
@@ -116,8 +139,8 @@ class Generator:
         for key in ("anyOf", "oneOf"):
             options = spec.get(key)
             if isinstance(options, list) and options:
-                concrete = [o for o in options if self._resolve(o) != {"type": "null"}]
-                makers = [self._value(name, o, depth + 1) for o in concrete or options]
+                concrete = [o for o in options if self._resolve(o)[0] != {"type": "null"}]
+                makers = [self._value(name, o, depth + 1, path) for o in concrete or options]
                 return lambda rng, number: rng.choice(makers)(rng, number)
         kind = spec.get("type")
         if isinstance(kind, list):
@@ -126,9 +149,12 @@ class Generator:
         if kind == "null":
             return lambda rng, number: None
         if kind == "object" or "properties" in spec:
-            return self._object(spec, depth + 1)
+            return self._object(spec, depth + 1, path)
         if kind == "array":
-            item = self._value(name + "[]", spec.get("items", {}), depth + 1)
+            _items, item_path = self._resolve(spec.get("items", {}), path)
+            if item_path and item_path.count(item_path[-1]) > _MAX_NESTING:
+                return lambda rng, number: []
+            item = self._value(name + "[]", spec.get("items", {}), depth + 1, path)
             return lambda rng, number: [item(rng, number) for _ in range(rng.randint(1, 2))]
         if spec.get("format") == "date-time":
             return lambda rng, number: _timestamp(rng)
@@ -136,12 +162,12 @@ class Generator:
             return lambda rng, number: _timestamp(rng)[:10]
         return self._by_name(name, str(kind or "string"))
 
-    def _object(self, spec: Any, depth: int) -> Make:
-        spec = self._resolve(spec)
+    def _object(self, spec: Any, depth: int, path: tuple[str, ...] = ()) -> Make:
+        spec, path = self._resolve(spec, path)
         properties = spec.get("properties") if isinstance(spec, dict) else None
         if not isinstance(properties, dict):
             return lambda rng, number: {}
-        fields = [(str(k), self._value(str(k), sub, depth)) for k, sub in properties.items()]
+        fields = [(str(k), self._value(str(k), sub, depth, path)) for k, sub in properties.items()]
         return lambda rng, number: {key: make(rng, number) for key, make in fields}
 
     # -- by name

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 import tempfile
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -36,14 +35,11 @@ class DemoResult(NamedTuple):
 
 
 def run(on_sent: Callable[[Any], None], on_received: Callable[[Any], None]) -> DemoResult:
-    import asyncio
-
     from nango_cli.servers.listener.server import Listener, ListenOptions, ReceivedEvent
+    from nango_cli.servers.threaded import ServerThread
 
     key = "demo-" + secrets.token_hex(16)
     received: list[Any] = []
-    ready = threading.Event()
-    state: dict[str, Any] = {}
 
     def on_event(event: Any) -> None:
         if isinstance(event, ReceivedEvent):
@@ -53,57 +49,31 @@ def run(on_sent: Callable[[Any], None], on_received: Callable[[Any], None]) -> D
     with tempfile.TemporaryDirectory(prefix="nango-hooks-demo-") as tmp:
         store = Store(Path(tmp) / "history.sqlite3")
         options = ListenOptions(port=0, keys=KeyRing(key), count=len(MODELS), timeout=10)
-
-        def serve() -> None:
-            async def main() -> None:
-                state["loop"] = asyncio.get_running_loop()
-                state["listener"] = listener = Listener(options, store, on_event)
-
-                def on_ready(url: str) -> None:
-                    state["url"] = url
-                    ready.set()
-
-                await listener.run(on_ready)
-
-            try:
-                asyncio.run(main())
-            except BaseException as exc:  # shown by the caller, never swallowed
-                state["error"] = exc
-                ready.set()
-
-        thread = threading.Thread(target=serve, name="demo-listener", daemon=True)
-        thread.start()
-        ready.wait(20)
-        if "error" in state:
-            raise state["error"]
-        url = state["url"]
-        settings = resolve(
-            ConfigFile(path=Path(tmp) / "config.toml"),
-            flags={"signing_key": key},
-            environ={},
-        )
-        opts = FireOptions(
-            kind="sync",
-            sync_name=SYNC,
-            integration=INTEGRATION,
-            models=list(MODELS),
-            connection_id=CONNECTION,
-            added={None: 3, "GithubComment": 2},
-            updated={None: 1},
-            urls=[url],
-        )
         try:
-            sent = fire(opts, settings, store, on_sent).sent
+            with ServerThread(Listener(options, store, on_event)) as listening:
+                settings = resolve(
+                    ConfigFile(path=Path(tmp) / "config.toml"),
+                    flags={"signing_key": key},
+                    environ={},
+                )
+                opts = FireOptions(
+                    kind="sync",
+                    sync_name=SYNC,
+                    integration=INTEGRATION,
+                    models=list(MODELS),
+                    connection_id=CONNECTION,
+                    added={None: 3, "GithubComment": 2},
+                    updated={None: 1},
+                    urls=[listening.url],
+                )
+                sent = fire(opts, settings, store, on_sent).sent
+                # The listener stops by itself after its two webhooks (or 10 s).
+                listening.join(15)
         finally:
-            thread.join(15)  # the listener stops after its two webhooks (or 10 s)
-            loop, listener = state.get("loop"), state.get("listener")
-            if thread.is_alive() and loop is not None and listener is not None:
-                loop.call_soon_threadsafe(listener.stop, "demo over")
-                thread.join(10)
             store.close()
     if len(received) != len(MODELS):
         raise NangoHooksError(
             f"the listener received {len(received)} of {len(MODELS)} webhooks",
             hint="something on this machine blocks loopback connections",
         )
-    return DemoResult(url, sent, received)
+    return DemoResult(listening.url, sent, received)

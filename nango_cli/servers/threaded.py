@@ -76,6 +76,11 @@ class ServerThread(Generic[S]):
         if self._error is not None:
             raise self._error
 
+    def join(self, timeout: float) -> bool:
+        """Wait for the server to stop by itself (a count reached); True when it did."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
     def call(self, function: Callable[[], Any]) -> None:
         """Run `function` on the server's loop (thread-safe)."""
         if self._loop is not None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
@@ -22,6 +23,23 @@ from nango_cli.support import files
 BUSY_TIMEOUT_MS = 30_000
 
 _left_open: list[sqlite3.Connection] = []
+
+
+def _while_busy(action: Callable[[], object]) -> None:
+    """Run `action`, again while SQLite says the database is locked or busy (with a
+    growing pause), until the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.002
+    while True:
+        try:
+            action()
+            return
+        except sqlite3.OperationalError as exc:
+            text = str(exc).lower()
+            if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 class Database:
@@ -49,10 +67,13 @@ class Database:
             )
             self._db.row_factory = sqlite3.Row
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._db.execute("PRAGMA journal_mode = WAL")
+            # Switching a new file to WAL does not consult SQLite's busy handler: when
+            # several processes open a fresh store at once (`listen` started beside
+            # `ui`), the switch is retried while another holds the lock.
+            _while_busy(lambda: self._db.execute("PRAGMA journal_mode = WAL"))
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute("PRAGMA foreign_keys = ON")
-            self._migrate()
+            _while_busy(self._migrate)
         except (sqlite3.DatabaseError, OSError) as exc:
             raise ConfigError(
                 f"cannot open the history store {path}: {exc}",

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from nango_cli.support.text import escape_surrogates
+
 
 def dumps(value: Any) -> str:
-    """A JSON column's text: compact, raw UTF-8."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """A JSON column's text: compact, raw UTF-8; a lone surrogate (valid in JSON, not
+    in UTF-8, so SQLite refuses it) is kept as its `\\udXXX` escape."""
+    return escape_surrogates(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
 
 def where_equal(**equal: str | None) -> tuple[str, list[Any]]:

@@ -152,9 +152,26 @@ class Store(Database):
         self.record_attempts([(webhook_id, attempt)])
 
     def record_attempts(self, items: Sequence[tuple[str, AttemptRecord]]) -> None:
-        """Attempts (capped response bodies) and their webhooks' counters, in one transaction."""
-        with self._write() as db:
-            self._insert_attempts(db, items)
+        """Attempts (capped response bodies) and their webhooks' counters, in one
+        transaction. Attempts of a webhook deleted meanwhile (`history clear` or `prune`
+        while it was being sent) have nowhere to go and are dropped, not an error."""
+        try:
+            with self._write() as db:
+                self._insert_attempts(db, items)
+        except sqlite3.IntegrityError:
+            with self._write() as db:
+                ids = sorted({webhook_id for webhook_id, _ in items})
+                found = {
+                    row[0]
+                    for start in range(0, len(ids), 500)
+                    for row in db.execute(
+                        "SELECT id FROM webhooks WHERE id IN ("
+                        + ",".join("?" * len(ids[start : start + 500]))
+                        + ")",
+                        ids[start : start + 500],
+                    )
+                }
+                self._insert_attempts(db, [item for item in items if item[0] in found])
 
     @staticmethod
     def _insert_attempts(

@@ -16,10 +16,11 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from nango_cli.errors import UsageError
+from nango_cli.errors import ConfigError, UsageError
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
@@ -98,7 +99,14 @@ def ensure_state_dir(path: Path) -> list[str]:
     warnings (group/world-writable, owned by another user) for the CLI to show.
     """
     if not path.exists():
-        path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+        try:
+            path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create the state directory {path}: {exc.strerror or exc}",
+                hint="check the permissions of its parent, or point NANGO_HOOKS_HOME "
+                "(or --config) somewhere writable",
+            ) from None
         return []
     return directory_warnings(path)
 
@@ -178,3 +186,26 @@ def read_file_limited(path: str | Path, limit: int, what: str) -> bytes:
         raise UsageError(
             f"{what}: cannot read {str(path)!r} ({exc.strerror})", hint="check the file"
         ) from None
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive lock held on `path` (created 0600) for the block; where the platform
+    has no advisory locks (Windows), the block runs unlocked."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on Linux/macOS
+        yield
+        return
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create the lock file {path}: {exc.strerror}",
+            hint="check the permissions of its directory",
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

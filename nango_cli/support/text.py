@@ -100,6 +100,15 @@ def json_dumps(document: Any, indent: int | None = None) -> str:
     return pattern.sub(_json_escape, text)
 
 
+def escape_json_controls(text: str) -> str:
+    """JSON text with the characters a terminal would act on (C1, DEL, format and
+    separator characters, lone surrogates) written as `\\uXXXX`: the same JSON value,
+    inert on a terminal. (C0 controls are escaped by any JSON encoder already.)"""
+    if text.isascii() and "\x7f" not in text:
+        return text
+    return _pattern("json").sub(_json_escape, text)
+
+
 def escape_surrogates(text: str) -> str:
     """Lone surrogates (which UTF-8 cannot carry) written as `\\udXXX`: for storing
     attacker-controlled strings in SQLite and showing them as they were sent."""
