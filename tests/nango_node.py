@@ -52,21 +52,45 @@ def install() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not _installed(root):
             (root / "package.json").write_text('{"name": "nango-hooks-tests", "private": true}')
-            subprocess.run(
-                [
-                    npm,
-                    "install",
-                    "--no-audit",
-                    "--no-fund",
-                    "--loglevel=error",
-                    *(f"{name}@{version}" for name, version in PACKAGES.items()),
-                ],
-                cwd=root,
-                check=True,
-                capture_output=True,
-                timeout=600,
-            )
+            _npm_install(npm, root)
     return root
+
+
+# A registry that does not answer fails in well under a minute, not after npm's own
+# retries (about 3.5 minutes): one retry, 30 s per fetch, 3 minutes in all.
+NPM_TIMEOUT_S = 180
+
+
+def _npm_install(npm: str, root: Path) -> None:
+    command = [
+        npm,
+        "install",
+        "--no-audit",
+        "--no-fund",
+        "--loglevel=error",
+        "--fetch-retries=1",
+        "--fetch-retry-mintimeout=1000",
+        "--fetch-retry-maxtimeout=5000",
+        "--fetch-timeout=30000",
+        *(f"{name}@{version}" for name, version in PACKAGES.items()),
+    ]
+    where = (
+        f"the tests install Nango's packages from the npm registry into {root} "
+        "(NANGO_HOOKS_TEST_NPM_DIR moves it); is the registry reachable?"
+    )
+    try:
+        done = subprocess.run(
+            command, cwd=root, capture_output=True, text=True, timeout=NPM_TIMEOUT_S
+        )
+    except subprocess.TimeoutExpired as exc:
+        said = (exc.stderr or b"")[-2000:]
+        text = said.decode(errors="replace") if isinstance(said, bytes) else said
+        raise RuntimeError(f"npm install gave up after {NPM_TIMEOUT_S}s: {where}\n{text}") from None
+    if done.returncode != 0:
+        said = (done.stderr + done.stdout)[-3000:]
+        raise RuntimeError(
+            f"npm install failed (exit {done.returncode}): {where}\nnpm said:\n{said}"
+        )
 
 
 def run_node(root: Path, script: str, *args: str, stdin: str = "", timeout: float = 60) -> str:

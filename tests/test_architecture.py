@@ -20,8 +20,6 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "nango_cli"
 FORBIDDEN = {"typer", "rich", "click"}
 MAX_LINES = 500
-# Shortened by the commit that follows: fire's verdicts move to the fire service.
-SPLIT_NEXT = {"cli/fire_cmd.py"}
 MODULES = sorted(PACKAGE.rglob("*.py"))
 # __main__ is the entry point: it starts the CLI, so it is not core.
 CORE = [p for p in MODULES if p.relative_to(PACKAGE).parts[0] != "cli" and p.name != "__main__.py"]
@@ -102,8 +100,6 @@ def test_the_top_level_holds_only_the_entry_points_and_the_public_api() -> None:
 
 @pytest.mark.parametrize("path", MODULES, ids=_rel)
 def test_no_module_is_longer_than_500_lines(path: Path) -> None:
-    if _rel(path) in SPLIT_NEXT:
-        pytest.skip("split next")
     lines = len(path.read_text().splitlines())
     assert lines <= MAX_LINES, f"{_rel(path)} has {lines} lines: split it by concern"
 

@@ -64,6 +64,8 @@ class FireOptions:
     force: bool = False
     circuit_breaker: bool = True
     sign_mode: str = "both"
+    # With sign_mode bad or none: send a correctly signed copy first (the control).
+    control: bool = True
     urls: list[str] = field(default_factory=list)
     dry_run: bool = False
     project: str | None = None
@@ -73,9 +75,14 @@ class FireOptions:
 
 
 def _count(counts: dict[str | None, int], model: str, default: int) -> int:
+    """A model's count: its own (`--added Ticket=3`), else the one for every model
+    (`--added 3`), else the default; once counts are given per model, a model left out
+    changed by none (`--added Contact=2` adds no Company)."""
     if model in counts:
         return counts[model]
-    return counts.get(None, default)
+    if None in counts:
+        return counts[None]
+    return 0 if counts else default
 
 
 def _parse_json_option(name: str, text: str | bytes) -> Any:
@@ -294,14 +301,8 @@ def _from_project(
 
 
 def connection_for(opts: FireOptions, settings: Settings, notes: list[str]) -> str:
-    connection_id = opts.connection_id or settings["connection_id"]
-    if not connection_id:
-        connection_id = DEFAULT_CONNECTION_ID
-        notes.append(
-            f"connection not set: using {connection_id!r}; pass --connection "
-            "or `nango-hooks config set connection_id ID`"
-        )
-    return str(connection_id)
+    # Unset, the documented default (README); each sent webhook's line names it.
+    return str(opts.connection_id or settings["connection_id"] or DEFAULT_CONNECTION_ID)
 
 
 def _integration(opts: FireOptions, settings: Settings, what: str) -> str:

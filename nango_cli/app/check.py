@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+from nango_cli.app import api_calls
 from nango_cli.app.check_specs import (
     BODY_LIMITS,
     BREAKER_CHECK,
@@ -26,10 +27,12 @@ from nango_cli.app.check_specs import (
     CheckResult,
     CheckSpec,
     CheckTarget,
+    answer_excerpt,
     available,
     describe,
     nango_would,
 )
+from nango_cli.app.fire import apply_announced
 from nango_cli.delivery.outbox import DeliveryPlan, PlannedWebhook, SentWebhook, execute
 from nango_cli.delivery.records import AttemptRecord
 from nango_cli.delivery.retry import make_policy
@@ -39,7 +42,6 @@ from nango_cli.protocol import bodies, serialization
 from nango_cli.protocol.webhooks import signed_headers
 from nango_cli.storage.webhooks import Store
 from nango_cli.support import timefmt
-from nango_cli.support.timefmt import same_moment
 
 
 class NothingListening(DeliveryError):
@@ -84,7 +86,7 @@ class Runner:
             end_user=END_USER if self.t.end_user else None,
         )
 
-    def _webhook(
+    def webhook(
         self, body: Any, sign: str = "both", key: str | None = None, tamper: bool = False
     ) -> PlannedWebhook:
         data = serialization.serialize(body)
@@ -101,7 +103,13 @@ class Runner:
             webhook.expect_rejection = True
         return webhook
 
-    def _send(self, webhooks: list[PlannedWebhook], concurrent: bool = False) -> list[SentWebhook]:
+    def send(
+        self, webhooks: list[PlannedWebhook], concurrent: bool = False, announce: bool = True
+    ) -> list[SentWebhook]:
+        if announce:
+            # What the webhooks announce is made true first, as `fire` does: a handler
+            # that fetches the records (from a running `nango-hooks api`) finds them.
+            apply_announced(self.store, list({w.body: w for w in webhooks}.values()))
         plan = DeliveryPlan(
             webhooks=webhooks,
             policy=make_policy("none"),
@@ -135,21 +143,29 @@ class Runner:
 
     # -- judging
 
-    def _accepted(self, spec: CheckSpec, sent: list[SentWebhook]) -> CheckResult:
+    def accepted(self, spec: CheckSpec, sent: list[SentWebhook]) -> CheckResult:
         attempts = [s.attempts[0] for s in sent if s.attempts]
         ids = [s.record.id for s in sent]
         bad = [a for a in attempts if a.outcome != "success"]
+        brief = "; ".join(describe(a) for a in attempts)
         if not bad:
-            happened = "; ".join(describe(a) for a in attempts)
-            return spec.result(happened, "pass", ids)
+            return spec.result(brief, "pass", ids)
         happened = "; ".join(describe(a, detail=True) for a in attempts)
+        fix = None
         if spec.name == "large-body":
-            happened += f" (a {LARGE_BODY_BYTES // 1000} kB body was refused: {BODY_LIMITS})"
+            refused = f" (a {LARGE_BODY_BYTES // 1000} kB body was refused: {BODY_LIMITS})"
+            happened += refused
+            brief += f" (a {LARGE_BODY_BYTES // 1000} kB body)"
+            fix = BODY_LIMITS
         return spec.result(
             happened,
             "warn" if spec.role == "advisory" else "fail",
             ids,
             nango_would(self.policy, bad[0]),
+            api_calls.cause_of(self.store, bad[0], self.t.env, self.t.api_url),
+            brief=brief,
+            answer=answer_excerpt(bad[0], 200) or None,
+            fix=fix,
         )
 
     def _rejected(self, spec: CheckSpec, sent: SentWebhook) -> CheckResult:
@@ -159,21 +175,31 @@ class Runner:
             happened = describe(attempt) if attempt else "not sent"
             return spec.result(happened, "fail", ids)
         happened = describe(attempt, detail=True)
+        brief = describe(attempt)
+        answer = answer_excerpt(attempt, 200) or None
         code = attempt.status_code
         if 400 <= code < 500:
-            return spec.result(describe(attempt), "pass", ids)
+            return spec.result(brief, "pass", ids)
         if 200 <= code < 300:
             what = {
                 "legacy-only": "accepted: the handler trusts the legacy header",
                 "secret-key": "accepted: the handler verifies with the API secret key, "
                 "not the webhook signing key",
             }.get(spec.name, "accepted: the handler does not verify signatures")
-            return spec.result(f"{happened} ({what})", "fail" if spec.required else "warn", ids)
+            return spec.result(
+                f"{happened} ({what})",
+                "fail" if spec.required else "warn",
+                ids,
+                brief=f"{brief} ({what})",
+                answer=answer,
+            )
         return spec.result(
             f"{happened} (rejected, but not with a 4xx: a forged webhook would be retried)",
             "warn",
             ids,
             nango_would(self.policy, attempt),
+            brief=f"{brief} (not a 4xx)",
+            answer=answer,
         )
 
     # -- the checks
@@ -182,7 +208,7 @@ class Runner:
         name = spec.name
         t = self.t
         if spec.role == "reject":
-            return self._rejected(spec, self._send([self._forgery(name)])[0])
+            return self._rejected(spec, self.send([self._forgery(name)])[0])
         if name == "sync":
             body: Any = self._sync()
         elif name == "sync-error":
@@ -224,190 +250,44 @@ class Runner:
                 "payload": {"new": True},
             }
         elif name == "duplicate":
-            webhook = self._webhook(self._sync(added=7))
-            return self._accepted(spec, self._send([webhook, webhook]))
+            webhook = self.webhook(self._sync(added=7))
+            return self.accepted(spec, self.send([webhook, webhook]))
         elif name == "concurrent-models":
             models = t.models if len(t.models) > 1 else [t.models[0]] * 3
-            webhooks = [self._webhook(self._sync(m, added=i + 1)) for i, m in enumerate(models)]
-            return self._accepted(spec, self._send(webhooks, concurrent=True))
+            webhooks = [self.webhook(self._sync(m, added=i + 1)) for i, m in enumerate(models)]
+            return self.accepted(spec, self.send(webhooks, concurrent=True))
         elif name == "fetches-records":
             return self._fetches_records(spec)
         elif name == "rotation":
-            return self._accepted(
-                spec, self._send([self._webhook(self._sync(), key=t.previous_key)])
+            return self.accepted(
+                spec, self.send([self.webhook(self._sync(), key=t.previous_key)])
             )
         else:
             raise ValueError(name)
-        return self._accepted(spec, self._send([self._webhook(body)]))
+        return self.accepted(spec, self.send([self.webhook(body)]))
 
     def _fetches_records(self, spec: CheckSpec) -> CheckResult:
-        """Seed records through the API, announce them, then watch the handler fetch."""
-        import time
+        from nango_cli.app.check_fetch import fetches_records
 
-        from nango_cli.delivery.httpx_sender import CallFailed, call_json
-
-        t = self.t
-        assert t.api_url is not None
-        modified_after = timefmt.now_timestamp()
-        counts = {"added": 3, "updated": 1, "deleted": 1}
-        headers = {"X-Nango-Hooks-Token": t.api_token or ""}
-        base = t.api_url.rstrip("/")
-        try:
-            status, seeded = call_json(
-                "POST",
-                f"{base}/_nango-hooks/changes",
-                headers=headers,
-                json_body={
-                    "connection_id": t.connection_id,
-                    "provider_config_key": t.integration,
-                    "model": t.models[0],
-                    "modified_after": modified_after,
-                    **counts,
-                },
-            )
-            if status == 401:
-                raise CallFailed(
-                    "its internal endpoints refused check: it is not the `nango-hooks api` "
-                    "running on this machine (start one here, or leave --api out)"
-                )
-            if status != 200:
-                raise CallFailed(f"{status} {str(seeded)[:200]}")
-            body = bodies.sync_success(
-                connection_id=t.connection_id,
-                provider_config_key=t.integration,
-                sync_name=t.sync_name,
-                model=t.models[0],
-                modified_after=modified_after,
-                added=counts["added"],
-                updated=counts["updated"],
-                deleted=counts["deleted"],
-            )
-            sent = self._send([self._webhook(body)])
-            ids = [s.record.id for s in sent]
-            if not sent[0].delivered:
-                return self._accepted(spec, sent)
-            deadline = time.monotonic() + t.fetch_wait
-            fetches: list[dict[str, Any]] = []
-            refused: list[dict[str, Any]] = []
-            while time.monotonic() < deadline:
-                time.sleep(0.1)
-                _, log = call_json(
-                    "GET",
-                    f"{base}/_nango-hooks/requests",
-                    headers=headers,
-                    params={"since": modified_after},
-                )
-                reads = [
-                    r
-                    for r in log
-                    if r["method"] == "GET"
-                    and r["path"].rstrip("/") in ("/records", "/sync/records")
-                ]
-                refused = [r for r in reads if r["status"] == 401]
-                fetches = [
-                    r
-                    for r in reads
-                    if r["connection_id"] == t.connection_id and r["model"] == t.models[0]
-                ]
-                started = any(
-                    same_moment(str(value), modified_after)
-                    for f in fetches
-                    for value in f["query"].get("modified_after", [])
-                )
-                if started and fetches[-1]["status"] == 200 and not fetches[-1]["next_cursor"]:
-                    break
-        except (CallFailed, ValueError, TypeError, KeyError) as exc:
-            return spec.result(f"could not use the API at {base}: {exc}", "fail", [])
-        if refused and not fetches:
-            return spec.result(
-                f"GET /records refused with 401 {refused[0]['error_code']}: is the handler using "
-                "the secret key this API expects (the environment's secret_key)?",
-                "fail",
-                ids,
-            )
-        return self._judge_fetches(spec, fetches, modified_after, sum(counts.values()), ids)
-
-    def _judge_fetches(
-        self,
-        spec: CheckSpec,
-        fetches: list[dict[str, Any]],
-        modified_after: str,
-        changed: int,
-        ids: list[str],
-    ) -> CheckResult:
-        def since_of(fetch: dict[str, Any]) -> str | None:
-            query = fetch["query"]
-            values = query.get("modified_after") or query.get("delta") or [None]
-            return str(values[0]) if values[0] is not None else None
-
-        # This webhook's fetch: the first with its modifiedAfter, and the pages after it
-        # (a handler still fetching for an earlier webhook has another modifiedAfter).
-        ours = [i for i, f in enumerate(fetches) if same_moment(since_of(f) or "", modified_after)]
-        if not ours:
-            full = [f for f in fetches if since_of(f) is None and "cursor" not in f["query"]]
-            other = [since_of(f) for f in fetches if since_of(f) is not None]
-            if full:
-                return spec.result(
-                    f"fetched without modified_after: {len(full)} page(s) of every record; "
-                    "pass the webhook's modifiedAfter to read only what changed",
-                    "fail",
-                    ids,
-                )
-            if other:
-                return spec.result(
-                    f"fetched with modified_after={other[-1]}, not the webhook's modifiedAfter "
-                    f"({modified_after})",
-                    "fail",
-                    ids,
-                )
-            return spec.result(
-                f"no GET /records for connection {self.t.connection_id!r} and model "
-                f"{self.t.models[0]!r} within {self.t.fetch_wait:g}s of the webhook",
-                "fail",
-                ids,
-            )
-        fetches = [
-            f
-            for f in fetches[ours[0] :]
-            if since_of(f) is None or same_moment(since_of(f) or "", modified_after)
-        ]
-        failed = [f for f in fetches if f["status"] != 200]
-        if failed:
-            return spec.result(
-                f"GET /records answered {failed[0]['status']} ({failed[0]['error_code']})",
-                "fail",
-                ids,
-            )
-        got = sum(int(f["record_count"] or 0) for f in fetches)
-        pages = len(fetches)
-        if fetches[-1]["next_cursor"]:
-            return spec.result(
-                f"stopped after {pages} page(s) ({got} records) with next_cursor still set: "
-                "the rest were never read",
-                "fail",
-                ids,
-            )
-        return spec.result(
-            f"fetched {got} of {changed} changed records in {pages} page(s)", "pass", ids
-        )
+        return fetches_records(self, spec)
 
     def _forgery(self, name: str) -> PlannedWebhook:
         if name == "tampered-body":
-            return self._webhook(self._sync(), tamper=True)
+            return self.webhook(self._sync(), tamper=True)
         if name == "wrong-key":
-            return self._webhook(self._sync(), key="wrong-" + secrets.token_hex(16))
+            return self.webhook(self._sync(), key="wrong-" + secrets.token_hex(16))
         if name == "missing-signature":
-            return self._webhook(self._sync(), sign="none")
+            return self.webhook(self._sync(), sign="none")
         if name == "secret-key":
-            return self._webhook(self._sync(), key=self.t.secret_key)
+            return self.webhook(self._sync(), key=self.t.secret_key)
         if name == "legacy-only":
-            return self._webhook(self._sync(), sign="legacy-only")
+            return self.webhook(self._sync(), sign="legacy-only")
         raise ValueError(name)
 
     def control(self) -> None:
         """A correctly signed sync webhook, sent when no other check of the run would show
         whether the handler accepts genuine webhooks."""
-        self._send([self._webhook(self._sync())])
+        self.send([self.webhook(self._sync())])
 
     # -- the report
 

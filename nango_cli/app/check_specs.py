@@ -30,7 +30,15 @@ class CheckSpec:
     needs: str | None = None
 
     def result(
-        self, happened: str, verdict: Verdict, ids: list[str], nango_would: str | None = None
+        self,
+        happened: str,
+        verdict: Verdict,
+        ids: list[str],
+        nango_would: str | None = None,
+        cause: str | None = None,
+        brief: str | None = None,
+        answer: str | None = None,
+        fix: str | None = None,
     ) -> CheckResult:
         return CheckResult(
             self.name,
@@ -41,6 +49,10 @@ class CheckSpec:
             self.why,
             ids,
             nango_would,
+            cause=cause,
+            brief=brief,
+            answer=answer,
+            fix=fix,
         )
 
 
@@ -53,7 +65,6 @@ CHECKS: tuple[CheckSpec, ...] = (
         "sent when a connection is created; Connect sessions add endUser",
     ),
     CheckSpec("auth-refresh-failure", "2xx", "sent when a token refresh fails"),
-    CheckSpec("auth-deletion", "2xx", "sent when a connection is deleted (on by default)"),
     CheckSpec("forward", "2xx", "external API webhooks forwarded by Nango"),
     CheckSpec("async-action", "2xx", "sent when an async action completes"),
     CheckSpec(
@@ -78,6 +89,8 @@ CHECKS: tuple[CheckSpec, ...] = (
         "modified_after (or a cursor) and page until next_cursor is null",
         needs="api",
     ),
+    # After every check that fetches: the API forgets a deleted connection, as Nango does.
+    CheckSpec("auth-deletion", "2xx", "sent when a connection is deleted (on by default)"),
     CheckSpec(
         "large-body",
         "2xx (warn if rejected)",
@@ -137,6 +150,17 @@ class CheckResult:
     webhook_ids: list[str] = field(default_factory=list)
     nango_would: str | None = None
     reason: str | None = None  # why a check was not judged
+    # What the handler's own API calls say about a failure (app.api_calls).
+    cause: str | None = None
+    # For the report: `happened` without the handler's answer (a table cell), the
+    # answer's first line, and the usual fix.
+    brief: str | None = None
+    answer: str | None = None
+    fix: str | None = None
+
+    @property
+    def short(self) -> str:
+        return self.brief or self.happened
 
     @property
     def failed(self) -> bool:
@@ -153,6 +177,9 @@ class CheckResult:
             "webhook_ids": self.webhook_ids,
             "nango_would": self.nango_would,
             "reason": self.reason,
+            "cause": self.cause,
+            "answer": self.answer,
+            "fix": self.fix,
         }
 
 

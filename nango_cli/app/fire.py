@@ -12,9 +12,10 @@ records and delivers the plan.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from nango_cli.app import bodies
 from nango_cli.app.bodies import FireOptions
@@ -25,6 +26,7 @@ from nango_cli.delivery.transport import Sender, TLSOptions
 from nango_cli.errors import ConfigError, UsageError
 from nango_cli.protocol import serialization, signatures
 from nango_cli.protocol.webhooks import signed_headers
+from nango_cli.support.timefmt import normalized, now_timestamp
 
 if TYPE_CHECKING:
     from nango_cli.storage.webhooks import Store
@@ -164,8 +166,84 @@ def plan(opts: FireOptions, settings: Settings, tls: TLSOptions | None = None) -
         # signature must be refused by a handler that verifies.
         webhook.negative = opts.sign_mode != "both"
         webhook.expect_rejection = opts.sign_mode in ("bad", "none")
+    if webhooks and webhooks[0].expect_rejection and opts.control and key:
+        # The control: the same webhook correctly signed, sent first. A rejection of the
+        # forgeries means something only if the handler took this one.
+        first = webhooks[0]
+        control = dataclasses.replace(
+            first,
+            headers=signed_headers(first.body, key, "both", built.extra_headers),
+            negative=False,
+            expect_rejection=False,
+            control=True,
+        )
+        webhooks.insert(0, control)
     skipped = None if opts.force else _skip_reason(opts, settings, built.bodies)
     return delivery_plan(settings, webhooks, notes, opts.circuit_breaker, tls, skipped)
+
+
+class Verdict(NamedTuple):
+    """What a fire's deliveries say, as `fire` reports it (`kind` decides the exit)."""
+
+    kind: Literal["delivered", "rejected-as-expected", "not-judged", "accepted-forgery", "failed"]
+    message: str
+    hint: str | None = None
+
+
+def judge(sent: list[SentWebhook]) -> Verdict:
+    """A negative (a bad or missing signature) counts as rejected only when the same run
+    saw the handler accept a correctly signed webhook: a handler that refuses everything
+    refuses forgeries too, and that says nothing about its verification."""
+    negatives = [s for s in sent if s.expects_rejection]
+    genuine = [s for s in sent if not s.expects_rejection]
+    accepted = [s for s in negatives if s.delivered]
+    failed = [s for s in genuine if not s.delivered]
+    if accepted:
+        return Verdict(
+            "accepted-forgery",
+            f"the handler accepted {len(accepted)} webhook(s) with a bad or missing signature",
+            "it must verify X-Nango-Hmac-Sha256 over the raw body and answer 4xx when it "
+            "does not match",
+        )
+    if negatives and not any(s.delivered for s in genuine):
+        if not genuine:
+            return Verdict(
+                "not-judged",
+                "not judged: no correctly signed webhook was sent to compare with",
+                "set the environment's signing key (a control is then sent first), or drop "
+                "--no-control",
+            )
+        control = genuine[0]
+        last = control.attempts[-1] if control.attempts else None
+        if last is None or last.status_code is None:
+            return Verdict(
+                "not-judged",
+                "not judged: the handler did not answer the valid webhook (the control, "
+                f"{control.record.id}): {last.error if last and last.error else 'not sent'}",
+                "is it running at that URL? `nango-hooks history show ID` has every attempt",
+            )
+        return Verdict(
+            "not-judged",
+            "not judged: the handler also refused a valid webhook (the control, "
+            f"{control.record.id}, answered {last.status_code})",
+            "it refuses everything, so refusing forgeries proves nothing: is it using this "
+            "environment's signing key? `nango-hooks history show ID` has its answer",
+        )
+    unexpected = [s for s in negatives if not s.rejected_as_expected]
+    if failed or unexpected:
+        return Verdict(
+            "failed",
+            f"{len(failed) + len(unexpected)} of {len(sent)} webhook(s) not delivered"
+            + (" (a forgery was not refused with a 4xx)" if unexpected and not failed else ""),
+            "`nango-hooks history show ID` has every attempt; resend with `nango-hooks replay ID`",
+        )
+    if negatives:
+        return Verdict(
+            "rejected-as-expected",
+            "rejected as expected: the handler took the correctly signed webhook and refused "
+            "the forgeries",
+        )
+    return Verdict("delivered", f"{len(sent)} webhook(s) delivered")
 
 
 # ---------------------------------------------------------------- what the API serves
@@ -236,13 +314,32 @@ def plan_with_supplied(
 def write_api_state(
     fire_plan: DeliveryPlan, opts: FireOptions, settings: Settings, store: Store
 ) -> None:
-    """Before the webhooks go out, make true what they announce: a sync's records
-    changed, a connection created or deleted, an async action's result ready. A
-    deliberate negative (a bad signature) changes nothing: Nango never sends one."""
+    """Before the webhooks go out, make true what they announce (see `apply_announced`)."""
+    apply_announced(
+        store,
+        fire_plan.webhooks,
+        lambda models: _generators(opts, settings, models),
+        opts.seed,
+        opts.supplied,
+        opts.result,
+    )
+
+
+def apply_announced(
+    store: Store,
+    webhooks: list[PlannedWebhook],
+    generators: Callable[[set[str]], dict[str, Any]] = lambda models: {},
+    seed: int = 0,
+    supplied: list[dict[str, Any]] | None = None,
+    result: Any = None,
+) -> None:
+    """Make true what webhooks announce, for the API a handler calls back: a sync's
+    records changed, a connection created or deleted, an async action's result ready.
+    A deliberate negative (a bad signature) changes nothing: Nango never sends one."""
     from nango_cli.storage import actions, connections, records
 
     changes = []
-    for webhook in fire_plan.webhooks:
+    for webhook in webhooks:
         if webhook.negative:
             continue
         try:
@@ -255,14 +352,14 @@ def write_api_state(
         if kind == "auth":
             connections.apply_auth(store, body)
         elif kind == "async_action":
-            actions.store_action_result(store, body, opts.result)
+            actions.store_action_result(store, body, result)
         elif kind == "sync" and body.get("success") is True:
             change = sync_change(body)
             if change is not None:
                 changes.append(change)
     if changes:
-        generators = _generators(opts, settings, {c.model for c in changes})
-        records.apply_changes(store, changes, generators, opts.seed, opts.supplied)
+        made = generators({c.model for c in changes})
+        records.apply_changes(store, changes, made, seed, supplied)
 
 
 def sync_change(body: dict[str, Any]) -> Any:
@@ -286,7 +383,9 @@ def sync_change(body: dict[str, Any]) -> Any:
         added=added,
         updated=updated,
         deleted=deleted,
-        modified_after=str(body.get("modifiedAfter") or ""),
+        # As Nango's API compares them: a time without milliseconds (`--set
+        # modifiedAfter=2026-01-01T00:00:00Z`) is the same moment in its form.
+        modified_after=normalized(str(body.get("modifiedAfter") or "")) or now_timestamp(),
         initial=body.get("syncType") == "INITIAL" or resync,
     )
 

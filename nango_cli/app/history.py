@@ -35,14 +35,25 @@ def parse_since(text: str, now: datetime | None = None) -> str:
 
 
 def outcome(webhook: WebhookRecord) -> str:
-    """One phrase for a row of `history`: delivered, failed after 3, received ✓ …"""
+    """One phrase for a row of `history`: delivered, failed after 3, received ✓ …, and
+    for a deliberate negative what the handler did with it."""
     if webhook.direction == "received":
         verdict = webhook.meta.get("signature")
         mark = {"valid": "✓", "invalid": "✗", "missing": "∅", "no-key": "?"}.get(str(verdict), "")
         return f"received {mark} signature".replace("  ", " ").strip()
     n = webhook.attempt_count
+    if webhook.negative and webhook.meta.get("expect") == "rejection":
+        code = webhook.last_status_code
+        if webhook.status == "delivered":
+            return "accepted: a forgery (bad signature)!"
+        if code is not None and 400 <= code < 500:
+            return f"rejected as expected ({code})"
+        if webhook.status == "failed":
+            return f"negative, not answered 4xx ({code or 'no answer'})"
+        return f"negative ({webhook.status})"
+    control = " (control)" if webhook.meta.get("control") else ""
     if webhook.status == "delivered":
-        return "delivered" if n <= 1 else f"delivered after {n}"
+        return ("delivered" if n <= 1 else f"delivered after {n}") + control
     if webhook.status == "failed":
-        return f"failed after {n}"
+        return f"failed after {n}{control}"
     return webhook.status

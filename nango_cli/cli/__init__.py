@@ -27,6 +27,10 @@ fast_params.install()
 # docstring line; tests/test_docs.py checks they agree.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo_cmd", "See it work: a listener, a signed sync webhook fired at it, verified."),
+    "dev": (
+        "dev_cmd",
+        "Develop a handler: the Nango API, a listener, the inspector, one Ctrl-C.",
+    ),
     "fire": ("fire_cmd", "Simulate a Nango webhook: build, sign, send with retries, record."),
     "replay": ("replay_cmd", "Resend stored webhooks, unchanged unless --resign or --set."),
     "listen": ("listen_cmd", "Receive webhooks locally: print, verify, check, store, answer."),

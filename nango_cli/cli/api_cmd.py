@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from nango_cli.cli import output
+from nango_cli.cli import api_view, output
 from nango_cli.cli.common import (
     AllowHostOption,
     BodyBudgetOption,
@@ -93,7 +93,9 @@ def api(
 
     def on_request(request: "ApiRequest") -> None:
         document = {"ok": True, "event": "request", "data": request.to_dict()}
-        printer.submit(out, output.ndjson_line(document) if state.json else _line(request))
+        printer.submit(
+            out, output.ndjson_line(document) if state.json else api_view.request_line(request)
+        )
 
     def on_notice(notice: "Notice") -> None:
         if state.json:
@@ -134,38 +136,6 @@ def api(
             printer.close()
     output.err(f"served {served} request(s)")
     raise typer.Exit(130)
-
-
-def _line(request: "ApiRequest") -> str:
-    """One request as a line: time, method, path and what it asked, status, what it got."""
-    asked = []
-    if request.model:
-        asked.append(f"model={request.model}")
-    if request.connection_id:
-        asked.append(f"connection={request.connection_id}")
-    for name in ("modified_after", "delta", "filter", "limit"):
-        if name in request.query:
-            asked.append(f"{name}={','.join(request.query[name])}")
-    if "cursor" in request.query:
-        asked.append("cursor")
-    got = []
-    if request.record_count is not None:
-        got.append(f"{request.record_count} record(s)")
-    if request.next_cursor:
-        got.append("more")
-    if request.error_code:
-        got.append(request.error_code)
-    style = "green" if request.status < 400 else "red"
-    return output.render(
-        output.stdio()[0],
-        Styled(request.created_at[11:19], "dim"),
-        f" {request.method} {request.path} ",
-        "".join(f"{a} " for a in asked),
-        "→ ",
-        Styled(str(request.status), style),
-        f" {' '.join(got)}" if got else "",
-        Styled(f" {request.duration_ms:.1f} ms", "dim") if request.duration_ms is not None else "",
-    )
 
 
 def _banner(url: str, current: Any) -> None:

@@ -103,9 +103,9 @@ def check(
 
     Exit 0 only if every required check passes (9 otherwise; 4 when nothing listens
     at URL). Checks: sync, sync-error, auth-creation, auth-refresh-failure,
-    auth-deletion, forward, async-action, unknown-type, duplicate,
-    concurrent-models, rotation (with a previous key), fetches-records (with a
-    running `nango-hooks api` or --api), large-body (warn only),
+    forward, async-action, unknown-type, duplicate, concurrent-models, rotation
+    (with a previous key), fetches-records (with a running `nango-hooks api` or
+    --api), auth-deletion, large-body (warn only),
     tampered-body, wrong-key, missing-signature, secret-key (with a secret key),
     legacy-only (warn only). The security checks count only when the handler
     accepted a correctly signed webhook in the same run. README explains each.
@@ -251,28 +251,50 @@ def _progress(result: "CheckResult") -> None:
 
 
 def _table(results: list["CheckResult"]) -> None:
+    """A table that fits 80 columns (nothing cut: a long cell wraps), then, for the
+    checks that did not pass, what they expected, the handler's answer, the likely
+    cause and what Nango would do; checks that failed alike share one block."""
     output.table(
         [
             Column("check", cut=False),
-            "expected",
-            "happened",
             Column("verdict", cut=False),
             Column("webhook", cut=False),
+            Column("happened", wrap=True),
         ],
         [
             [
                 r.name,
-                r.expectation,
-                r.happened,
                 Styled(r.verdict + ("" if r.required else " (optional)"), _STYLE[r.verdict]),
-                "" if r.verdict == "pass" or not r.webhook_ids else r.webhook_ids[0][:8],
+                r.webhook_ids[0] if r.webhook_ids else "",
+                r.short,
             ]
             for r in results
         ],
     )
+    groups: dict[tuple[str | None, ...], list[CheckResult]] = {}
     for r in results:
-        if r.nango_would and r.verdict != "pass":
-            output.out(f"  {r.name}: {r.nango_would}")
-    reasons = dict.fromkeys(r.reason for r in results if r.reason)
-    for reason in reasons:
-        output.out(Styled(f"  not judged: {reason}", "yellow"))
+        if r.verdict != "pass":
+            key = (r.verdict, r.answer, r.cause, r.reason, r.fix, r.nango_would)
+            groups.setdefault(key, []).append(r)
+    for members in groups.values():
+        first = members[0]
+        output.out()
+        names = ", ".join(m.name for m in members)
+        output.out(Styled(f"{names}: {first.verdict}", _STYLE[first.verdict]))
+        pairs: list[tuple[str, str]] = []
+        if len({m.expectation for m in members}) == 1:
+            pairs.append(("expected", first.expectation))
+        if len(members) == 1:
+            if first.short != first.happened and not first.answer:
+                pairs.append(("happened", first.happened))
+            pairs.append(("why", first.why))
+        for label, value in (
+            ("answer", first.answer),
+            ("cause", first.cause),
+            ("not judged", first.reason),
+            ("fix", first.fix),
+            ("Nango", first.nango_would),
+        ):
+            if value:
+                pairs.append((label, value))
+        output.fields(pairs)

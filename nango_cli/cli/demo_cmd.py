@@ -65,9 +65,9 @@ def demo(ctx: typer.Context, json_output: JsonOption = False) -> None:
     for line in (
         "nango-hooks config set-url http://127.0.0.1:3000/webhooks   # your handler",
         "nango-hooks config set-key                                   # the signing key",
-        "nango-hooks fire --sync NAME                                 # a sync webhook",
+        "nango-hooks dev                   # the Nango API, a listener, the inspector",
+        "nango-hooks fire --sync NAME      # then, in another terminal: a sync webhook",
         "nango-hooks check                                            # the whole contract",
-        "nango-hooks listen                                           # see what Nango sends",
     ):
         output.out("  ", line)
     output.stdio()[0].flush()

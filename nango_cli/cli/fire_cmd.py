@@ -1,6 +1,6 @@
 """`nango-hooks fire`: build, sign, send and record a Nango webhook."""
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -17,7 +17,6 @@ from nango_cli.cli.common import (
     SetOption,
     TimeoutOption,
     checked_url,
-    complete_syncs,
     delivery_flags,
     open_store,
     parse_counts,
@@ -27,379 +26,113 @@ from nango_cli.cli.common import (
     tls_options,
     use,
 )
+from nango_cli.cli.fire_options import (
+    ActionIdOption,
+    AddedOption,
+    AsyncActionOption,
+    AuthModeOption,
+    AuthOption,
+    BodyOption,
+    CheckpointFromOption,
+    CheckpointToOption,
+    ConcurrencyOption,
+    ConnectionOption,
+    CountOption,
+    DeletedOption,
+    DryRunOption,
+    EndUserEmailOption,
+    EndUserIdOption,
+    ErrorMessageOption,
+    FailedOption,
+    ForceOption,
+    ForwardOption,
+    HeaderOption,
+    IncrementalOption,
+    InitialOption,
+    IntegrationOption,
+    ModelOption,
+    ModifiedAfterOption,
+    NoControlOption,
+    OrganizationIdOption,
+    ProjectOption,
+    ProviderOption,
+    RateOption,
+    RecordsFileOption,
+    ResultOption,
+    SeedOption,
+    SignOption,
+    SyncOption,
+    TagOption,
+    ToListenerOption,
+    UnmatchedOption,
+    UpdatedOption,
+    UrlOption,
+    VariantOption,
+    WebhookSyncOption,
+)
 
 if TYPE_CHECKING:
     from nango_cli.app.fire import FireOptions
     from nango_cli.app.settings import Settings
     from nango_cli.delivery.outbox import DeliveryPlan, SentWebhook
 
-SYNC = "Sync webhooks"
-OTHER = "Other webhook types"
-SEND = "Signing and sending"
-LOAD = "Load mode"
 
 app = typer.Typer(rich_markup_mode=None)
 
 
-@app.command("fire", no_args_is_help=True)
+@app.command("fire")
 def fire(
     ctx: typer.Context,
-    sync: Annotated[
-        str | None,
-        typer.Option(
-            "--sync",
-            "-s",
-            metavar="NAME",
-            help="Sync name; fires its completion webhook (one per model).",
-            autocompletion=complete_syncs,
-            rich_help_panel=SYNC,
-        ),
-    ] = None,
-    connection: Annotated[
-        str | None,
-        typer.Option(
-            "--connection", "-c", metavar="ID", help="connectionId.", rich_help_panel=SYNC
-        ),
-    ] = None,
-    integration: Annotated[
-        str | None,
-        typer.Option(
-            "--integration",
-            "-i",
-            metavar="KEY",
-            help="providerConfigKey.",
-            rich_help_panel=SYNC,
-        ),
-    ] = None,
-    model: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--model",
-            "-m",
-            metavar="MODEL",
-            help="Model (repeatable): one webhook per model.",
-            rich_help_panel=SYNC,
-        ),
-    ] = None,
-    added: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--added",
-            metavar="N|MODEL=N",
-            help="Records added. [default: 1]",
-            rich_help_panel=SYNC,
-        ),
-    ] = None,
-    updated: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--updated",
-            metavar="N|MODEL=N",
-            help="Records updated. [default: 0]",
-            rich_help_panel=SYNC,
-        ),
-    ] = None,
-    deleted: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--deleted",
-            metavar="N|MODEL=N",
-            help="Records deleted. [default: 0]",
-            rich_help_panel=SYNC,
-        ),
-    ] = None,
-    initial: Annotated[
-        bool,
-        typer.Option("--initial", help="syncType INITIAL (first, full run).", rich_help_panel=SYNC),
-    ] = False,
-    incremental: Annotated[
-        bool,
-        typer.Option(
-            "--incremental", help="syncType INCREMENTAL (the default).", rich_help_panel=SYNC
-        ),
-    ] = False,
-    webhook_sync: Annotated[
-        bool,
-        typer.Option(
-            "--webhook",
-            help="syncType WEBHOOK (run from an external webhook).",
-            rich_help_panel=SYNC,
-        ),
-    ] = False,
-    variant: Annotated[
-        str | None,
-        typer.Option(
-            "--variant", metavar="NAME", help="syncVariant. [default: base]", rich_help_panel=SYNC
-        ),
-    ] = None,
-    modified_after: Annotated[
-        str | None,
-        typer.Option(
-            "--modified-after",
-            metavar="TIME",
-            help="modifiedAfter (ISO-8601). [default: now]",
-            rich_help_panel=SYNC,
-        ),
-    ] = None,
-    checkpoint_from: Annotated[
-        str | None,
-        typer.Option(
-            "--checkpoint-from",
-            metavar="JSON",
-            help="checkpoints.from: a flat object, or null.",
-            rich_help_panel=SYNC,
-        ),
-    ] = None,
-    checkpoint_to: Annotated[
-        str | None,
-        typer.Option(
-            "--checkpoint-to",
-            metavar="JSON",
-            help="checkpoints.to: a flat object, or null.",
-            rich_help_panel=SYNC,
-        ),
-    ] = None,
-    failed: Annotated[
-        bool,
-        typer.Option(
-            "--failed", help="A failure: sync error, or failed auth.", rich_help_panel=SYNC
-        ),
-    ] = False,
-    error_message: Annotated[
-        str | None,
-        typer.Option(
-            "--error-message",
-            metavar="TEXT",
-            help="error.description of a failure.",
-            rich_help_panel=SYNC,
-        ),
-    ] = None,
-    auth: Annotated[
-        str | None,
-        typer.Option(
-            "--auth",
-            metavar="OPERATION",
-            help="Auth webhook: creation, override, refresh or deletion.",
-            rich_help_panel=OTHER,
-        ),
-    ] = None,
-    auth_mode: Annotated[
-        str | None,
-        typer.Option(
-            "--auth-mode",
-            metavar="MODE",
-            help="authMode: OAUTH2, API_KEY, …, or unknown. [default: OAUTH2]",
-            rich_help_panel=OTHER,
-        ),
-    ] = None,
-    provider: Annotated[
-        str | None,
-        typer.Option(
-            "--provider",
-            metavar="KEY",
-            help="Provider key, or unknown. [default: the integration]",
-            rich_help_panel=OTHER,
-        ),
-    ] = None,
-    tag: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--tag", metavar="KEY=VALUE", help="Auth tag (repeatable).", rich_help_panel=OTHER
-        ),
-    ] = None,
-    end_user_id: Annotated[
-        str | None,
-        typer.Option(
-            "--end-user-id", metavar="ID", help="endUser.endUserId.", rich_help_panel=OTHER
-        ),
-    ] = None,
-    end_user_email: Annotated[
-        str | None,
-        typer.Option(
-            "--end-user-email",
-            metavar="EMAIL",
-            help="endUser.endUserEmail.",
-            rich_help_panel=OTHER,
-        ),
-    ] = None,
-    organization_id: Annotated[
-        str | None,
-        typer.Option(
-            "--organization-id",
-            metavar="ID",
-            help="endUser.organizationId.",
-            rich_help_panel=OTHER,
-        ),
-    ] = None,
-    forward: Annotated[
-        str | None,
-        typer.Option(
-            "--forward",
-            metavar="FILE",
-            help="Forward webhook wrapping this external JSON body (FILE or -).",
-            rich_help_panel=OTHER,
-        ),
-    ] = None,
-    header: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--header",
-            "-H",
-            metavar="'NAME: VALUE'",
-            help="External header for --forward (repeatable).",
-            rich_help_panel=OTHER,
-        ),
-    ] = None,
-    unmatched: Annotated[
-        bool,
-        typer.Option(
-            "--unmatched",
-            help="Forward as if no connection matched: raw body, unwrapped.",
-            rich_help_panel=OTHER,
-        ),
-    ] = False,
-    async_action: Annotated[
-        bool,
-        typer.Option(
-            "--async-action", help="Async action completion webhook.", rich_help_panel=OTHER
-        ),
-    ] = False,
-    action_id: Annotated[
-        str | None,
-        typer.Option(
-            "--action-id",
-            metavar="ID",
-            help="payload.id of the async action. [default: random]",
-            rich_help_panel=OTHER,
-        ),
-    ] = None,
-    result: Annotated[
-        str | None,
-        typer.Option(
-            "--result",
-            metavar="JSON",
-            help="The async action's result, served by `nango-hooks api` at GET /action/{id}.",
-            rich_help_panel=OTHER,
-        ),
-    ] = None,
-    records_file: Annotated[
-        str | None,
-        typer.Option(
-            "--records",
-            metavar="FILE",
-            help="Records the sync adds or updates, one JSON object with an id per line "
-            "(FILE or -); the counts come from it.",
-            rich_help_panel=SYNC,
-        ),
-    ] = None,
-    seed: Annotated[
-        int,
-        typer.Option(
-            "--seed",
-            metavar="N",
-            help="Seed of the generated records' values.",
-            rich_help_panel=SYNC,
-        ),
-    ] = 0,
-    body: Annotated[
-        str | None,
-        typer.Option(
-            "--body",
-            metavar="FILE",
-            help="Send this raw body as-is (FILE or -), signed byte-exactly.",
-            rich_help_panel=OTHER,
-        ),
-    ] = None,
+    sync: SyncOption = None,
+    connection: ConnectionOption = None,
+    integration: IntegrationOption = None,
+    model: ModelOption = None,
+    added: AddedOption = None,
+    updated: UpdatedOption = None,
+    deleted: DeletedOption = None,
+    initial: InitialOption = False,
+    incremental: IncrementalOption = False,
+    webhook_sync: WebhookSyncOption = False,
+    variant: VariantOption = None,
+    modified_after: ModifiedAfterOption = None,
+    checkpoint_from: CheckpointFromOption = None,
+    checkpoint_to: CheckpointToOption = None,
+    failed: FailedOption = False,
+    error_message: ErrorMessageOption = None,
+    auth: AuthOption = None,
+    auth_mode: AuthModeOption = None,
+    provider: ProviderOption = None,
+    tag: TagOption = None,
+    end_user_id: EndUserIdOption = None,
+    end_user_email: EndUserEmailOption = None,
+    organization_id: OrganizationIdOption = None,
+    forward: ForwardOption = None,
+    header: HeaderOption = None,
+    unmatched: UnmatchedOption = False,
+    async_action: AsyncActionOption = False,
+    action_id: ActionIdOption = None,
+    result: ResultOption = None,
+    records_file: RecordsFileOption = None,
+    seed: SeedOption = 0,
+    body: BodyOption = None,
     set_: SetOption = None,
     set_new: SetNewOption = None,
-    to_listener: Annotated[
-        bool,
-        typer.Option(
-            "--to-listener",
-            help="Send to the `nango-hooks listen` running on this machine.",
-            rich_help_panel=SEND,
-        ),
-    ] = False,
-    url: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--url",
-            "-u",
-            metavar="URL",
-            help="Send here instead of the configured URLs (repeatable).",
-            rich_help_panel=SEND,
-        ),
-    ] = None,
+    to_listener: ToListenerOption = False,
+    url: UrlOption = None,
     retry_policy: RetryPolicyOption = None,
     retries: RetriesOption = None,
     no_circuit_breaker: NoCircuitBreakerOption = False,
     timeout: TimeoutOption = None,
-    sign: Annotated[
-        str,
-        typer.Option(
-            "--sign",
-            metavar="MODE",
-            help="both, none, bad, legacy-only or hmac-only.",
-            rich_help_panel=SEND,
-        ),
-    ] = "both",
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force",
-            help="Send even if the environment's toggles would not.",
-            rich_help_panel=SEND,
-        ),
-    ] = False,
-    dry_run: Annotated[
-        bool,
-        typer.Option(
-            "--dry-run", help="Print the exact request; send nothing.", rich_help_panel=SEND
-        ),
-    ] = False,
+    sign: SignOption = "both",
+    no_control: NoControlOption = False,
+    force: ForceOption = False,
+    dry_run: DryRunOption = False,
     ca_cert: CaCertOption = None,
     insecure: InsecureOption = False,
-    count: Annotated[
-        int | None,
-        typer.Option(
-            "--count",
-            "-n",
-            metavar="N",
-            min=1,
-            help="Load mode: send N distinct webhooks.",
-            rich_help_panel=LOAD,
-        ),
-    ] = None,
-    concurrency: Annotated[
-        int,
-        typer.Option(
-            "--concurrency",
-            metavar="N",
-            min=1,
-            max=1000,
-            help="Load mode: requests in flight.",
-            rich_help_panel=LOAD,
-        ),
-    ] = 10,
-    rate: Annotated[
-        str | None,
-        typer.Option(
-            "--rate",
-            metavar="N/s",
-            help="Load mode: at most N webhooks per second, e.g. 200/s.",
-            rich_help_panel=LOAD,
-        ),
-    ] = None,
-    project: Annotated[
-        str | None,
-        typer.Option(
-            "--project",
-            metavar="PATH",
-            help="Nango project to learn syncs from (directory, .nango/nango.json or "
-            "nango.yaml). [default: ./ or ./nango-integrations/]",
-            rich_help_panel=SYNC,
-        ),
-    ] = None,
+    count: CountOption = None,
+    concurrency: ConcurrencyOption = 10,
+    rate: RateOption = None,
+    project: ProjectOption = None,
     env: EnvOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -475,6 +208,7 @@ def fire(
         force=force,
         circuit_breaker=not no_circuit_breaker,
         sign_mode=sign,
+        control=not no_control and count is None,
         urls=[checked_url(u) for u in url or []] + (_listener_url() if to_listener else []),
         dry_run=dry_run,
         project=project,
@@ -545,27 +279,15 @@ def send(plan: "DeliveryPlan", opts: "FireOptions", current: "Settings", json_mo
 
 
 def _exit_status(sent: list["SentWebhook"], data: dict[str, object], json_mode: bool) -> None:
+    from nango_cli.app.fire import judge
     from nango_cli.errors import CheckFailedError, DeliveryError
 
-    negatives = [s for s in sent if s.expects_rejection]
-    accepted = [s for s in negatives if s.delivered]
-    failed = [s for s in sent if s not in negatives and not s.delivered]
-    unexpected = [s for s in negatives if not s.delivered and not s.rejected_as_expected]
-    if accepted:
-        raise CheckFailedError(
-            f"the handler accepted {len(accepted)} webhook(s) with a bad or missing signature",
-            hint="it must verify X-Nango-Hmac-Sha256 over the raw body and answer 4xx "
-            "when it does not match",
-            data=data,
-        )
-    if failed or unexpected:
-        raise DeliveryError(
-            f"{len(failed) + len(unexpected)} of {len(sent)} webhook(s) not delivered",
-            hint="`nango-hooks history show ID` has every attempt; resend with "
-            "`nango-hooks replay ID`",
-            data=data,
-        )
-    if negatives and not json_mode:
-        output.note("rejected as expected: the handler refuses webhooks it cannot verify")
+    verdict = judge(sent)
+    if verdict.kind in ("accepted-forgery", "not-judged"):
+        raise CheckFailedError(verdict.message, hint=verdict.hint, data=data)
+    if verdict.kind == "failed":
+        raise DeliveryError(verdict.message, hint=verdict.hint, data=data)
+    if verdict.kind == "rejected-as-expected" and not json_mode:
+        output.note(verdict.message)
     if json_mode:
         output.emit(data)

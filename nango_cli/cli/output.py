@@ -219,6 +219,8 @@ class Column(NamedTuple):
     cut: bool = True
     justify: str = "left"
     min_width: int | None = None
+    # Wrap long cells onto more lines instead (nothing is lost at any width).
+    wrap: bool = False
 
 
 def table(
@@ -248,13 +250,33 @@ def table(
     for column in cols:
         grid.add_column(
             column.header,
-            overflow="ellipsis" if column.cut else "fold",
-            no_wrap=True,
+            overflow="fold" if column.wrap or not column.cut else "ellipsis",
+            no_wrap=not column.wrap,
             justify=column.justify,  # type: ignore[arg-type]
             min_width=column.min_width,
         )
     for row in rows:
-        grid.add_row(*[_cell(cell, max_cell) for cell in row])
+        grid.add_row(
+            *[
+                _cell(cell, 100_000 if column.wrap else max_cell)
+                for cell, column in zip(row, cols, strict=True)
+            ]
+        )
+    console(stream).print(grid)
+    stream.flush()
+
+
+def fields(pairs: Sequence[tuple[str, Segment]], stream: IO[str] | None = None) -> None:
+    """Labelled lines, indented, each value wrapped under itself at the terminal's width
+    (a report's detail block: nothing cut)."""
+    from rich.table import Table
+
+    stream = stream or current().stdout
+    grid = Table.grid(padding=(0, 2, 0, 2))
+    grid.add_column(no_wrap=True, style="dim")
+    grid.add_column(overflow="fold")
+    for label, value in pairs:
+        grid.add_row(label, _cell(value, 100_000))
     console(stream).print(grid)
     stream.flush()
 

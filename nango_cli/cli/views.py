@@ -91,22 +91,29 @@ def summary(sent: list[SentWebhook]) -> None:
     """One line per webhook on stdout: id, delivered or failed, what it was."""
     for item in sent:
         attempts = len(item.attempts)
-        if item.record.negative:
-            status = (
-                Styled("rejected as expected", "green")
-                if item.rejected_as_expected
-                else Styled("accepted (bad signature!)", "red")
-            )
+        if item.expects_rejection:
+            last = item.attempts[-1] if item.attempts else None
+            if item.delivered:
+                status = Styled("accepted: a forgery (bad signature)!", "red")
+            elif item.rejected_as_expected and last is not None:
+                status = Styled(f"refused ({last.status_code})", "green")
+            elif last is None or last.status_code is None:
+                reason = last.error_class if last is not None else "not sent"
+                status = Styled(f"no answer ({reason})", "yellow")
+            else:
+                status = Styled(f"not refused with a 4xx ({last.status_code})", "yellow")
         else:
             status = Styled("delivered", "green") if item.delivered else Styled("failed", "red")
-        label = item.record.type or "body"
-        if item.record.type == "sync":
-            label = f"sync {item.record.sync_name}/{item.record.model}"
-        replay = f"  replay of {item.record.replay_of}" if item.record.replay_of else ""
+        record = item.record
+        label = item.label
+        if record.meta.get("control"):
+            label += " (the control: correctly signed)"
+        replay = f"  replay of {record.replay_of}" if record.replay_of else ""
+        connection = f"  connection {record.connection_id}" if record.connection_id else ""
         output.out(
-            f"{item.record.id}  ",
+            f"{record.id}  ",
             status,
-            f"  {label}  ({attempts} attempt{'s' if attempts != 1 else ''}){replay}",
+            f"  {label}{connection}  ({attempts} attempt{'s' if attempts != 1 else ''}){replay}",
         )
 
 

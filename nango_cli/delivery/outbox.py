@@ -64,6 +64,9 @@ class PlannedWebhook:
     # signature) a 4xx is the right answer and a 2xx a failure of the handler.
     negative: bool = False
     expect_rejection: bool = False
+    # A correctly signed copy sent with deliberate negatives, so their rejection can be
+    # judged: a handler that refuses everything refuses this one too.
+    control: bool = False
 
     @classmethod
     def for_body(
@@ -89,9 +92,7 @@ class PlannedWebhook:
 
     @property
     def label(self) -> str:
-        if self.type == "sync":
-            return f"sync {self.sync_name}/{self.model}"
-        return self.type or "body"
+        return label_of(self.type, self.sync_name, self.model)
 
 
 @dataclass
@@ -138,6 +139,10 @@ class SentWebhook:
         return self.result.attempts if self.result else []
 
     @property
+    def label(self) -> str:
+        return label_of(self.record.type, self.record.sync_name, self.record.model)
+
+    @property
     def expects_rejection(self) -> bool:
         return self.record.meta.get("expect") == "rejection"
 
@@ -167,6 +172,22 @@ class SentWebhook:
         return data
 
 
+def label_of(kind: str | None, sync_name: str | None, model: str | None) -> str:
+    """`sync github-issues/GithubIssue`, or the type alone (`auth`, `body`), never `None`."""
+    if kind == "sync" and (sync_name or model):
+        return "sync " + "/".join(part or "?" for part in (sync_name, model))
+    return kind or "body"
+
+
+def _meta(webhook: PlannedWebhook) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    if webhook.expect_rejection:
+        meta["expect"] = "rejection"
+    if webhook.control:
+        meta["control"] = True
+    return meta
+
+
 def to_records(webhooks: list[PlannedWebhook], env: str) -> list[WebhookRecord]:
     return [
         WebhookRecord(
@@ -185,7 +206,7 @@ def to_records(webhooks: list[PlannedWebhook], env: str) -> list[WebhookRecord]:
             targets=list(w.targets),
             replay_of=w.replay_of,
             negative=w.negative,
-            meta={"expect": "rejection"} if w.expect_rejection else {},
+            meta=_meta(w),
         )
         for w in webhooks
     ]
@@ -248,9 +269,14 @@ def deliver_recorded(
         )
         store.finish_webhook(record.id, DELIVERED if item.result.delivered else FAILED)
 
+    pairs = list(zip(sent, labels, strict=True))
     try:
-        if len(sent) == 1 or not concurrent:
-            for item, label in zip(sent, labels, strict=True):
+        # A control is sent and answered before the negatives it vouches for: the
+        # handler is judged on a valid webhook it saw first, as the report says.
+        while pairs and pairs[0][0].record.meta.get("control"):
+            run(*pairs.pop(0))
+        if len(pairs) <= 1 or not concurrent:
+            for item, label in pairs:
                 run(item, label)
         else:
             errors: list[BaseException] = []
@@ -263,7 +289,7 @@ def deliver_recorded(
 
             threads = [
                 threading.Thread(target=guarded, args=(item, label), daemon=True)
-                for item, label in zip(sent, labels, strict=True)
+                for item, label in pairs
             ]
             for thread in threads:
                 thread.start()

@@ -65,6 +65,45 @@ def _timestamp(rng: random.Random) -> str:
 
 Make = Callable[[random.Random, int], Any]
 
+_CREATED = ("created", "inserted", "opened", "started", "first")
+_LATER = ("updated", "modified", "changed", "edited", "last")
+
+
+def _times(record: dict[str, Any], starts: tuple[str, ...]) -> list[str]:
+    """Top-level timestamp fields (`…At`, `…_at`) whose name starts with one of `starts`."""
+    found = []
+    for key, value in record.items():
+        words = _words(key)
+        stamp = isinstance(value, str) and len(value) == 24 and value.endswith("Z")
+        if stamp and len(words) >= 2 and words[-1] == "at" and words[0] in starts:
+            found.append(key)
+    return found
+
+
+def _later_keys(record: dict[str, Any]) -> list[str]:
+    return _times(record, _LATER)
+
+
+def _after(stamp: str, rng: random.Random) -> str:
+    """A timestamp a little after `stamp` (a stored one, or any ISO time)."""
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        moment = _EPOCH
+    return format_timestamp(moment + timedelta(seconds=rng.randrange(60, 30 * 24 * 3600)))
+
+
+def _in_order(record: dict[str, Any], rng: random.Random) -> None:
+    """A record updated before it was created is not one a real API returns: every
+    `updatedAt`-like field is put after the latest `createdAt`-like one."""
+    created = [record[k] for k in _times(record, _CREATED)]
+    if not created:
+        return
+    first = max(created)
+    for key in _later_keys(record):
+        if record[key] < first:
+            record[key] = _after(first, rng)
+
 
 class Generator:
     """Values for one model's records. `definitions` resolves `$ref`s.
@@ -88,6 +127,7 @@ class Generator:
         if not isinstance(value, dict):
             value = {}
         value["id"] = record_id
+        _in_order(value, rng)
         return value
 
     def change(self, record: dict[str, Any], seed: int, number: int, turn: int) -> dict[str, Any]:
@@ -95,12 +135,15 @@ class Generator:
         rng = random.Random(f"{seed}:{self.model}:{number}:update:{turn}")
         fresh = self._make(rng, number)
         changed = dict(record)
-        candidates = [k for k in fresh if k != "id"] if isinstance(fresh, dict) else []
+        # What an update changes: not the id, nor when the record was created.
+        fixed = {"id", *_times(changed, _CREATED), *_later_keys(changed)}
+        candidates = [k for k in fresh if k not in fixed] if isinstance(fresh, dict) else []
         for key in rng.sample(candidates, k=min(2, len(candidates))):
             changed[key] = fresh[key]
-        for key in changed:
-            if _words(key)[-1:] == ["at"] and "updat" in key.lower():
-                changed[key] = _timestamp(rng)
+        for key in _later_keys(changed):
+            # Changed now: after whatever it said before.
+            changed[key] = _after(changed[key], rng)
+        _in_order(changed, rng)
         return changed
 
     # -- compiling the schema

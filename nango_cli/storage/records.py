@@ -91,12 +91,18 @@ class _Writer:
         ).fetchone()
         number = int(row[0])
         numeric = _id_is_numeric(generator)
+        tag = connection_tag(change.connection_id)
         chosen: list[tuple[Any, int]] = []
         while len(chosen) < count:
             batch = []
             for _ in range(count - len(chosen)):
                 number += 1
-                batch.append((number if numeric else f"{generator.slug}-{number}", number))
+                made: Any = (
+                    int(tag, 16) * 1_000_000 + number
+                    if numeric
+                    else f"{generator.slug}-{tag}-{number}"
+                )
+                batch.append((made, number))
             taken = self._taken(change, [str(i) for i, _ in batch])
             chosen.extend(pair for pair in batch if str(pair[0]) not in taken)
         return chosen
@@ -166,6 +172,16 @@ class _Writer:
             (str(rid), dumps(generator.record(rid, self.seed, number)))
             for rid, number in self._free_ids(change, generator, count)
         ]
+
+
+def connection_tag(connection_id: str) -> str:
+    """Four hex digits of the connection id's hash, in every generated record id: the
+    same connection always gets the same ids, and two connections' records never share
+    one (an app keying its copies by record id, as Nango's sample app does, would
+    otherwise let a second connection's records overwrite the first's)."""
+    import hashlib
+
+    return hashlib.sha256(connection_id.encode("utf-8", "surrogatepass")).hexdigest()[:4]
 
 
 def _id_is_numeric(generator: Generator) -> bool:

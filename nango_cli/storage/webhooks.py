@@ -103,7 +103,9 @@ class HistoryFilter:
     # A received webhook's signature verdict (valid, invalid, missing, no-key, legacy-only).
     signature: str | None = None
     failed: bool = False
-    include_negative: bool = True
+    # Deliberate negatives (forgeries sent to be rejected): None includes them except
+    # among failures, where a rejected forgery is no failure.
+    include_negative: bool | None = None
     since: str | None = None
     until: str | None = None
     limit: int | None = 50
@@ -327,7 +329,8 @@ class Store(Database):
         if flt.failed:
             clauses.append("status IN (?, ?)")
             args.extend([FAILED, INTERRUPTED])
-        if not flt.include_negative:
+        include = flt.include_negative if flt.include_negative is not None else not flt.failed
+        if not include:
             clauses.append("negative = 0")
         if flt.since:
             clauses.append("created_at >= ?")

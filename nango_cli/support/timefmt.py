@@ -36,10 +36,24 @@ def parse_timestamp(text: str) -> str:
     return format_timestamp(moment)
 
 
+def normalized(text: str) -> str | None:
+    """Any ISO-8601 time (with or without milliseconds, `Z` or an offset; naive is UTC)
+    in Nango's form, or None when it is not one (or out of range)."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return format_timestamp(moment)
+    except (ValueError, OverflowError):
+        return None
+
+
 def shift(stamp: str, delta: timedelta) -> str:
-    """A stored timestamp moved by `delta`, in the same format."""
-    moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC) + delta
-    return format_timestamp(moment)
+    """A timestamp moved by `delta`, in Nango's form."""
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return format_timestamp(moment + delta)
 
 
 def same_moment(first: str, second: str) -> bool:

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from nango_cli.storage.records import connection_tag
 from tests.conftest import KEY, jdata, jpayload
 from tests.listening import Listening, serving
 from tests.nango_node import NodeServer, run_node
@@ -23,6 +24,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SECRET = "nango-secret-key-for-the-local-api-0123456789"
 ISSUES = ("--sync", "github-issues", "-m", "GithubIssue", "-c", "c1")
 C1 = {"Connection-Id": "c1", "Provider-Config-Key": "github-app"}
+C1_TAG = connection_tag("c1")  # generated ids carry their connection's tag
 BAD_QUERY = "invalid_query_params"
 AUTH = {"Authorization": f"Bearer {SECRET}"}
 
@@ -195,9 +197,9 @@ def test_replay_and_empty_syncs_change_nothing_initial_starts_afresh(cli, api: L
     _fire(cli, *ISSUES, "--initial", "--added", "1")
     after = jdata(cli("--json", "records").stdout)
     # a full resync: the model's earlier records are gone, numbering starts again
-    assert [r["id"] for r in after] == ["github-issue-1"]
+    assert [r["id"] for r in after] == [f"github-issue-{C1_TAG}-1"]
     first_seen = {r["id"]: r["_nango_metadata"]["first_seen_at"] for r in before}
-    assert after[0]["_nango_metadata"]["first_seen_at"] > first_seen["github-issue-1"]
+    assert after[0]["_nango_metadata"]["first_seen_at"] > first_seen[f"github-issue-{C1_TAG}-1"]
 
 
 def test_records_from_a_file_and_the_seed(cli, api: Listening, tmp_path: Path) -> None:
@@ -356,7 +358,11 @@ def test_records_cli(cli, configured: Receiver, project: Path) -> None:
     assert "no records" in cli("records").stderr
     _fire(cli, "--sync", "linear-tickets", "-c", "c9", "--added", "2", "--deleted", "1")
     table = cli("records")
-    assert table.exit_code == 0 and "linear-ticket-1" in table.stdout and "DELETED" in table.stdout
+    assert (
+        table.exit_code == 0
+        and f"linear-ticket-{connection_tag('c9')}-1" in table.stdout
+        and "DELETED" in table.stdout
+    )
     live = jdata(cli("--json", "records", "--live").stdout)
     assert {r["_nango_metadata"]["last_action"] for r in live} == {"ADDED"}
     assert cli("records", "show", "nope").exit_code == 6
@@ -446,7 +452,10 @@ def test_the_standard_event_loop_serves_the_same(cli, configured: Receiver, proj
             capture_output=True,
             text=True,
         )
-    assert [r["id"] for r in page.json()["records"]] == ["github-issue-1", "github-issue-2"]
+    assert [r["id"] for r in page.json()["records"]] == [
+        f"github-issue-{C1_TAG}-1",
+        f"github-issue-{C1_TAG}-2",
+    ]
     assert check.stdout.strip() == "asyncio"
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import KEY, ROOT, jdata, jerror, run
+from tests.conftest import KEY, ROOT, define_syncs, jdata, jerror, run
 from tests.receiver import Behaviour, Receiver, free_port
 
 # `fire` for sync "s" without a config describing it
@@ -70,7 +70,8 @@ def test_fire_sync_sends_one_signed_webhook_per_model(cli, configured: Receiver,
         bodies[body["model"]] = body
         assert request.body == json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
     assert bodies["Ticket"]["responseResults"] == {"added": 3, "updated": 0, "deleted": 2}
-    assert bodies["Comment"]["responseResults"] == {"added": 1, "updated": 0, "deleted": 2}
+    # Counts given per model: a model not named adds none (before: the default +1).
+    assert bodies["Comment"]["responseResults"] == {"added": 0, "updated": 0, "deleted": 2}
     ticket = bodies["Ticket"]
     assert ticket["syncType"] == "INITIAL" and ticket["connectionId"] == "conn-1"
     assert ticket["modifiedAfter"] == ticket["queryTimeStamp"] == "2026-11-01T10:00:00.000Z"
@@ -298,17 +299,60 @@ def test_sign_modes(cli, configured: Receiver, mode: str, present: set[str], hom
 
 
 @pytest.mark.parametrize("mode", ["bad", "none"])
-def test_a_bad_signature_rejected_is_the_expected_outcome(
-    cli, configured: Receiver, mode: str, home: Path
-) -> None:
-    """Before, a handler rejecting `--sign bad` exited 4 like an unreachable one."""
-    configured.default = Behaviour(status=401)
-    result = cli("fire", "--sync", "s", "--sign", mode, "--retry-policy", "none")
+def test_a_bad_signature_rejected_is_the_expected_outcome(cli, mode: str, home: Path) -> None:
+    """Before, a handler rejecting `--sign bad` exited 4 like an unreachable one. The
+    verdict is judged against a correctly signed copy sent first (the control)."""
+    from nango_cli.testing import running_listener
+
+    assert cli("config", "set-key", KEY).exit_code == 0
+    define_syncs(cli)
+    with running_listener(signing_key=KEY, reject_invalid=True) as handler:
+        result = cli("fire", "--sync", "s", "--sign", mode, "--url", handler.url)
+        control, forged = handler.wait_for(2)
     assert result.exit_code == 0, result.stderr
     assert "rejected as expected" in result.stdout + result.stderr
+    assert control.valid and control.answered == 200
+    assert not forged.valid and forged.answered == 401 and forged.body == control.body
+    rows = _db(home).execute("SELECT negative, meta FROM webhooks ORDER BY rowid").fetchall()
+    assert [(r[0], json.loads(r[1])) for r in rows] == [
+        (0, {"control": True}),
+        (1, {"expect": "rejection"}),
+    ]
+
+
+def test_the_control_is_answered_before_the_forgery_is_sent(cli, configured: Receiver) -> None:
+    """Before, the control and the forgery went out at once (a sync's webhooks are
+    concurrent), so a handler could see the forgery first: not what the report says."""
+    seen_when_control_answered: list[int] = []
+    configured.script.append(
+        Behaviour(
+            delay=0.5, after=lambda: seen_when_control_answered.append(len(configured.requests))
+        )
+    )
+    configured.default = Behaviour(status=401)
+    result = cli("fire", "--sync", "s", "--sign", "bad")
+    assert result.exit_code == 0, result.stderr
+    assert seen_when_control_answered == [1]  # the forgery had not been sent yet
+    _verify(configured.requests[0])
+    with pytest.raises(AssertionError):
+        _verify(configured.requests[1])
+
+
+@pytest.mark.parametrize("mode", ["bad", "none"])
+def test_a_handler_that_refuses_everything_is_not_a_pass(
+    cli, configured: Receiver, mode: str
+) -> None:
+    """Before: `fire --sign bad` said "rejected as expected" to a handler that rejected
+    every webhook, valid ones included: a clean bill for a broken handler."""
+    configured.default = Behaviour(status=401)
+    result = cli("fire", "--sync", "s", "--sign", mode, "--retry-policy", "none")
+    assert result.exit_code == 9, result.stderr
+    assert "not judged: the handler also refused a valid webhook" in result.stderr
+    assert "rejected as expected" not in result.stdout + result.stderr
+    assert len(configured.requests) == 2  # the control, then the forgery
+    _verify(configured.requests[0])
     with pytest.raises((AssertionError, KeyError)):  # a wrong, or no, signature
-        _verify(configured.requests[0])
-    assert _db(home).execute("SELECT negative FROM webhooks").fetchone()[0] == 1
+        _verify(configured.requests[1])
 
 
 @pytest.mark.parametrize("mode", ["bad", "none"])

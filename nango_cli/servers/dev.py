@@ -1,0 +1,97 @@
+"""`nango-hooks dev`: the three servers a handler is developed against, in one process
+with one event loop and one Ctrl-C: the Nango API stand-in (what the handler calls
+back), a listener (verifies, stores, and forwards to the handler what comes to it:
+real Nango webhooks through a tunnel, `fire --to-listener`), and the inspector."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nango_cli.app.live_settings import LiveSettings
+from nango_cli.servers.api import ApiOptions, ApiServer
+from nango_cli.servers.inspector.server import UiOptions, UiServer
+from nango_cli.servers.listener.events import ListenOptions
+from nango_cli.servers.listener.server import Listener
+from nango_cli.storage.webhooks import Store
+
+
+@dataclass
+class DevPorts:
+    api: int
+    listen: int
+    ui: int
+
+
+@dataclass
+class DevUrls:
+    api: str
+    listener: str
+    inspector: str
+
+
+class DevServers:
+    def __init__(
+        self,
+        live: LiveSettings,
+        store: Store,
+        ports: DevPorts,
+        on_event: Callable[[Any], None],
+        on_request: Callable[[Any], None],
+        forward: bool = True,
+    ) -> None:
+        settings = live()
+        self.live = live
+        handler_url = settings["url"] if forward else None
+        self.listener = Listener(
+            ListenOptions(
+                port=ports.listen,
+                keys=live.keys(),
+                forward_to=handler_url,
+                forward_timeout=float(settings["timeout"]),
+                env=settings.env,
+            ),
+            store,
+            on_event,
+            live,
+            live.keys,
+        )
+        self.api = ApiServer(
+            ApiOptions(
+                port=ports.api,
+                secret_key=lambda: live()["secret_key"],
+                env=settings.env,
+            ),
+            store,
+            on_request,
+            on_event,
+        )
+        self.inspector = UiServer(UiOptions(port=ports.ui, flag="--ui-port"), store, live, on_event)
+        self.forward_to = handler_url
+
+    async def run(self, on_ready: Callable[[DevUrls], None]) -> None:
+        """Start the three (none if one cannot bind), serve until `stop`, close them."""
+        started: list[Any] = []
+        try:
+            api = await self.api.start()
+            started.append(self.api)
+            inspector = await self.inspector.start()
+            started.append(self.inspector)
+            listener = await self.listener.start()
+            started.append(self.listener)
+            on_ready(DevUrls(api, listener + "/", inspector))
+            await self.listener.wait_stopped()
+        finally:
+            for server in reversed(started):
+                await server.close()
+
+    def stop(self) -> None:
+        self.listener.stop("interrupted")
+
+
+def run_forever(servers: DevServers, on_ready: Callable[[DevUrls], None]) -> None:
+    """Serve until Ctrl-C (or SIGTERM)."""
+    from nango_cli.support import eventloop
+
+    eventloop.run_until_signalled(lambda: servers.run(on_ready), servers.stop)

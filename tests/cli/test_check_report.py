@@ -1,0 +1,90 @@
+"""`check`'s report: complete at 80 and 100 columns, and naming the handler's own
+failed API call (or the API that is not running) as the likely cause."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_check_cmd import handler
+from tests.conftest import KEY, jpayload, run
+from tests.handlers.aiohttp_app import Bugs, PyHandler
+from tests.listening import serving
+
+SECRET = "sk-check-0123456789abcdef"
+ANSWER = "order-service rejected the webhook: missing field endUser in payload; see logs"
+
+
+def refuses_syncs(headers: dict, body: bytes, seen: dict):
+    if json.loads(body)["type"] == "sync":
+        return 422, json.dumps({"error": ANSWER}).encode()
+    return 200
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_the_report_is_complete_at_80_and_100_columns(home: Path, columns: int) -> None:
+    """Before: at 120 columns the table dropped its verdict and webhook columns (the ids
+    its hint tells you to use) and cut the answer."""
+    assert run("config", "set-key", KEY).returncode == 0
+    with handler(refuses_syncs) as url:
+        done = run(
+            "check", url, "--only", "sync,auth-creation,duplicate", env={"COLUMNS": str(columns)}
+        )
+        ids = {r["id"]: r for r in json.loads(run("--json", "history", "-n", "50").stdout)["data"]}
+    assert done.returncode == 9, done.stderr
+    lines = done.stdout.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= columns, done.stdout
+    rows = {line.split()[0]: line.split() for line in lines if line.split()}
+    assert rows["sync"][1] == "fail" and rows["auth-creation"][1] == "pass"
+    assert rows["duplicate"][1] == "fail"
+    sync_ids = [i for i, r in ids.items() if r["type"] == "sync"]
+    assert rows["sync"][2] in sync_ids  # the full id `history show` takes
+    # the handler's answer, whole, under the failed checks (wrapped, not cut)
+    assert "".join(ANSWER.split()) in "".join(done.stdout.split())
+    assert "sync, duplicate: fail" in done.stdout
+    assert "…" not in done.stdout
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_check_names_the_handlers_failed_api_call(home: Path) -> None:
+    """Before: a handler answering 500 because its own GET /records was refused (a wrong
+    secret key) got only "500 handler failed"."""
+    assert run("config", "set-key", KEY).returncode == 0
+    assert run("config", "set-key", "--secret", SECRET).returncode == 0
+    with serving("api", "Nango API on") as api:
+        with PyHandler(KEY, api.url, SECRET) as good:
+            control = run("--json", "check", good.url, "--only", "sync", "-c", "c1")
+        with PyHandler(KEY, api.url, SECRET, Bugs(secret_key="sk-from-another-env")) as bad:
+            failed = run("--json", "check", bad.url, "--only", "sync", "-c", "c1")
+            human = run("check", bad.url, "--only", "sync", "-c", "c1", env={"COLUMNS": "100"})
+    (passed,) = jpayload(control.stdout)["checks"]
+    assert control.returncode == 0 and passed["verdict"] == "pass" and passed["cause"] is None
+    (sync,) = jpayload(failed.stdout)["checks"]
+    assert failed.returncode == 9 and sync["verdict"] == "fail"
+    assert sync["answer"] == '{"error": "fetch failed: GET /records answered 401"}'
+    assert sync["cause"].startswith(
+        "the handler's own call GET /records?model=GithubTicket&limit=2&modified_after="
+    )
+    assert " was answered 401 unknown_account: " in sync["cause"]
+    assert "NANGO_SECRET_KEY" in sync["cause"]
+    assert "cause" in human.stdout and "unknown_account" in human.stdout
+
+
+def test_check_says_when_no_api_is_running(home: Path) -> None:
+    assert run("config", "set-key", KEY).returncode == 0
+    nowhere = f"http://127.0.0.1:{_closed_port()}"
+    with PyHandler(KEY, nowhere, SECRET) as h:
+        done = run("--json", "check", h.url, "--only", "sync,auth-creation", "-c", "c1")
+    checks = {c["name"]: c for c in jpayload(done.stdout)["checks"]}
+    assert checks["auth-creation"]["verdict"] == "pass"  # the handler is up and verifies
+    assert checks["sync"]["verdict"] == "fail"
+    assert checks["sync"]["cause"].startswith("no `nango-hooks api` is running")
+    assert "NANGO_HOST" in checks["sync"]["cause"]

@@ -1,0 +1,191 @@
+"""A real Nango webhook handler, written as users write them (aiohttp), with a switch
+for each bug users make. Scenarios, `check`, `dev` and the pytest plugin are judged
+against it.
+
+What a correct one does: verify X-Nango-Hmac-Sha256 over the raw body (401 if not),
+answer unknown types with 200, and on a successful sync webhook fetch the changed
+records from NANGO_HOST (GET /records with the webhook's modifiedAfter, page until
+next_cursor is null), apply them to its own copy (deletions remove), and answer 200
+once they are applied (500 if the fetch failed: Nango then retries). Auth deletions
+drop the connection's records. Its copy is served at GET /state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import ClientSession, ClientTimeout, web
+
+
+@dataclass
+class Bugs:
+    no_verify: bool = False  # accepts any signature
+    secret_key: str | None = None  # calls the API with this key instead of the right one
+    full_fetch: bool = False  # ignores modifiedAfter: every record, every time
+    first_page_only: bool = False  # stops after one page
+    ignore_deletions: bool = False  # keeps records Nango marked deleted
+    crash_on_unknown_type: bool = False  # 500 for a type it does not know
+    crash_on_sync_error: bool = False  # 500 for a failed sync's webhook
+    wrong_connection: bool = False  # fetches another connection's records
+    answer_first: bool = False  # 200 before fetching (the fetch failing is then silent)
+    page_limit: int = 2
+
+
+@dataclass
+class HandlerState:
+    records: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    seen: list[dict[str, Any]] = field(default_factory=list)
+    # Each fetch: (connection, model, ids it upserted, ids it deleted).
+    applied: list[tuple[str, str, list[str], list[str]]] = field(default_factory=list)
+
+
+class PyHandler:
+    """The handler on 127.0.0.1, an ephemeral port, in a thread of its own."""
+
+    def __init__(
+        self, signing_key: str, nango_host: str, secret_key: str, bugs: Bugs | None = None
+    ):
+        self.signing_key = signing_key
+        self.nango_host = nango_host.rstrip("/")
+        self.secret_key = secret_key
+        self.bugs = bugs or Bugs()
+        self.state = HandlerState()
+        self.url = ""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- the handler
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        expected = hmac.new(self.signing_key.encode(), raw, hashlib.sha256).hexdigest()
+        given = request.headers.get("X-Nango-Hmac-Sha256", "")
+        if not self.bugs.no_verify and not hmac.compare_digest(given, expected):
+            return web.json_response({"error": "invalid signature"}, status=401)
+        body = json.loads(raw)
+        self.state.seen.append(body)
+        kind = body.get("type")
+        if kind == "sync":
+            if not body.get("success", True):
+                if self.bugs.crash_on_sync_error:
+                    return web.json_response({"error": "no error handling"}, status=500)
+                return web.json_response({"ok": True})
+            if self.bugs.answer_first:
+                asyncio.get_running_loop().create_task(self._fetch_quietly(body))
+                return web.json_response({"ok": True})
+            try:
+                await self.fetch(body)
+            except FetchFailed as exc:
+                self.state.errors.append(str(exc))
+                return web.json_response({"error": f"fetch failed: {exc}"}, status=500)
+            return web.json_response({"ok": True})
+        if kind == "auth":
+            if body.get("operation") == "deletion":
+                self.state.records.pop(body.get("connectionId", ""), None)
+            return web.json_response({"ok": True})
+        if kind in ("forward", "async_action"):
+            return web.json_response({"ok": True})
+        if self.bugs.crash_on_unknown_type:
+            return web.json_response({"error": f"unknown type {kind}"}, status=500)
+        return web.json_response({"ok": True, "ignored": kind})
+
+    async def _fetch_quietly(self, body: dict[str, Any]) -> None:
+        try:
+            await self.fetch(body)
+        except FetchFailed as exc:
+            self.state.errors.append(str(exc))
+
+    async def fetch(self, body: dict[str, Any]) -> None:
+        connection = body["connectionId"]
+        if self.bugs.wrong_connection:
+            connection = connection + "-other"
+        params: dict[str, str] = {"model": body["model"], "limit": str(self.bugs.page_limit)}
+        if body.get("modifiedAfter") and not self.bugs.full_fetch:
+            params["modified_after"] = body["modifiedAfter"]
+        headers = {
+            "Authorization": f"Bearer {self.bugs.secret_key or self.secret_key}",
+            "Connection-Id": connection,
+            "Provider-Config-Key": body["providerConfigKey"],
+        }
+        mine = self.state.records.setdefault(body["connectionId"], {})
+        upserted: list[str] = []
+        deleted: list[str] = []
+        async with ClientSession(timeout=ClientTimeout(total=10)) as session:
+            while True:
+                try:
+                    async with session.get(
+                        f"{self.nango_host}/records", params=params, headers=headers
+                    ) as reply:
+                        page = await reply.json(content_type=None)
+                        if reply.status != 200:
+                            raise FetchFailed(f"GET /records answered {reply.status}")
+                except OSError as exc:
+                    raise FetchFailed(f"cannot reach {self.nango_host}: {exc}") from exc
+                for record in page["records"]:
+                    meta = record["_nango_metadata"]
+                    key = f"{body['model']}:{record['id']}"
+                    if meta.get("deleted_at") and not self.bugs.ignore_deletions:
+                        mine.pop(key, None)
+                        deleted.append(str(record["id"]))
+                    elif not meta.get("deleted_at"):
+                        mine[key] = record
+                        upserted.append(str(record["id"]))
+                cursor = page.get("next_cursor")
+                if not cursor or self.bugs.first_page_only:
+                    self.state.applied.append((connection, body["model"], upserted, deleted))
+                    return
+                params["cursor"] = cursor
+
+    async def state_view(self, request: web.Request) -> web.Response:
+        records = {c: sorted(r) for c, r in self.state.records.items()}
+        return web.json_response({"records": records, "errors": self.state.errors})
+
+    # -- running it
+
+    def __enter__(self) -> PyHandler:
+        ready = threading.Event()
+
+        async def start() -> None:
+            app = web.Application()
+            app.router.add_get("/state", self.state_view)
+            app.router.add_post("/{path:.*}", self.webhook)  # wherever the URL points
+            self._runner = web.AppRunner(app, access_log=None)
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            await site.start()
+            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self.url = f"http://127.0.0.1:{port}/webhooks"
+
+        def run() -> None:
+            self._loop = asyncio.new_event_loop()
+            self._loop.run_until_complete(start())
+            ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+        assert ready.wait(10), "the handler did not start"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._loop is not None and self._runner is not None
+        runner = self._runner
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        assert self._thread is not None
+        self._thread.join(10)
+
+    def record_ids(self, connection: str) -> set[str]:
+        return set(self.state.records.get(connection, {}))
+
+
+class FetchFailed(Exception):
+    pass
