@@ -81,6 +81,10 @@ def is_wildcard(host: str) -> bool:
     return host.strip("[]") in ("0.0.0.0", "::", "")
 
 
+# How long requests in flight may take to finish once a server is told to stop.
+SHUTDOWN_GRACE_S = 5.0
+
+
 class LocalServer:
     """A local HTTP server on aiohttp, with the limits and manners described above."""
 
@@ -113,6 +117,9 @@ class LocalServer:
         self._runner: Any = None
         self._server: Any = None
         self._stopped: asyncio.Event | None = None
+        # Set when the server starts closing: long-lived answers (the inspector's live
+        # feed) end at once instead of holding the shutdown for the grace period.
+        self.closing_now: asyncio.Event | None = None
         self.stop_reason = "stopped"
 
     # ------------------------------------------------------------ for subclasses
@@ -162,6 +169,7 @@ class LocalServer:
         from aiohttp import web
 
         self._stopped = asyncio.Event()
+        self.closing_now = asyncio.Event()
         cap, backlog = connection_plan(self.limits.max_connections)
         self.limits.max_connections = cap
         middlewares = [self._guard_middleware()] if self.guarded() else []
@@ -171,6 +179,7 @@ class LocalServer:
             app,
             access_log=None,
             handle_signals=False,
+            shutdown_timeout=SHUTDOWN_GRACE_S,
             # Also how long a new connection may take to send its headers.
             keepalive_timeout=self.limits.idle_timeout,
             # Bodies are kept as received (the listener stores and verifies those bytes).
@@ -213,6 +222,8 @@ class LocalServer:
 
     async def close(self) -> None:
         """Stop accepting, let in-flight requests finish, then `closing`."""
+        if self.closing_now is not None:
+            self.closing_now.set()
         if self._server is not None:
             self._server.close()
         if self._runner is not None:

@@ -229,10 +229,21 @@ class UiServer(LocalServer):
                     )
                 if not rows:
                     await response.write(b": keep-alive\n\n")
-                    await asyncio.sleep(_POLL)
+                    if await self._closing_within(_POLL):
+                        break
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         return response
+
+    async def _closing_within(self, seconds: float) -> bool:
+        """Wait `seconds`; True at once if the server is closing meanwhile."""
+        closing = self.closing_now
+        assert closing is not None
+        try:
+            await asyncio.wait_for(closing.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
 
     # ------------------------------------------------------------ actions
 

@@ -45,7 +45,9 @@ def row(webhook: WebhookRecord, rowid: int) -> dict[str, Any]:
         else None
     )
     run = None
-    if webhook.type == "sync" and isinstance(body.get("modifiedAfter"), str):
+    # A negative (and its control) is a test of its own, never part of a sync run.
+    testing = webhook.negative or bool(webhook.meta.get("control"))
+    if webhook.type == "sync" and isinstance(body.get("modifiedAfter"), str) and not testing:
         # Nango sends one webhook per model for a sync run: same sync, connection and
         # modifiedAfter. The page groups them.
         run = f"{webhook.sync_name}|{webhook.connection_id}|{body['modifiedAfter']}"
@@ -65,6 +67,13 @@ def row(webhook: WebhookRecord, rowid: int) -> dict[str, Any]:
         "size": len(webhook.body),
         "answered": webhook.meta.get("answered"),
         "filtered": bool(webhook.meta.get("filtered")),
+        # "expected rejection" (a forgery sent to be refused), "control" (its correctly
+        # signed twin), or None: the page labels them as tests, not failures.
+        "test": "expected rejection"
+        if webhook.meta.get("expect") == "rejection"
+        else "control"
+        if webhook.meta.get("control")
+        else None,
     }
 
 
@@ -150,23 +159,37 @@ def detail(store: Store, webhook_id: str, settings: Settings) -> dict[str, Any]:
         "attempts": [a.to_dict() for a in webhook.attempts],
         "meta": {k: v for k, v in webhook.meta.items() if k != "verdicts"},
         "api_calls": [r.to_dict() for r in _api_calls(store, webhook)],
-        "curl": curl(webhook),
+        "curl": curl(webhook, settings["url"]),
+        # The page puts the URL typed in the replay field before these.
+        "curl_options": curl_options(webhook),
+        "curl_target": (webhook.targets[0] if webhook.targets else settings["url"]) or None,
         "notes": _nango_notes(fields),
     }
     return data
 
 
 def _api_calls(store: Store, webhook: WebhookRecord) -> list[api_log.ApiRequest]:
-    """The local API's requests for this webhook's connection (and model) after it."""
-    if webhook.type not in ("sync", "auth", "async_action") or not webhook.connection_id:
+    """The calls the handler made to the local API while it handled this webhook: during
+    one of its attempts (app.api_calls), for its connection (and model). None for a
+    forgery, or under an attempt the handler refused as unsigned (401, 403): it made
+    those calls for another webhook."""
+    from nango_cli.app import api_calls
+
+    if webhook.negative or not webhook.connection_id:
         return []
-    found = api_log.api_requests(store, since=webhook.created_at, limit=200)
-    return [
-        r
-        for r in found
-        if r.connection_id == webhook.connection_id
-        and (webhook.model is None or r.model in (None, webhook.model))
-    ][:50]
+    found: list[api_log.ApiRequest] = []
+    for attempt in webhook.attempts:
+        if attempt.status_code in (401, 403):
+            continue
+        start, end = api_calls.window_of(attempt)
+        found += [
+            r
+            for r in api_calls.calls_during(store, start, end, settle=False)
+            if r.connection_id in (None, webhook.connection_id)
+            and (webhook.model is None or r.model in (None, webhook.model))
+            and r not in found
+        ]
+    return found[:50]
 
 
 def _nango_notes(fields: dict[str, Any]) -> list[str]:
@@ -187,10 +210,17 @@ def _nango_notes(fields: dict[str, Any]) -> list[str]:
     return notes
 
 
-def curl(webhook: WebhookRecord) -> str:
-    """The request again, as a curl command (the body inline, its bytes unchanged)."""
-    target = webhook.targets[0] if webhook.targets else "http://127.0.0.1:3000/webhooks"
-    parts = ["curl", "-X", "POST", shlex.quote(target)]
+def curl(webhook: WebhookRecord, default_target: str | None) -> str:
+    """The request again, as a curl command (the body inline, its bytes unchanged), to
+    where it went, else `default_target` (the environment's URL), else $WEBHOOK_URL."""
+    target = webhook.targets[0] if webhook.targets else default_target
+    where = shlex.quote(target) if target else '"$WEBHOOK_URL"'
+    return f"curl -X POST {where} {curl_options(webhook)}"
+
+
+def curl_options(webhook: WebhookRecord) -> str:
+    """What follows the URL in the curl command: the headers and the body."""
+    parts: list[str] = []
     for name, value in export.redact_headers(webhook.headers).items():
         if name.lower() in ("host", "content-length", "connection"):
             continue

@@ -4,7 +4,7 @@
 
 const TOKEN = document.querySelector('meta[name="nango-hooks-token"]').content;
 const ENV = document.querySelector('meta[name="nango-hooks-env"]').content;
-const state = { rows: [], next: null, selected: null, filters: {} };
+const state = { rows: [], next: null, selected: null, filters: {}, total: 0, latest: 0, feed: null };
 
 function el(tag, props, ...children) {
   const node = document.createElement(tag);
@@ -50,17 +50,30 @@ function counts(row) {
 function rowButton(row) {
   const verdict = row.direction === "received" ? row.verdict : null;
   const button = el("button", {
-    type: "button", className: "row", "data-id": row.id,
+    type: "button", className: row.test ? "row test" : "row", "data-id": row.id, "data-test": row.test,
     "aria-label": `${row.direction} ${describe(row)} ${row.connection_id || ""} ${row.outcome}`,
     onclick: () => select(row.id),
   },
     el("span", { className: "time", text: (row.created_at || "").slice(11, 19) }),
     el("span", { className: "what", text: describe(row) + counts(row) }),
-    el("span", { className: verdict ? `verdict-${verdict}` : row.status === "delivered" ? "ok" : row.status === "failed" ? "bad" : "", text: row.outcome }),
-    el("span", { className: "sub", text: `${row.direction} · ${row.connection_id || "-"} · ${row.provider_config_key || "-"} · ${row.id}` }),
+    el("span", { className: outcomeClass(row), text: row.outcome }),
+    el("span", { className: "sub" },
+      row.test ? el("span", { className: "test-badge", text: row.test === "control" ? "control" : "negative test" }) : null,
+      `${row.direction} · ${row.connection_id || "-"} · ${row.provider_config_key || "-"} · ${row.id}`),
   );
   if (row.id === state.selected) button.setAttribute("aria-current", "true");
   return button;
+}
+
+// A deliberate negative is judged by whether it was refused, not by "failed".
+function outcomeClass(row) {
+  if (row.direction === "received") return `verdict-${row.verdict}`;
+  if (row.test === "expected rejection") return row.outcome.startsWith("rejected as expected") ? "ok" : "bad";
+  return row.status === "delivered" ? "ok" : row.status === "failed" ? "bad" : "";
+}
+
+function showCount() {
+  document.getElementById("count").textContent = `${state.total} webhook(s) stored`;
 }
 
 function render() {
@@ -100,7 +113,9 @@ async function load() {
   const data = await api(`/api/webhooks?${query()}`);
   state.rows = data.webhooks;
   state.next = data.next;
-  document.getElementById("count").textContent = `${data.total} webhook(s) stored`;
+  state.total = data.total;
+  state.latest = data.latest;
+  showCount();
   render();
 }
 
@@ -124,14 +139,29 @@ function matches(row) {
   return true;
 }
 
+// The feed starts where the list ends (`latest`, a row number): a webhook stored
+// between the two is neither missed nor shown twice. Reconnecting, the browser sends
+// the last event's id; a `reset` (the history was cleared) reloads the list.
 function live() {
   const badge = document.getElementById("live");
-  const source = new EventSource("/api/events");
+  if (state.feed) state.feed.close();
+  const source = new EventSource(`/api/events?after=${state.latest}`);
+  state.feed = source;
   source.onopen = () => { badge.textContent = "live"; };
-  source.onerror = () => { badge.textContent = "reconnecting…"; };
+  source.onerror = () => {
+    badge.textContent = "reconnecting…";
+    // The browser retries by itself; if it gave up (an answer that was not a feed),
+    // start again from the page's own cursor.
+    if (source.readyState === EventSource.CLOSED) setTimeout(() => { if (state.feed === source) live(); }, 1000);
+  };
+  source.addEventListener("reset", () => { load().then(live); });
   source.addEventListener("webhook", (event) => {
     const row = JSON.parse(event.data);
-    if (!matches(row) || state.rows.some((r) => r.id === row.id)) return;
+    state.latest = Math.max(state.latest, row.rowid);
+    if (state.rows.some((r) => r.id === row.id)) return;
+    state.total += 1;
+    showCount();
+    if (!matches(row)) return;
     state.rows.unshift(row);
     render();
   });
@@ -206,21 +236,25 @@ async function select(id) {
         a.error_class ? `${a.error_class}: ${a.error}` : null, (a.response_body || "").slice(0, 200)])));
   }
   if (data.api_calls.length) {
-    parts.push(el("h2", { text: "API calls the handler made" }), table(
+    parts.push(el("h2", { text: "API calls the handler made for it" }), table(
       ["time", "request", "status", "records"],
       data.api_calls.map((r) => [r.created_at.slice(11, 23), `${r.method} ${r.path}`, r.status, r.record_count])));
   }
   parts.push(el("h2", { text: "Again" }));
-  const curl = el("pre", { id: "curl", text: data.curl });
+  const target = el("input", { id: "replay-url", size: 40, placeholder: data.curl_target || "the environment's URL", "aria-label": "Replay to URL" });
+  // The command goes where a replay would: the URL typed, else where it went (or the
+  // environment's URL), else $WEBHOOK_URL for the reader to set.
+  const command = () => curlTo(data, target.value.trim());
+  const curl = el("pre", { id: "curl", text: command() });
+  target.addEventListener("input", () => { curl.textContent = command(); });
   const copyStatus = el("span", { role: "status", className: "dim" });
   parts.push(el("p", { className: "actions" },
     el("button", { type: "button", onclick: async () => {
-      try { await navigator.clipboard.writeText(data.curl); copyStatus.textContent = "copied"; }
+      try { await navigator.clipboard.writeText(command()); copyStatus.textContent = "copied"; }
       catch { copyStatus.textContent = "select the command below and copy it"; }
     } }, "Copy as curl"),
     el("a", { href: `/api/webhooks/${encodeURIComponent(data.id)}/raw`, download: `${data.id}.body` }, "Download raw body"),
     copyStatus), curl);
-  const target = el("input", { id: "replay-url", size: 40, placeholder: "the environment's URL", "aria-label": "Replay to URL" });
   const result = el("p", { id: "action-result", role: "status" });
   parts.push(el("p", { className: "actions" }, el("label", {}, "to ", target),
     el("button", { type: "button", id: "replay", onclick: () => act(data.id, { url: target.value }, result) }, "Replay")));
@@ -231,6 +265,14 @@ async function select(id) {
       onclick: () => act(data.id, { url: target.value, body: editor.value }, result) }, "Re-sign and send"))));
   parts.push(result);
   pane.replaceChildren(...parts);
+}
+
+function shellQuote(text) {
+  return `'${text.replace(/'/g, "'\\''")}'`;
+}
+
+function curlTo(data, typed) {
+  return typed ? `curl -X POST ${shellQuote(typed)} ${data.curl_options}` : data.curl;
 }
 
 async function act(id, payload, result) {
@@ -245,11 +287,24 @@ async function act(id, payload, result) {
 
 // ------------------------------------------------------------------ fire, check
 
+function showKindFields() {
+  const kind = document.querySelector("#fire-form select[name=kind]").value;
+  for (const field of document.querySelectorAll("#fire-form [data-kinds]")) {
+    field.hidden = !field.dataset.kinds.split(" ").includes(kind);
+  }
+}
+
 async function fire(event) {
   event.preventDefault();
   const form = document.getElementById("fire-form");
   const out = document.getElementById("fire-result");
-  const data = Object.fromEntries(new FormData(form).entries());
+  // Only the fields shown: a hidden field of another kind is not sent.
+  const data = {};
+  for (const [name, value] of new FormData(form).entries()) {
+    const field = form.elements[name];
+    const holder = field && field.closest ? field.closest("[data-kinds]") : null;
+    if (!holder || !holder.hidden) data[name] = value;
+  }
   out.textContent = "firing…";
   try {
     const result = await api("/api/fire", { method: "POST", body: JSON.stringify(data) });
@@ -267,7 +322,7 @@ async function showCheck() {
   if (!report) body.replaceChildren(el("p", { text: "No report yet: run `nango-hooks check`." }));
   else body.replaceChildren(
     el("p", { text: `${report.url} · ${report.finished_at}` }),
-    table(["check", "expected", "happened", "verdict"], report.checks.map((c) => [c.name, c.expectation, c.happened, c.verdict])));
+    table(["check", "verdict", "happened", "cause"], report.checks.map((c) => [c.name, c.verdict, c.happened, c.cause || c.reason])));
   document.getElementById("check-dialog").showModal();
 }
 
@@ -300,5 +355,7 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("fire-form").addEventListener("submit", fire);
   document.getElementById("show-check").addEventListener("click", showCheck);
   document.getElementById("check-close").addEventListener("click", () => document.getElementById("check-dialog").close());
+  showKindFields();
+  document.querySelector("#fire-form select[name=kind]").addEventListener("change", showKindFields);
   load().then(live);
 });
