@@ -35,6 +35,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("replay_cmd", "Resend stored webhooks, unchanged unless --resign or --set."),
     "listen": ("listen_cmd", "Receive webhooks locally: print, verify, check, store, answer."),
     "check": ("check_cmd", "Test a webhook handler against Nango's contract."),
+    "scenario": (
+        "scenario_cmd",
+        "Run lifecycle scenarios against a handler: what it fetches, holds, answers.",
+    ),
     "api": ("api_cmd", "Serve the Nango API calls a webhook handler makes, from what was fired."),
     "records": ("records_cmd", "List, show and clear the records the API serves."),
     "ui": ("ui_cmd", "Browse, inspect, replay and fire webhooks in a web page."),

@@ -20,9 +20,11 @@ from nango_cli.cli.common import (
     use,
 )
 from nango_cli.cli.output import Column, Styled
+from nango_cli.cli.scenario_support import JunitOption, ci_outputs, running_api
 
 if TYPE_CHECKING:
     from nango_cli.app.check_specs import CheckResult
+    from nango_cli.app.scenarios.reports import Suite
     from nango_cli.app.settings import Settings
 
 _STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "not judged": "yellow"}
@@ -94,6 +96,7 @@ def check(
         ),
     ] = None,
     project: ProjectOption = None,
+    junit: JunitOption = None,
     ca_cert: CaCertOption = None,
     insecure: InsecureOption = False,
     env: EnvOption = None,
@@ -113,6 +116,7 @@ def check(
     from nango_cli.app.check import run_checks
     from nango_cli.app.check_specs import CheckTarget, available, save_report
     from nango_cli.app.plans import breaker_for
+    from nango_cli.app.scenarios.remote_api import RunningApi
     from nango_cli.errors import CheckFailedError, ConfigError
 
     state = use(ctx, env, json_output)
@@ -139,7 +143,7 @@ def check(
             f"no handler URL for connection {connection_id!r}",
             hint="pass URL, or `nango-hooks config set-url URL [--connection ID]`",
         )
-    api_url, api_token = _api(api)
+    api_url, api_token = running_api(api)
     target = CheckTarget(
         url=target_url,
         key=current["signing_key"],
@@ -162,12 +166,22 @@ def check(
     chosen = only_names or available(target)
     names = [n for n in chosen if n not in skipped]
     if not state.json:
-        output.err(f"checking {target_url} ({len(names)} checks, sync {sync_name})")
+        output.err(
+            f"checking {target_url} ({len(names)} checks, sync {sync_name}, "
+            f"connection {connection_id})"
+        )
+    handle = RunningApi(api_url, api_token) if api_url else None
     with open_store() as store:
-        results = run_checks(target, store, names, (lambda r: None) if state.json else _progress)
+        progress = (lambda r: None) if state.json else _progress
+        results, run = run_checks(target, current, store, names, progress, api=handle)
     save_report(target_url, results)
     failed = [r for r in results if r.failed]
-    data = {"url": target_url, "checks": [r.to_dict() for r in results]}
+    data = {
+        "url": target_url,
+        "connection": connection_id,
+        "checks": [r.to_dict() for r in results],
+    }
+    ci_outputs(junit, [_suite(results, run.seconds, connection_id)], "nango-hooks check")
     if not state.json:
         _table(results)
     if failed:
@@ -196,7 +210,8 @@ def _sync_for_check(
 ) -> tuple[str, str, list[str], str]:
     """The sync the checks send: the one named, else the first the config or the project
     knows, else an example one (said in a note)."""
-    from nango_cli.app.bodies import FireOptions, connection_for, resolve_sync
+    from nango_cli.app.bodies import FireOptions, resolve_sync
+    from nango_cli.app.scenarios.runner import fresh_connection
 
     name = sync or _default_sync(current, project)
     notes: list[str] = []
@@ -216,23 +231,29 @@ def _sync_for_check(
         project=project,
     )
     sync_integration, sync_models = resolve_sync(opts, current, notes)
-    connection_id = connection_for(opts, current, notes)
+    # A connection of its own unless told: a run never adds, updates or deletes records
+    # of the connection the user develops against.
+    connection_id = connection or fresh_connection("nango-hooks-check")
     for text in notes:
         output.note(text)
     return name, sync_integration, sync_models, connection_id
 
 
-def _api(explicit: str | None) -> tuple[str | None, str | None]:
-    """The API the handler fetches from, and its token for the internal endpoints:
-    --api, else the API running on this machine (it shares this store)."""
-    from nango_cli.app import running
+def _suite(results: list["CheckResult"], seconds: float, connection: str) -> "Suite":
+    from nango_cli.app.scenarios.reports import Case, Suite
 
-    found = running.running("api")
-    url = checked_url(explicit, "--api") if explicit else (str(found["url"]) if found else None)
-    token = None
-    if found and url and url.rstrip("/") == str(found["url"]).rstrip("/"):
-        token = str(found.get("token") or "") or None
-    return url, token
+    cases = [
+        Case(
+            name=r.name,
+            verdict=r.verdict,
+            expected=r.expectation,
+            happened=r.happened + (f" (not judged: {r.reason})" if r.reason else ""),
+            cause=r.cause,
+            required=r.required,
+        )
+        for r in results
+    ]
+    return Suite("check", cases, seconds, {"connection": connection})
 
 
 def _default_sync(current: "Settings", project: str | None) -> str | None:

@@ -266,9 +266,12 @@ def table(
     stream.flush()
 
 
-def fields(pairs: Sequence[tuple[str, Segment]], stream: IO[str] | None = None) -> None:
-    """Labelled lines, indented, each value wrapped under itself at the terminal's width
-    (a report's detail block: nothing cut)."""
+def fields(
+    pairs: Sequence[tuple[str, Segment]], stream: IO[str] | None = None, indent: int = 0
+) -> None:
+    """Labelled lines, `indent` columns in, each value wrapped under itself at the
+    terminal's width (a report's detail block: nothing cut)."""
+    from rich.padding import Padding
     from rich.table import Table
 
     stream = stream or current().stdout
@@ -277,7 +280,7 @@ def fields(pairs: Sequence[tuple[str, Segment]], stream: IO[str] | None = None) 
     grid.add_column(overflow="fold")
     for label, value in pairs:
         grid.add_row(label, _cell(value, 100_000))
-    console(stream).print(grid)
+    console(stream).print(Padding(grid, (0, 0, 0, indent)) if indent else grid)
     stream.flush()
 
 

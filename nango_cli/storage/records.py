@@ -365,3 +365,16 @@ def prune(
         )
         _refresh_wire(db)
     return len(rows), more
+
+
+def live_ids(store: Database, connection_id: str, provider_config_key: str, model: str) -> set[str]:
+    """The ids of a model's records that are not deleted (what a handler's copy of the
+    connection must hold), every variant."""
+    where, params = where_equal(
+        connection_id=connection_id, provider_config_key=provider_config_key, model=model
+    )
+    with store.reading() as db:
+        rows = db.execute(
+            "SELECT record_id FROM records" + where + " AND deleted_at IS NULL", params
+        ).fetchall()
+    return {str(row[0]) for row in rows}

@@ -411,7 +411,7 @@ server.listen(0, '127.0.0.1', () => console.log(server.address().port));
         (
             "wrong-key",
             "fail",
-            "refused with 401 unknown_account: is the handler using the secret key",
+            "GET /records was refused with 401 unknown_account",
         ),
     ],
 )

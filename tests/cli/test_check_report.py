@@ -88,3 +88,32 @@ def test_check_says_when_no_api_is_running(home: Path) -> None:
     assert checks["sync"]["verdict"] == "fail"
     assert checks["sync"]["cause"].startswith("no `nango-hooks api` is running")
     assert "NANGO_HOST" in checks["sync"]["cause"]
+
+
+def test_check_runs_on_a_connection_of_its_own_and_writes_junit(home: Path, tmp_path: Path) -> None:
+    """Before: check added, updated and deleted records in the connection the user
+    develops against (the configured one, or test-connection-id)."""
+    import xml.etree.ElementTree as ET
+
+    assert run("config", "set-key", KEY).returncode == 0
+    assert run("config", "set-key", "--secret", SECRET).returncode == 0
+    assert run("config", "set-sync", "s", "-i", "github", "-m", "Ticket").returncode == 0
+    with serving("api", "Nango API on") as api, PyHandler(KEY, api.url, SECRET) as handler:
+        assert run("config", "set-url", handler.url).returncode == 0
+        assert run("fire", "--sync", "s", "--added", "4").returncode == 0
+        before = json.loads(run("--json", "records", "-c", "test-connection-id").stdout)["data"]
+        junit = tmp_path / "check.xml"
+        done = run("--json", "check", "--junit", str(junit))
+        after = json.loads(run("--json", "records", "-c", "test-connection-id").stdout)["data"]
+    assert done.returncode == 0, done.stdout
+    document = jpayload(done.stdout)
+    assert document["connection"].startswith("nango-hooks-check-")
+    assert after == before and len(before) == 4  # the user's connection untouched
+    checked = {b.get("connectionId") for b in handler.state.seen if b.get("type") == "sync"}
+    assert checked == {document["connection"], "test-connection-id"}  # the fire, then check
+    root = ET.parse(junit).getroot()
+    (suite,) = root.findall("testsuite")
+    names = [c.get("name") for c in suite.findall("testcase")]
+    assert (
+        suite.get("name") == "check" and "fetches-records" in names and root.get("failures") == "0"
+    )

@@ -75,6 +75,10 @@ def _commands(tmp_path: Path, receiver: Receiver) -> list[tuple[list[str], bool]
         (["config", "use", "staging"], False),
         (["completions", "bash"], True),
         (["completions", "tcsh"], False),
+        (["scenario", "schema"], True),
+        (["scenario", "init", "-o", str(tmp_path / "starter.yaml")], True),
+        (["scenario", "run", str(tmp_path / "missing.yaml")], False),
+        (["scenario", "record", "--since", "1h", "-o", str(tmp_path / "rec.yaml")], True),
         (["--version"], True),
         (["nope"], False),
     ]

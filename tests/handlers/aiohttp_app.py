@@ -34,6 +34,9 @@ class Bugs:
     crash_on_sync_error: bool = False  # 500 for a failed sync's webhook
     wrong_connection: bool = False  # fetches another connection's records
     answer_first: bool = False  # 200 before fetching (the fetch failing is then silent)
+    never_fetch: bool = False  # answers 200 and reads nothing
+    fail_duplicates: bool = False  # 500 for a body it has seen (Nango's retries resend it)
+    stop_on_short_page: bool = False  # takes a page shorter than `limit` for the last
     page_limit: int = 2
 
 
@@ -57,6 +60,7 @@ class PyHandler:
         self.secret_key = secret_key
         self.bugs = bugs or Bugs()
         self.state = HandlerState()
+        self._bodies: set[bytes] = set()
         self.url = ""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -70,6 +74,9 @@ class PyHandler:
         given = request.headers.get("X-Nango-Hmac-Sha256", "")
         if not self.bugs.no_verify and not hmac.compare_digest(given, expected):
             return web.json_response({"error": "invalid signature"}, status=401)
+        if self.bugs.fail_duplicates and raw in self._bodies:
+            return web.json_response({"error": "already processed"}, status=500)
+        self._bodies.add(raw)
         body = json.loads(raw)
         self.state.seen.append(body)
         kind = body.get("type")
@@ -77,6 +84,8 @@ class PyHandler:
             if not body.get("success", True):
                 if self.bugs.crash_on_sync_error:
                     return web.json_response({"error": "no error handling"}, status=500)
+                return web.json_response({"ok": True})
+            if self.bugs.never_fetch:
                 return web.json_response({"ok": True})
             if self.bugs.answer_first:
                 asyncio.get_running_loop().create_task(self._fetch_quietly(body))
@@ -139,7 +148,12 @@ class PyHandler:
                         mine[key] = record
                         upserted.append(str(record["id"]))
                 cursor = page.get("next_cursor")
-                if not cursor or self.bugs.first_page_only:
+                short = len(page["records"]) < self.bugs.page_limit
+                if (
+                    not cursor
+                    or self.bugs.first_page_only
+                    or (self.bugs.stop_on_short_page and short)
+                ):
                     self.state.applied.append((connection, body["model"], upserted, deleted))
                     return
                 params["cursor"] = cursor
@@ -147,6 +161,12 @@ class PyHandler:
     async def state_view(self, request: web.Request) -> web.Response:
         records = {c: sorted(r) for c, r in self.state.records.items()}
         return web.json_response({"records": records, "errors": self.state.errors})
+
+    async def model_state(self, request: web.Request) -> web.Response:
+        """GET /state/{connection}/{model}: the ids of the records it holds."""
+        held = self.state.records.get(request.match_info["connection"], {})
+        prefix = request.match_info["model"] + ":"
+        return web.json_response(sorted(k[len(prefix) :] for k in held if k.startswith(prefix)))
 
     # -- running it
 
@@ -156,6 +176,7 @@ class PyHandler:
         async def start() -> None:
             app = web.Application()
             app.router.add_get("/state", self.state_view)
+            app.router.add_get("/state/{connection}/{model}", self.model_state)
             app.router.add_post("/{path:.*}", self.webhook)  # wherever the URL points
             self._runner = web.AppRunner(app, access_log=None)
             await self._runner.setup()

@@ -1,0 +1,101 @@
+"""`check`'s built-in scenario: the steps of each check, as a scenario file would
+write them (most are one step; `duplicate` is a sync and its byte-identical resend)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nango_cli.app.check_specs import END_USER, LARGE_BODY_BYTES, CheckSpec, CheckTarget
+from nango_cli.app.scenarios.model import Expect, Fetched, Scenario, Step
+
+# How each forgery is signed (model.SIGN_MODES).
+_FORGERIES = {
+    "tampered-body": "tampered",
+    "wrong-key": "bad",
+    "missing-signature": "none",
+    "secret-key": "secret-key",
+    "legacy-only": "legacy-only",
+}
+
+
+def _sync(name: str, t: CheckTarget, group: str, **options: Any) -> Step:
+    options.setdefault("models", [t.models[0]])
+    return Step("sync", name, value=t.sync_name, options=options, group=group)
+
+
+def steps_for(spec: CheckSpec, t: CheckTarget) -> list[Step]:
+    name = spec.name
+    if name in _FORGERIES:
+        step = _sync(name, t, name, sign=_FORGERIES[name])
+        step.expect = Expect(status="4xx")
+        step.required = spec.required
+        return [step]
+    if name == "sync":
+        return [_sync(name, t, name, added=1)]
+    if name == "sync-error":
+        return [
+            _sync(
+                name,
+                t,
+                name,
+                models=list(t.models),
+                failed=True,
+                error_message="nango-hooks check: simulated failure",
+            )
+        ]
+    if name in ("auth-creation", "auth-refresh-failure", "auth-deletion"):
+        operation = name.split("-")[1]
+        options: dict[str, Any] = {"failed": True} if operation == "refresh" else {}
+        if operation == "creation" and t.end_user:
+            options.update(
+                end_user_id=END_USER["endUserId"],
+                end_user_email=END_USER["endUserEmail"],
+                organization_id=END_USER["organizationId"],
+            )
+        return [Step("auth", name, value=operation, options=options, group=name)]
+    if name in ("forward", "large-body"):
+        payload: dict[str, Any] = {"action": "nango-hooks-check"}
+        if name == "large-body":
+            payload["padding"] = "x" * LARGE_BODY_BYTES
+        return [Step("forward", name, value=payload, group=name, required=spec.required)]
+    if name == "async-action":
+        return [Step("async_action", name, value=True, group=name)]
+    if name == "unknown-type":
+        body = {
+            "from": "nango",
+            "type": "nango_hooks_future_type",
+            "connectionId": "${scenario.connection}",
+            "providerConfigKey": t.integration,
+            "payload": {"new": True},
+        }
+        return [Step("body", name, value=body, group=name)]
+    if name == "duplicate":
+        first = _sync(name, t, name, added=7)
+        return [first, Step("duplicate", f"{name} (again)", value=name, group=name)]
+    if name == "concurrent-models":
+        # A one-model sync: three of its webhooks at once stand in for N models.
+        models = list(t.models) if len(t.models) > 1 else [t.models[0]] * 3
+        return [_sync(name, t, name, models=models)]
+    if name == "rotation":
+        return [_sync(name, t, name, sign="previous-key")]
+    if name == "fetches-records":
+        step = _sync(name, t, name, added=3, updated=1, deleted=1)
+        step.expect = Expect(status="2xx", fetched=Fetched(all_pages=True, within=t.fetch_wait))
+        return [step]
+    raise ValueError(name)
+
+
+def check_scenario(target: CheckTarget, specs: list[CheckSpec]) -> Scenario:
+    """The checks as one scenario; with only security checks, a correctly signed sync
+    first (the control: whether the handler takes genuine webhooks)."""
+    steps = [step for spec in specs for step in steps_for(spec, target)]
+    if any(s.role == "reject" for s in specs) and not any(s.role == "accept" for s in specs):
+        steps.insert(0, _sync("control", target, "", added=1))
+        steps[0].group = None
+    return Scenario(
+        name="check",
+        steps=steps,
+        integration=target.integration,
+        connection=target.connection_id,
+        sync=target.sync_name,
+    )

@@ -1,0 +1,44 @@
+"""A `nango-hooks api` (or `dev`) already running on this machine, as a scenario's API
+stand-in: it shares the store, so what a step announces is what it serves; faults go
+through its internal endpoint, with the token its running file announces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nango_cli.app.scenarios.model import Fault
+from nango_cli.errors import UsageError
+
+
+@dataclass
+class RunningApi:
+    url: str
+    token: str | None = None
+
+    def apply_fault(self, fault: Fault) -> None:
+        from nango_cli.delivery.httpx_sender import CallFailed, call_json
+
+        if not self.token:
+            raise UsageError(
+                f"api_fault needs the internal token of the API at {self.url}",
+                hint="use the `nango-hooks api` running on this machine, or leave --api out "
+                "(scenario run then serves the API itself)",
+            )
+        body: dict[str, object] = {"times": fault.times, "clear": fault.clear}
+        if fault.status is not None:
+            body["status"] = fault.status
+        if fault.latency is not None:
+            body["latency"] = fault.latency
+        if fault.short_pages is not None:
+            body["short_pages"] = fault.short_pages
+        try:
+            status, answer = call_json(
+                "POST",
+                f"{self.url.rstrip('/')}/_nango-hooks/faults",
+                headers={"X-Nango-Hooks-Token": self.token},
+                json_body=body,
+            )
+        except CallFailed as exc:
+            raise UsageError(f"cannot set a fault on {self.url}: {exc}") from None
+        if status != 200:
+            raise UsageError(f"the API at {self.url} refused the fault: {status} {answer}")

@@ -1,0 +1,433 @@
+"""The scenario file format, version 1: one table of keys per place, used both to
+validate a file (each problem with its path, for a line and column) and to print the
+JSON Schema (`nango-hooks scenario schema`). docs/scenarios.md documents every key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from nango_cli.app.scenarios.model import (
+    SIGN_MODES,
+    STEP_KINDS,
+    Expect,
+    Fault,
+    Fetched,
+    Scenario,
+    Step,
+)
+from nango_cli.app.scenarios.refs import RefError, check_reference, references
+from nango_cli.protocol.vocabulary import FIREABLE_AUTH_OPERATIONS
+
+Path = tuple[str | int, ...]
+MAX_STEPS = 10_000
+
+
+class SchemaError(ValueError):
+    """A problem in a scenario file, at `path` (keys and list indexes)."""
+
+    def __init__(self, message: str, path: Path, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.hint = hint
+
+
+# ---------------------------------------------------------------- the tables
+# A type is a name ("string", "integer", "boolean", "duration", "status", "count",
+# "object", "any", "string_map", "string_list", "sign"), a tuple of allowed values,
+# a list of types (any of them), or a dict of keys (an object with exactly those).
+
+_DURATION_TEXT = r"^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$"
+_STATUS_TEXT = r"^([1-5]xx|[1-5][0-9][0-9])$"
+
+TOP: dict[str, Any] = {
+    "version": (1,),
+    "name": "string",
+    "description": "string",
+    "integration": "string",
+    "connection": "string",
+    "sync": "string",
+    "steps": "steps",
+}
+COMMON: dict[str, Any] = {
+    "name": "string",
+    "description": "string",
+    "connection": "string",
+    "integration": "string",
+    "expect": {
+        "status": "status",
+        "fetched": ["boolean", {"all_pages": "boolean", "within": "duration"}],
+        "state": "string",
+        "within": "duration",
+        "body_contains": "string",
+    },
+}
+SIGN = tuple(SIGN_MODES)
+VALUES: dict[str, Any] = {
+    "sync": ["string", "null", (True,)],
+    "auth": tuple(FIREABLE_AUTH_OPERATIONS),
+    "forward": "object",
+    "async_action": "any",
+    "body": ["object", "string"],
+    "duplicate": "string",
+    "api_fault": {
+        "status": "integer",
+        "times": "integer",
+        "latency": "duration",
+        "short_pages": "boolean",
+        "clear": "boolean",
+    },
+    "wait": "duration",
+}
+OPTIONS: dict[str, dict[str, Any]] = {
+    "sync": {
+        "models": "string_list",
+        "added": "count",
+        "updated": "count",
+        "deleted": "count",
+        "initial": "boolean",
+        "failed": "boolean",
+        "error_message": "string",
+        "modified_after": "string",
+        "variant": "string",
+        "seed": "integer",
+        "set": "object",
+        "sign": SIGN,
+    },
+    "auth": {
+        "failed": "boolean",
+        "error_message": "string",
+        "provider": "string",
+        "auth_mode": "string",
+        "end_user_id": "string",
+        "end_user_email": "string",
+        "organization_id": "string",
+        "tags": "string_map",
+        "set": "object",
+        "sign": SIGN,
+    },
+    "forward": {"provider": "string", "headers": "string_map", "set": "object", "sign": SIGN},
+    "async_action": {"action_id": "string", "set": "object", "sign": SIGN},
+    "body": {"sign": SIGN},
+    "duplicate": {},
+    "api_fault": {},
+    "wait": {},
+}
+
+
+# ---------------------------------------------------------------- validating
+
+
+def _type_name(kind: Any) -> str:
+    if isinstance(kind, tuple):
+        return " or ".join(repr(v).lower() if isinstance(v, bool) else repr(v) for v in kind)
+    if isinstance(kind, list):
+        return " or ".join(_type_name(k) for k in kind)
+    if isinstance(kind, dict):
+        return "an object"
+    return {
+        "string": "text",
+        "integer": "a whole number",
+        "boolean": "true or false",
+        "duration": "a duration (5s, 500ms, 2m)",
+        "status": "a status: 2xx, 4xx, 5xx or a code such as 201",
+        "count": "a count, or counts by model ({Ticket: 3})",
+        "object": "an object",
+        "any": "any value",
+        "string_map": "an object of texts",
+        "string_list": "a list of texts",
+        "null": "null",
+        "steps": "a list of steps",
+    }[kind]
+
+
+def _matches(value: Any, kind: Any, path: Path) -> bool:
+    """Whether `value` has type `kind` (nested objects are checked, raising)."""
+    if isinstance(kind, tuple):
+        return any(value == v and type(value) is type(v) for v in kind)
+    if isinstance(kind, list):
+        for option in kind:
+            if isinstance(option, dict) and isinstance(value, dict):
+                _object(value, option, path)
+                return True
+            if not isinstance(option, dict) and _matches(value, option, path):
+                return True
+        return False
+    if isinstance(kind, dict):
+        if not isinstance(value, dict):
+            return False
+        _object(value, kind, path)
+        return True
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "null":
+        return value is None
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "duration":
+        if isinstance(value, bool):
+            return False
+        if isinstance(value, int | float):
+            return value >= 0
+        return isinstance(value, str) and re.match(_DURATION_TEXT, value) is not None
+    if kind == "status":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return 100 <= value <= 599
+        return isinstance(value, str) and re.match(_STATUS_TEXT, value) is not None
+    if kind == "count":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value >= 0
+        return isinstance(value, dict) and all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0
+            for k, v in value.items()
+        )
+    if kind == "object":
+        return isinstance(value, dict)
+    if kind == "any":
+        return True
+    if kind == "string_map":
+        return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+    if kind == "string_list":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    raise AssertionError(kind)
+
+
+def _unknown(key: Any, known: list[str], path: Path, where: str) -> SchemaError:
+    close = difflib.get_close_matches(str(key), known, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"{where}: {', '.join(known)}"
+    return SchemaError(f"unknown key {key!r}", (*path, str(key)), hint)
+
+
+def _value(value: Any, kind: Any, path: Path) -> None:
+    if not _matches(value, kind, path):
+        raise SchemaError(f"{path[-1]} must be {_type_name(kind)}", path)
+
+
+def _object(value: dict[str, Any], keys: dict[str, Any], path: Path) -> None:
+    for key, item in value.items():
+        if key not in keys:
+            raise _unknown(key, list(keys), path, "keys")
+        _value(item, keys[key], (*path, key))
+
+
+# ---------------------------------------------------------------- building
+
+
+def scenario_from(data: Any, source: str | None = None) -> Scenario:
+    """A validated Scenario from a parsed file (SchemaError on the first problem)."""
+    if not isinstance(data, dict):
+        raise SchemaError("a scenario is an object with version, name and steps", ())
+    for key in data:
+        if key not in TOP:
+            raise _unknown(key, list(TOP), (), "top-level keys")
+    for required in ("version", "steps"):
+        if required not in data:
+            raise SchemaError(
+                f"missing {required!r}", (), "a scenario starts with `version: 1` and has steps"
+            )
+    for key, kind in TOP.items():
+        if key in data and kind != "steps":
+            _value(data[key], kind, (key,))
+    raw_steps = data["steps"]
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise SchemaError("steps must be a non-empty list of steps", ("steps",))
+    if len(raw_steps) > MAX_STEPS:
+        raise SchemaError(f"more than {MAX_STEPS} steps", ("steps",))
+    steps: list[Step] = []
+    for index, raw in enumerate(raw_steps):
+        steps.append(_step(raw, ("steps", index), [s.name for s in steps]))
+    name = data.get("name") or (source or "scenario")
+    return Scenario(
+        name=str(name),
+        steps=steps,
+        integration=data.get("integration"),
+        connection=data.get("connection"),
+        sync=data.get("sync"),
+        description=data.get("description"),
+        source=source,
+    )
+
+
+def _step(raw: Any, path: Path, earlier: list[str]) -> Step:
+    if not isinstance(raw, dict):
+        raise SchemaError(
+            "a step is an object with one of: " + ", ".join(STEP_KINDS),
+            path,
+            "e.g. `- sync: github-tickets`",
+        )
+    kinds = [k for k in raw if k in STEP_KINDS]
+    if len(kinds) != 1:
+        what = "several kinds: " + ", ".join(kinds) if kinds else "no kind"
+        raise SchemaError(
+            f"a step has exactly one of {', '.join(STEP_KINDS)} ({what})",
+            path,
+            "split it into one step per webhook" if kinds else None,
+        )
+    kind = kinds[0]
+    allowed = {**COMMON, **OPTIONS[kind]}
+    for key, item in raw.items():
+        if key == kind:
+            continue
+        if key not in allowed:
+            raise _unknown(key, [kind, *allowed], path, f"keys of a {kind} step")
+        _value(item, allowed[key], (*path, key))
+    _value(raw[kind], VALUES[kind], (*path, kind))
+    name = str(raw.get("name") or f"{len(earlier) + 1}. {kind}")
+    if name in earlier:
+        raise SchemaError(f"two steps are named {name!r}", (*path, "name"))
+    for text in references({k: v for k, v in raw.items() if k != "name"}):
+        try:
+            check_reference(text, earlier)
+        except RefError as exc:
+            raise SchemaError(str(exc), path) from None
+    if kind == "duplicate" and raw[kind] != "previous" and raw[kind] not in earlier:
+        close = difflib.get_close_matches(str(raw[kind]), earlier, n=1)
+        raise SchemaError(
+            f"duplicate: {raw[kind]!r} is not an earlier step",
+            (*path, kind),
+            f"did you mean {close[0]!r}?"
+            if close
+            else "write `previous` or an earlier step's name",
+        )
+    if kind == "api_fault":
+        _fault(raw[kind], (*path, kind))
+    options = {k: v for k, v in raw.items() if k in OPTIONS[kind]}
+    for key in ("connection", "integration"):
+        if key in raw:
+            options[key] = raw[key]
+    expect_raw = raw.get("expect") or {}
+    return Step(
+        kind=kind,
+        name=name,
+        value=raw[kind],
+        options=options,
+        expect=_expect(expect_raw),
+        explicit_status="status" in expect_raw,
+    )
+
+
+def _fault(value: dict[str, Any], path: Path) -> Fault:
+    if not any(k in value for k in ("status", "latency", "short_pages", "clear")):
+        raise SchemaError(
+            "api_fault needs status, latency, short_pages or clear",
+            path,
+            "e.g. {status: 500, times: 1}",
+        )
+    status = value.get("status")
+    if status is not None and not 400 <= status <= 599:
+        raise SchemaError("status must be an HTTP error status, 400 to 599", (*path, "status"))
+    times = value.get("times", 1)
+    if not 0 <= times <= 10_000:
+        raise SchemaError("times must be from 0 to 10000", (*path, "times"))
+    latency = value.get("latency")
+    from nango_cli.app.settings import parse_duration
+
+    return Fault(
+        status=status,
+        latency=parse_duration(latency) if latency is not None else None,
+        short_pages=value.get("short_pages"),
+        times=times,
+        clear=bool(value.get("clear")),
+    )
+
+
+def fault_of(step: Step) -> Fault:
+    return _fault(step.value, ())
+
+
+def _expect(raw: dict[str, Any]) -> Expect:
+    from nango_cli.app.settings import parse_duration
+
+    fetched_raw = raw.get("fetched")
+    fetched = None
+    if fetched_raw is True:
+        fetched = Fetched()
+    elif isinstance(fetched_raw, dict):
+        fetched = Fetched(
+            all_pages=bool(fetched_raw.get("all_pages")),
+            within=parse_duration(fetched_raw.get("within", 5)),
+        )
+    status = raw.get("status")
+    within = raw.get("within")
+    return Expect(
+        status=str(status) if status is not None else None,
+        fetched=fetched,
+        state=raw.get("state"),
+        within=parse_duration(within) if within is not None else None,
+        body_contains=raw.get("body_contains"),
+    )
+
+
+# ---------------------------------------------------------------- JSON Schema
+
+
+def _json_schema(kind: Any) -> dict[str, Any]:
+    if isinstance(kind, tuple):
+        return {"enum": list(kind)}
+    if isinstance(kind, list):
+        return {"anyOf": [_json_schema(k) for k in kind]}
+    if isinstance(kind, dict):
+        return {
+            "type": "object",
+            "properties": {k: _json_schema(v) for k, v in kind.items()},
+            "additionalProperties": False,
+        }
+    duration = {
+        "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": _DURATION_TEXT}]
+    }
+    schemas: dict[str, dict[str, Any]] = {
+        "string": {"type": "string"},
+        "null": {"type": "null"},
+        "integer": {"type": "integer"},
+        "boolean": {"type": "boolean"},
+        "duration": duration,
+        "status": {
+            "anyOf": [
+                {"type": "integer", "minimum": 100, "maximum": 599},
+                {"type": "string", "pattern": _STATUS_TEXT},
+            ]
+        },
+        "count": {
+            "anyOf": [
+                {"type": "integer", "minimum": 0},
+                {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
+            ]
+        },
+        "object": {"type": "object"},
+        "any": {},
+        "string_map": {"type": "object", "additionalProperties": {"type": "string"}},
+        "string_list": {"type": "array", "items": {"type": "string"}},
+    }
+    return schemas[kind]
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of scenario files, version 1."""
+    steps = []
+    for kind in STEP_KINDS:
+        properties = {kind: _json_schema(VALUES[kind])}
+        properties.update({k: _json_schema(v) for k, v in {**COMMON, **OPTIONS[kind]}.items()})
+        steps.append(
+            {
+                "title": f"a {kind} step",
+                "type": "object",
+                "required": [kind],
+                "properties": properties,
+                "additionalProperties": False,
+            }
+        )
+    top = {k: _json_schema(v) for k, v in TOP.items() if v != "steps"}
+    top["steps"] = {"type": "array", "minItems": 1, "items": {"oneOf": steps}}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "nango-hooks scenario, version 1",
+        "type": "object",
+        "required": ["version", "steps"],
+        "properties": top,
+        "additionalProperties": False,
+    }

@@ -1,0 +1,153 @@
+"""A step's webhooks: its options as `fire`'s (the same names), planned by the fire
+service, then signed as the step says (Nango's way, or a forgery to be refused)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from nango_cli.app import fire
+from nango_cli.app.bodies import FireOptions
+from nango_cli.app.scenarios.model import FORGERIES, Scenario, Step
+from nango_cli.app.settings import Settings
+from nango_cli.delivery.outbox import PlannedWebhook
+from nango_cli.errors import UsageError
+from nango_cli.protocol import serialization
+from nango_cli.protocol.webhooks import signed_headers
+
+# `sign` values fire signs itself; the others are signed here.
+_FIRE_SIGNS = ("both", "hmac-only", "legacy-only", "bad", "none")
+
+
+def fire_options(
+    step: Step, options: dict[str, Any], value: Any, scenario: Scenario, connection: str, url: str
+) -> FireOptions:
+    """The fire options of a webhook step (options and value with references resolved)."""
+    opts = FireOptions(
+        kind=step.kind,
+        connection_id=str(options.get("connection") or connection),
+        integration=options.get("integration") or scenario.integration,
+        urls=[url],
+        force=True,  # a scenario sends what it lists, whatever the send_* settings
+        control=False,  # the run judges forgeries against its genuine webhooks
+        circuit_breaker=False,
+        sign_mode=step.sign if step.sign in _FIRE_SIGNS else "both",
+    )
+    edits = options.get("set") or {}
+    opts.sets = [f"{path}={json.dumps(item)}" for path, item in edits.items()]
+    if step.kind == "sync":
+        _sync_options(opts, step, options, value, scenario)
+    elif step.kind == "auth":
+        opts.auth_operation = str(value)
+        opts.failed = bool(options.get("failed"))
+        opts.error_message = options.get("error_message")
+        opts.provider = options.get("provider")
+        opts.auth_mode = options.get("auth_mode")
+        opts.end_user_id = options.get("end_user_id")
+        opts.end_user_email = options.get("end_user_email")
+        opts.organization_id = options.get("organization_id")
+        opts.tags = dict(options.get("tags") or {})
+    elif step.kind == "forward":
+        opts.forward_body = serialization.serialize(value)
+        opts.forward_headers = list((options.get("headers") or {}).items())
+        opts.provider = options.get("provider")
+    elif step.kind == "async_action":
+        opts.result = None if value is True else value
+        opts.action_id = options.get("action_id")
+    elif step.kind == "body":
+        opts.raw_body = _body_bytes(value, scenario)
+        opts.connection_id = None
+        opts.integration = None
+    return opts
+
+
+def _sync_options(
+    opts: FireOptions, step: Step, options: dict[str, Any], value: Any, scenario: Scenario
+) -> None:
+    name = value if isinstance(value, str) else scenario.sync
+    if not name:
+        raise UsageError(
+            f"step {step.name!r}: which sync? write `sync: NAME`, or `sync: NAME` at the top"
+        )
+    opts.sync_name = name
+    counts = {}
+    for key in ("added", "updated", "deleted"):
+        given = options.get(key)
+        counts[key] = (
+            {None: given} if isinstance(given, int) else dict(given) if given is not None else {}
+        )
+    opts.added, opts.updated, opts.deleted = counts["added"], counts["updated"], counts["deleted"]
+    models = list(options.get("models") or [])
+    if not models:
+        # Models named by the counts, when the config and the project do not know the sync.
+        for by_model in counts.values():
+            models += [m for m in by_model if m is not None and m not in models]
+    opts.models = models
+    opts.sync_type = "INITIAL" if options.get("initial") else None
+    opts.failed = bool(options.get("failed"))
+    opts.error_message = options.get("error_message")
+    opts.modified_after = options.get("modified_after")
+    opts.variant = options.get("variant")
+    opts.seed = int(options.get("seed") or 0)
+
+
+def _body_bytes(value: Any, scenario: Scenario) -> bytes:
+    """An object, serialized as Nango would; or a file (next to the scenario) sent as is."""
+    if isinstance(value, dict):
+        return serialization.serialize(value)
+    base = Path(scenario.source).parent if scenario.source else Path.cwd()
+    path = base / str(value)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(
+            f"body file {path}: {exc.strerror or exc}",
+            hint="a body step's file is found next to the scenario file",
+        ) from None
+
+
+def plan_webhooks(opts: FireOptions, step: Step, settings: Settings) -> list[PlannedWebhook]:
+    """The step's webhooks, signed as it says (UsageError for a key the environment
+    lacks)."""
+    planned = fire.plan(opts, settings).webhooks
+    sign = step.sign
+    if sign in _FIRE_SIGNS:
+        if sign == "legacy-only":
+            for webhook in planned:
+                webhook.expect_rejection = True  # X-Nango-Signature alone: refuse it
+        return planned
+    key = {
+        "tampered": settings["signing_key"],
+        "secret-key": settings["secret_key"],
+        "previous-key": settings["previous_signing_key"],
+    }[sign]
+    if not key:
+        setting = {"secret-key": "secret_key", "previous-key": "previous_signing_key"}.get(
+            sign, "signing_key"
+        )
+        raise UsageError(
+            f"step {step.name!r}: sign {sign} needs the environment's {setting}",
+            hint=f"nango-hooks config set {setting} …, or drop the step",
+        )
+    signed = []
+    for webhook in planned:
+        headers = signed_headers(webhook.body, key)
+        body = webhook.body
+        if sign == "tampered":
+            # Signed, then changed: what a body altered in transit looks like.
+            changed = serialization.parse_json(body)
+            changed["connectionId"] = str(changed.get("connectionId", "")) + "-tampered"
+            body = serialization.serialize(changed)
+        forged = sign in FORGERIES
+        signed.append(
+            dataclasses.replace(
+                webhook,
+                body=body,
+                headers=headers,
+                negative=forged,
+                expect_rejection=forged,
+            )
+        )
+    return signed

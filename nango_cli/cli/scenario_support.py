@@ -1,0 +1,97 @@
+"""What `scenario run` and `check` share: which API stand-in the handler calls back,
+and the CI outputs (JUnit XML, GitHub's job summary)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from nango_cli.cli import output
+
+if TYPE_CHECKING:
+    from nango_cli.app.scenarios.reports import Suite
+    from nango_cli.app.scenarios.runner import ApiHandle
+    from nango_cli.app.settings import Settings
+
+JunitOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--junit",
+        metavar="PATH",
+        help="Write JUnit XML there (GitHub, GitLab and Jenkins test reporters read it).",
+        dir_okay=False,
+    ),
+]
+
+
+def running_api(explicit: str | None) -> tuple[str | None, str | None]:
+    """--api URL, else the `nango-hooks api` (or `dev`) running on this machine; with
+    the token of its internal endpoints when it is that one."""
+    from nango_cli.app import running
+    from nango_cli.cli.common import checked_url
+
+    found = running.running("api")
+    url = checked_url(explicit, "--api") if explicit else (str(found["url"]) if found else None)
+    token = None
+    if found and url and url.rstrip("/") == str(found["url"]).rstrip("/"):
+        token = str(found.get("token") or "") or None
+    return url, token
+
+
+@contextlib.contextmanager
+def api_for_run(
+    explicit: str | None, port: int | None, current: Settings, quiet: bool
+) -> Iterator[ApiHandle]:
+    """The API a scenario's handler calls back: --api URL, a running one, else one this
+    process serves on --api-port (the api_port setting: where `dev` serves it, so one
+    NANGO_HOST works for both)."""
+    from nango_cli.app.scenarios.remote_api import RunningApi
+
+    url, token = running_api(explicit)
+    if url is not None:
+        if not quiet:
+            output.err(f"Nango API: {url} (already running; the handler's NANGO_HOST)")
+        yield RunningApi(url, token)
+        return
+    from nango_cli.servers.api.handle import LocalApi
+    from nango_cli.support import paths
+
+    chosen = current["api_port"] if port is None else port
+    with LocalApi(
+        paths.history_db(),
+        port=chosen,
+        secret_key=current["secret_key"],
+        env=current.env,
+    ) as api:
+        if not quiet:
+            from nango_cli.app.settings import mask_secret
+
+            secret = current["secret_key"]
+            key = f"the {current.env} secret_key ({mask_secret(secret)})" if secret else "any"
+            output.err(f"Nango API: NANGO_HOST={api.url} (secret key: {key})")
+        yield api
+
+
+def ci_outputs(junit: Path | None, suites: list[Suite], title: str) -> None:
+    """--junit PATH, and GitHub's job summary when GITHUB_STEP_SUMMARY is set."""
+    from nango_cli.app.scenarios import reports
+    from nango_cli.errors import ConfigError
+
+    if junit is not None:
+        try:
+            reports.write_junit(junit, suites)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write {junit}: {exc.strerror or exc}", hint="check --junit's directory"
+            ) from None
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        try:
+            reports.append_github_summary(summary, suites, title)
+        except OSError as exc:
+            output.warn(f"cannot append to GITHUB_STEP_SUMMARY ({summary}): {exc}")

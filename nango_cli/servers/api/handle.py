@@ -1,0 +1,69 @@
+"""The API stand-in as a scenario runs it: served by this process on a thread of its
+own (`scenario run`, the pytest plugin), over its own connection to the store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+from nango_cli.app.scenarios.model import Fault
+from nango_cli.servers.api.server import ApiOptions, ApiServer
+from nango_cli.servers.skeleton import Notice
+from nango_cli.servers.threaded import ServerThread
+from nango_cli.storage.webhooks import Store
+
+
+class LocalApi:
+    """`with LocalApi(store_path, port, secret_key) as api:` serves at `api.url`."""
+
+    def __init__(
+        self,
+        store_path: Path,
+        port: int = 0,
+        secret_key: str | Callable[[], str | None] | None = None,
+        env: str = "dev",
+        host: str = "127.0.0.1",
+        on_notice: Callable[[Notice], None] | None = None,
+        port_flag: str = "--api-port",
+    ) -> None:
+        self.store = Store(store_path)
+        self.server = ApiServer(
+            ApiOptions(host=host, port=port, secret_key=secret_key, env=env),
+            self.store,
+            on_notice=on_notice,
+        )
+        self.server.port_flag = port_flag
+        self.thread = ServerThread(self.server)
+        self.url = ""
+
+    def apply_fault(self, fault: Fault) -> None:
+        faults = self.server.faults
+        if fault.clear:
+            faults.clear()
+        if fault.status is not None:
+            faults.fail(fault.status, fault.times)
+        if fault.latency is not None:
+            faults.delay(fault.latency, fault.times)
+        if fault.short_pages is not None:
+            faults.set_short_pages(fault.short_pages)
+
+    def __enter__(self) -> LocalApi:
+        try:
+            self.thread.start()
+        except BaseException:
+            self.store.close()
+            raise
+        self.url = self.thread.url
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.thread.stop()
+        finally:
+            self.store.close()
