@@ -91,8 +91,8 @@ class RunningListener(_Running[Listener]):
 
 
 class RunningApi(_Running[ApiServer]):
-    """The API stand-in: `.url`, `.secret_key` (None: any bearer), `.faults`, and the
-    calls a handler made (`.requests()`)."""
+    """The API stand-in: `.url`, `.secret_key` (None: any bearer), faults (`.fault()`,
+    `.latency()`, `.short_pages()`), and the calls a handler made (`.requests()`)."""
 
     @property
     def secret_key(self) -> str | None:
@@ -105,6 +105,19 @@ class RunningApi(_Running[ApiServer]):
     @property
     def token(self) -> str:
         return self.server.options.internal_token
+
+    def fault(self, status: int = 500, times: int = 1) -> None:
+        """The next `times` records requests fail with `status`, as Nango's would."""
+        self.server.faults.fail(status, times)
+
+    def latency(self, seconds: float, times: int = 1) -> None:
+        """The next `times` records requests are answered `seconds` late."""
+        self.server.faults.delay(seconds, times)
+
+    def short_pages(self, on: bool = True) -> None:
+        """Pages shorter than `limit` that still carry a `next_cursor` (as Nango's
+        response-size budget produces): a handler must page until it is null."""
+        self.server.faults.set_short_pages(on)
 
     def requests(self, path: str | None = None) -> list[ApiRequest]:
         """The requests answered so far (oldest first), optionally only those to `path`

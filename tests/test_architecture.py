@@ -24,7 +24,14 @@ MODULES = sorted(PACKAGE.rglob("*.py"))
 # __main__ is the entry point: it starts the CLI, so it is not core.
 CORE = [p for p in MODULES if p.relative_to(PACKAGE).parts[0] != "cli" and p.name != "__main__.py"]
 COMMANDS = sorted((PACKAGE / "cli").glob("*_cmd.py"))
-TOP_LEVEL = {"__init__.py", "__main__.py", "errors.py", "testing.py", "pytest_plugin.py"}
+TOP_LEVEL = {
+    "__init__.py",
+    "__main__.py",
+    "errors.py",
+    "testing.py",
+    "testkit.py",
+    "pytest_plugin.py",
+}
 
 # What each layer may import from the package (besides itself, errors and support).
 ALLOWED: dict[str, set[str]] = {

@@ -393,12 +393,18 @@ def sync_change(body: dict[str, Any]) -> Any:
 def _generators(opts: FireOptions, settings: Settings, models: set[str]) -> dict[str, Any]:
     """A record generator for each of `models` the project describes."""
     from nango_cli.app import project
-    from nango_cli.protocol.fakedata import Generator, SchemaTooLarge
 
     try:
         found = project.discover(opts.project or settings["project"])
     except (ConfigError, UsageError):
         return {}
+    return project_generators(found, models)
+
+
+def project_generators(found: Any, models: set[str]) -> dict[str, Any]:
+    """Record generators for the `models` a discovered project describes."""
+    from nango_cli.protocol.fakedata import Generator, SchemaTooLarge
+
     made = {}
     for name in sorted(models & set(found.models)):
         try:

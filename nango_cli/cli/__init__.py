@@ -48,6 +48,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Check a body against a signature (exit 5 if not valid).",
     ),
     "sign": ("signature_cmd:sign_app", "Print the headers Nango would send with a body."),
+    "vectors": (
+        "vectors_cmd",
+        "Print signature test vectors for webhook verifiers in any language.",
+    ),
     "history": ("history_cmd", "Browse, inspect, export and import recorded webhooks."),
     "config": ("config_cmd", "Show and change settings: URLs, keys, retries, environments."),
     "completions": ("completions_cmd", "Print the shell completion script for bash, zsh or fish."),

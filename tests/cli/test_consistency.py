@@ -76,6 +76,8 @@ def _commands(tmp_path: Path, receiver: Receiver) -> list[tuple[list[str], bool]
         (["completions", "bash"], True),
         (["completions", "tcsh"], False),
         (["scenario", "schema"], True),
+        (["vectors"], True),
+        (["vectors", "-o", str(tmp_path)], False),
         (["scenario", "init", "-o", str(tmp_path / "starter.yaml")], True),
         (["scenario", "run", str(tmp_path / "missing.yaml")], False),
         (["scenario", "record", "--since", "1h", "-o", str(tmp_path / "rec.yaml")], True),
