@@ -149,3 +149,15 @@ def test_crash_mid_write_leaves_the_old_file_whole(
         file.save()
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["c.toml"]  # no temp file left behind
+
+
+def test_every_setting_is_a_typed_attribute(tmp_path) -> None:
+    """`settings.timeout` (a float to mypy) instead of `settings["timeout"]` (Any)."""
+    from nango_cli.app.config_file import ConfigFile
+    from nango_cli.app.settings import SETTINGS, Settings, _Typed, resolve
+
+    typed = {name for name, value in vars(Settings).items() if isinstance(value, _Typed)}
+    assert typed == set(SETTINGS)
+    settings = resolve(ConfigFile.load(tmp_path / "config.toml"), None, {"timeout": 5.0}, {})
+    assert settings.timeout == 5.0 == settings["timeout"]
+    assert settings.api_port == 3003 and settings.signing_key is None

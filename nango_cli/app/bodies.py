@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from nango_cli.app.settings import Settings
 from nango_cli.errors import ConfigError, NotFoundError, UsageError
-from nango_cli.protocol import bodies, edits, serialization, vocabulary
+from nango_cli.protocol import bodies, serialization, vocabulary
 from nango_cli.support import timefmt
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def resolve_sync(opts: FireOptions, settings: Settings, notes: list[str]) -> tup
             models = models or list(found.models)
         elif sync is None:
             _unknown_sync(opts.sync_name, [*settings.file.syncs(), *known])
-    integration = integration or settings["provider_config_key"]
+    integration = integration or settings.provider_config_key
     if not integration:
         raise UsageError(
             f"sync {opts.sync_name!r} has no integration",
@@ -290,7 +290,7 @@ def _from_project(
     """The sync as the project declares it (when it does), and every sync it declares."""
     from nango_cli.app import project
 
-    found_project = project.discover(opts.project or settings["project"])
+    found_project = project.discover(opts.project or settings.project)
     found = found_project.syncs.get(opts.sync_name or "")
     if found_project.source and found:
         notes.append(
@@ -302,11 +302,11 @@ def _from_project(
 
 def connection_for(opts: FireOptions, settings: Settings, notes: list[str]) -> str:
     # Unset, the documented default (README); each sent webhook's line names it.
-    return str(opts.connection_id or settings["connection_id"] or DEFAULT_CONNECTION_ID)
+    return str(opts.connection_id or settings.connection_id or DEFAULT_CONNECTION_ID)
 
 
 def _integration(opts: FireOptions, settings: Settings, what: str) -> str:
-    integration = opts.integration or settings["provider_config_key"]
+    integration = opts.integration or settings.provider_config_key
     if not integration:
         raise UsageError(
             f"{what} needs an integration (providerConfigKey)",
@@ -406,6 +406,10 @@ def build(opts: FireOptions, settings: Settings, notes: list[str]) -> Built:
                 built = Built([serialization.parse_json(raw)], raw=raw)
             except ValueError:
                 built = Built([None], raw=raw)
+    if not (opts.sets or opts.new_fields):
+        return built
+    from nango_cli.protocol import edits  # only for --set: its parser is not free
+
     changes = edits.parse_edits(opts.sets, opts.new_fields)
     if changes:
         built.bodies = [edits.apply_edits(b, changes) for b in built.bodies]

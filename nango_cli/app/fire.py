@@ -25,7 +25,7 @@ from nango_cli.delivery.outbox import AttemptEvent, DeliveryPlan, PlannedWebhook
 from nango_cli.delivery.transport import Sender, TLSOptions
 from nango_cli.errors import ConfigError, UsageError
 from nango_cli.protocol import serialization, signatures
-from nango_cli.protocol.webhooks import signed_headers
+from nango_cli.protocol.headers import signed_headers
 from nango_cli.support.timefmt import normalized, now_timestamp
 
 if TYPE_CHECKING:
@@ -112,14 +112,14 @@ def _skip_reason(opts: FireOptions, settings: Settings, built_bodies: list[Any])
             isinstance(b, dict) and all(v == 0 for v in b.get("responseResults", {}).values())
             for b in built_bodies
         )
-        if empty and not settings["send_empty_syncs"]:
+        if empty and not settings.send_empty_syncs:
             return "empty sync webhooks are off in this environment (send_empty_syncs)"
-    if opts.kind == "sync" and opts.failed and not settings["send_sync_errors"]:
+    if opts.kind == "sync" and opts.failed and not settings.send_sync_errors:
         return "sync error webhooks are off in this environment (send_sync_errors)"
     if opts.kind == "auth":
-        if opts.auth_operation == "creation" and not settings["send_auth_creation"]:
+        if opts.auth_operation == "creation" and not settings.send_auth_creation:
             return "auth creation webhooks are off in this environment (send_auth_creation)"
-        if opts.auth_operation == "deletion" and not settings["send_connection_deletions"]:
+        if opts.auth_operation == "deletion" and not settings.send_connection_deletions:
             return (
                 "connection deletion webhooks are off in this environment "
                 "(send_connection_deletions)"
@@ -127,9 +127,9 @@ def _skip_reason(opts: FireOptions, settings: Settings, built_bodies: list[Any])
         if opts.auth_operation == "refresh":
             if not opts.failed:
                 return "Nango sends refresh webhooks only when a refresh fails (add --failed)"
-            if not settings["send_refresh_errors"]:
+            if not settings.send_refresh_errors:
                 return "refresh error webhooks are off in this environment (send_refresh_errors)"
-    if opts.kind == "async_action" and not settings["send_async_actions"]:
+    if opts.kind == "async_action" and not settings.send_async_actions:
         return "async action webhooks are off in this environment (send_async_actions)"
     return None
 
@@ -142,7 +142,7 @@ def plan(opts: FireOptions, settings: Settings, tls: TLSOptions | None = None) -
         )
     notes: list[str] = []
     built = bodies.build(opts, settings, notes)
-    key = settings["signing_key"]
+    key = settings.signing_key
     webhooks = []
     for body in built.bodies:
         data = built.raw if built.raw is not None else serialization.serialize(body, notes)
@@ -395,7 +395,7 @@ def _generators(opts: FireOptions, settings: Settings, models: set[str]) -> dict
     from nango_cli.app import project
 
     try:
-        found = project.discover(opts.project or settings["project"])
+        found = project.discover(opts.project or settings.project)
     except (ConfigError, UsageError):
         return {}
     return project_generators(found, models)

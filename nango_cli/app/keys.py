@@ -11,9 +11,9 @@ def key_ring(settings: Settings, with_others: bool = True) -> KeyRing:
     key, and the other environments' signing keys by name, so a webhook signed with
     `prod`'s key is named as such."""
     return KeyRing(
-        current=settings["signing_key"],
-        previous=settings["previous_signing_key"],
-        secret=settings["secret_key"],
+        current=settings.signing_key,
+        previous=settings.previous_signing_key,
+        secret=settings.secret_key,
         others=other_keys(settings) if with_others else (),
     )
 
@@ -21,7 +21,7 @@ def key_ring(settings: Settings, with_others: bool = True) -> KeyRing:
 def other_keys(settings: Settings) -> tuple[tuple[str, str], ...]:
     """Signing keys of the other environments (and of [defaults]), by name."""
     found: list[tuple[str, str]] = []
-    current = settings["signing_key"]
+    current = settings.signing_key
     file = settings.file
     for env in file.environments():
         key = file.env_table(env).get("signing_key")

@@ -184,7 +184,7 @@ def plan(
 
     webhooks, notes = prepare(
         sources,
-        settings["signing_key"],
+        settings.signing_key,
         lambda connection: list(to) if to else settings.targets_for(connection),
         resign,
         list(sets or []),

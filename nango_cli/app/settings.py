@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar, overload
 
 from nango_cli.errors import ConfigError, UsageError
 
@@ -352,14 +352,64 @@ class Resolved(NamedTuple):
     source: str
 
 
+T = TypeVar("T")
+
+
+class _Typed(Generic[T]):
+    """A setting read as a typed attribute (`settings.timeout` is a float): the code
+    that uses settings is type-checked, where `settings["timeout"]` is Any."""
+
+    name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> _Typed[T]: ...
+    @overload
+    def __get__(self, obj: Settings, owner: type) -> T: ...
+    def __get__(self, obj: Settings | None, owner: type) -> Any:
+        if obj is None:
+            return self
+        return obj.values[self.name].value
+
+
 @dataclass
 class Settings:
-    """The effective settings of one environment."""
+    """The effective settings of one environment: each setting a typed attribute
+    (`settings.signing_key`); `settings[name]` for a name known only at run time."""
 
     env: str
     env_source: str
     file: ConfigFile
     values: dict[str, Resolved]
+
+    url = _Typed[str | None]()
+    secondary_url = _Typed[str | None]()
+    signing_key = _Typed[str | None]()
+    previous_signing_key = _Typed[str | None]()
+    secret_key = _Typed[str | None]()
+    connection_id = _Typed[str | None]()
+    provider_config_key = _Typed[str | None]()
+    retry_policy = _Typed[str]()
+    retries = _Typed[int | None]()
+    circuit_breaker = _Typed[bool]()
+    circuit_breaker_failures = _Typed[int]()
+    circuit_breaker_window = _Typed[float]()
+    circuit_breaker_cooldown = _Typed[float]()
+    timeout = _Typed[float]()
+    send_empty_syncs = _Typed[bool]()
+    send_sync_errors = _Typed[bool]()
+    send_auth_creation = _Typed[bool]()
+    send_refresh_errors = _Typed[bool]()
+    send_connection_deletions = _Typed[bool]()
+    send_async_actions = _Typed[bool]()
+    listen_host = _Typed[str]()
+    listen_port = _Typed[int]()
+    listen_path = _Typed[str | None]()
+    api_port = _Typed[int]()
+    ui_port = _Typed[int]()
+    project = _Typed[str | None]()
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name].value

@@ -107,9 +107,9 @@ def api(
 
     options = ApiOptions(
         host=host,
-        port=current["api_port"] if port is None else port,
+        port=current.api_port if port is None else port,
         # Read afresh for each request: a secret key set after the start applies at once.
-        secret_key=lambda: live()["secret_key"],
+        secret_key=lambda: live().secret_key,
         env=current.env,
         on_trigger=_trigger(live, printer) if fire_on_trigger else None,
         allowed_hosts=tuple(allow_host or ()),
@@ -142,7 +142,7 @@ def _banner(url: str, current: Any) -> None:
     from nango_cli.app.settings import mask_secret
 
     output.err(Styled(f"Nango API on {url}", "bold"))
-    key = current["secret_key"]
+    key = current.secret_key
     if key:
         output.err(
             f"requests must carry Authorization: Bearer <the {current.env} secret_key> "

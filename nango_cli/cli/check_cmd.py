@@ -123,11 +123,11 @@ def check(
     only_names, skipped = _names(only), set(_names(skip))
     current = settings(state, delivery_flags(retry_policy, None, timeout))
     explicit_url = checked_url(url, "URL") if url else None
-    if not explicit_url and not current["url"] and not current.file.connection_urls():
+    if not explicit_url and not current.url and not current.file.connection_urls():
         raise ConfigError(
             "no handler URL to check", hint="pass URL, or `nango-hooks config set-url`"
         )
-    if not current["signing_key"]:
+    if not current.signing_key:
         raise ConfigError(
             f"check signs webhooks, and environment {current.env!r} has no signing key",
             hint="set it with `nango-hooks config set-key`",
@@ -146,21 +146,21 @@ def check(
     api_url, api_token = running_api(api)
     target = CheckTarget(
         url=target_url,
-        key=current["signing_key"],
+        key=current.signing_key,
         env=current.env,
         sync_name=sync_name,
         integration=sync_integration,
         models=models,
         connection_id=connection_id,
-        timeout=float(current["timeout"]),
-        policy=current["retry_policy"],
+        timeout=float(current.timeout),
+        policy=current.retry_policy,
         tls=tls_options(ca_cert, insecure),
-        previous_key=current["previous_signing_key"],
-        secret_key=current["secret_key"],
+        previous_key=current.previous_signing_key,
+        secret_key=current.secret_key,
         end_user=not no_end_user,
         api_url=api_url,
         api_token=api_token,
-        api_key=current["secret_key"],
+        api_key=current.secret_key,
         breaker=breaker_for(current),
     )
     chosen = only_names or available(target)
@@ -217,7 +217,7 @@ def _sync_for_check(
     notes: list[str] = []
     if name is None:
         name = "github-tickets"
-        integration = integration or current["provider_config_key"] or "github"
+        integration = integration or current.provider_config_key or "github"
         models = models or ["GithubTicket"]
         notes.append(
             f"no sync in the config or the project: checking with an example one ({name}, "
@@ -263,7 +263,7 @@ def _default_sync(current: "Settings", project: str | None) -> str | None:
     configured = current.file.syncs()
     if configured:
         return next(iter(configured))
-    found = projects.discover(project or current["project"])
+    found = projects.discover(project or current.project)
     return next(iter(found.syncs), None)
 
 

@@ -256,7 +256,7 @@ def set_key(
         table = file.table_for_write(target)
         rotated = None
         if rotate:
-            current = resolve(file, state.env)["signing_key"]
+            current = resolve(file, state.env).signing_key
             if not current:
                 raise UsageError(
                     f"nothing to rotate: {_where(target)} has no signing key yet",

@@ -88,9 +88,9 @@ def dev(
         printer.submit(out, line)
 
     ports = DevPorts(
-        api=current["api_port"] if api_port is None else api_port,
-        listen=current["listen_port"] if listen_port is None else listen_port,
-        ui=current["ui_port"] if ui_port is None else ui_port,
+        api=current.api_port if api_port is None else api_port,
+        listen=current.listen_port if listen_port is None else listen_port,
+        ui=current.ui_port if ui_port is None else ui_port,
     )
     with open_store() as store:
         servers = DevServers(live, store, ports, on_event, on_request, forward=not no_forward)
@@ -127,7 +127,7 @@ def _banner(urls: "DevUrls", current: "Settings", forward_to: str | None) -> Non
     output.err("")
     output.err(Styled("Set in your handler:", "bold"))
     output.err(f"  NANGO_HOST={urls.api}")
-    secret = current["secret_key"]
+    secret = current.secret_key
     if secret:
         output.err(f"  NANGO_SECRET_KEY=<the {env} secret_key, {mask_secret(secret)}>")
     else:
@@ -135,12 +135,12 @@ def _banner(urls: "DevUrls", current: "Settings", forward_to: str | None) -> Non
             "  NANGO_SECRET_KEY=<anything: no secret_key is set; "
             "nango-hooks config set-key --secret KEY requires one>"
         )
-    key = current["signing_key"]
+    key = current.signing_key
     if key:
         output.err(f"  the webhook signing key: the {env} signing_key ({mask_secret(key)})")
     else:
         output.err("  the webhook signing key: none yet (nango-hooks config set-key)")
-    handler = current["url"]
+    handler = current.url
     output.err(
         f"Webhooks go to your handler at {handler} (the {env} url)"
         if handler

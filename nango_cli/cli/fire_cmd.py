@@ -231,7 +231,7 @@ def fire(
     if count is not None and not dry_run:
         from nango_cli.cli import load_view
 
-        load_view.run(fire_plan, state, current["signing_key"], count, concurrency, rate, sign)
+        load_view.run(fire_plan, state, current.signing_key, count, concurrency, rate, sign)
     elif dry_run:
         views.show_dry_run(fire_plan, state.json)
     else:

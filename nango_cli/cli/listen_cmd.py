@@ -277,7 +277,7 @@ def listen(
     if external:
         if not forward_to:
             raise UsageError("--external needs --forward-to APP_URL", hint="the app to forward to")
-        if not current["signing_key"]:
+        if not current.signing_key:
             from nango_cli.errors import ConfigError
 
             raise ConfigError(
@@ -291,16 +291,16 @@ def listen(
             raise UsageError("--external forwards as one connection", hint="give --connection once")
         external_connection = connection[0]
     options = ListenOptions(
-        host=host or current["listen_host"],
-        port=current["listen_port"] if port is None else port,
-        path=path or current["listen_path"],
+        host=host or current.listen_host,
+        port=current.listen_port if port is None else port,
+        path=path or current.listen_path,
         keys=live.keys(),
         status=status,
         fail_first=fail_first,
         delay=delay,
         reject_invalid=reject_invalid,
         forward_to=checked_url(forward_to, "--forward-to") if forward_to else None,
-        forward_timeout=float(current["timeout"]),
+        forward_timeout=float(current.timeout),
         **asdict(server_limits(max_body, body_budget, max_connections, idle_timeout, body_timeout)),
         count=count,
         timeout=timeout,
@@ -313,7 +313,7 @@ def listen(
             connections=() if external else tuple(connection or ()),
         ),
         external=external,
-        integration=integration or current["provider_config_key"] or external,
+        integration=integration or current.provider_config_key or external,
         connection_id=external_connection,
         trigger_sync=trigger_sync,
         allowed_hosts=tuple(allow_host or ()),

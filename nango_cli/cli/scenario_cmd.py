@@ -99,13 +99,13 @@ def run_scenarios(
     # Every file is read first: a mistake in the last is found before anything is sent.
     scenarios: list[Scenario] = [scenario_files.load(path) for path in files]
     current = settings(state)
-    target = checked_url(url) if url else current["url"]
+    target = checked_url(url) if url else current.url
     if not target:
         raise ConfigError(
             "no handler URL to run scenarios against",
             hint="pass --url URL, or `nango-hooks config set-url URL`",
         )
-    if not current["signing_key"]:
+    if not current.signing_key:
         raise ConfigError(
             f"scenarios sign webhooks, and environment {current.env!r} has no signing key",
             hint="set it with `nango-hooks config set-key`",
@@ -192,7 +192,7 @@ def init(
         if sync.integration and sync.models:
             syncs[name] = (sync.integration, list(sync.models))
     if not syncs:
-        found = project.discover(current["project"])
+        found = project.discover(current.project)
         for name, info in found.syncs.items():
             syncs[name] = (info.integration, list(info.models))
     if out.exists() and not force:

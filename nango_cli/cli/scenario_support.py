@@ -61,17 +61,17 @@ def api_for_run(
     from nango_cli.servers.api.handle import LocalApi
     from nango_cli.support import paths
 
-    chosen = current["api_port"] if port is None else port
+    chosen = current.api_port if port is None else port
     with LocalApi(
         paths.history_db(),
         port=chosen,
-        secret_key=current["secret_key"],
+        secret_key=current.secret_key,
         env=current.env,
     ) as api:
         if not quiet:
             from nango_cli.app.settings import mask_secret
 
-            secret = current["secret_key"]
+            secret = current.secret_key
             key = f"the {current.env} secret_key ({mask_secret(secret)})" if secret else "any"
             output.err(f"Nango API: NANGO_HOST={api.url} (secret key: {key})")
         yield api

@@ -36,7 +36,7 @@ def _keys(ctx: typer.Context, key: str | None, env: str | None, json_output: boo
     if key:
         return KeyRing(current=key)
     current = settings(state)
-    if not current["signing_key"]:
+    if not current.signing_key:
         raise ConfigError(
             f"no signing key for environment {current.env!r}",
             hint="pass --key, or set one with `nango-hooks config set-key`",
@@ -123,7 +123,7 @@ def sign(
     from nango_cli.cli.common import checked_url
     from nango_cli.errors import UsageError
     from nango_cli.protocol import serialization
-    from nango_cli.protocol.webhooks import signed_headers
+    from nango_cli.protocol.headers import signed_headers
 
     keys = _keys(ctx, key, env, json_output)
     body = read_input(source, "sign")

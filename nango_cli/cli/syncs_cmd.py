@@ -32,7 +32,7 @@ def syncs(
 
     state = use(ctx, env, json_output)
     current = settings(state)
-    found = projects.discover(project or current["project"])
+    found = projects.discover(project or current.project)
     rows: list[dict[str, Any]] = [
         {**s.to_dict(), "source": str(found.source)} for s in found.syncs.values()
     ]

@@ -80,7 +80,7 @@ def ui(
 
     options = UiOptions(
         host,
-        current["ui_port"] if port is None else port,
+        current.ui_port if port is None else port,
         allowed_hosts=tuple(allow_host or ()),
         limits=server_limits(max_body, body_budget, max_connections, idle_timeout, body_timeout),
     )

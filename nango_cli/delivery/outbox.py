@@ -13,9 +13,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from nango_cli.delivery.breaker import CircuitBreaker
 from nango_cli.delivery.records import (
     DELIVERED,
     FAILED,
@@ -28,6 +27,10 @@ from nango_cli.delivery.records import (
 from nango_cli.delivery.retry import DeliveryResult, RetryPolicy, delivery_steps, run_steps
 from nango_cli.delivery.transport import Sender, TLSOptions
 from nango_cli.support.timefmt import now_timestamp
+
+if TYPE_CHECKING:
+    # Only a type here: the breaker is built where a plan needs one (app/plans.py).
+    from nango_cli.delivery.breaker import CircuitBreaker
 
 
 class Journal(Protocol):

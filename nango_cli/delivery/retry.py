@@ -11,12 +11,15 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, NamedTuple, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, get_args
 
 from nango_cli.delivery.attempts import refused_attempt
-from nango_cli.delivery.breaker import CircuitBreaker
 from nango_cli.delivery.records import AttemptRecord
 from nango_cli.protocol import vocabulary
+
+if TYPE_CHECKING:
+    # Only a type here: the breaker is built where a plan needs one (app/plans.py).
+    from nango_cli.delivery.breaker import CircuitBreaker
 
 PolicyName = Literal["docs", "server", "none"]
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Final
 
+from nango_cli.errors import UsageError
 from nango_cli.protocol import vocabulary
+from nango_cli.protocol.signatures import SIGN_MODES, signature_headers
 
 # Headers that describe one hop of a request, not the webhook: never replayed or
 # proxied as they were (the sender computes its own).
@@ -60,3 +62,23 @@ def check_header_values(headers: Mapping[str, str]) -> str | None:
         if any(not (ord(c) == 9 or 32 <= ord(c) <= 126 or 128 <= ord(c) <= 255) for c in value):
             return f"header {name!r} has a value with characters HTTP cannot carry"
     return None
+
+
+def signed_headers(
+    body: bytes,
+    signing_key: str | None,
+    sign: str = "both",
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Nango's wire headers and the signatures for `body`, over `extra` headers (an
+    external API's, for a forward): names compare without case, and Nango's own win."""
+    if sign not in SIGN_MODES:
+        raise UsageError(f"invalid sign mode {sign!r}", hint="use one of: " + ", ".join(SIGN_MODES))
+    if not signing_key and sign != "none":
+        raise UsageError(
+            "signing_key is required to sign a webhook",
+            hint="pass the environment's webhook signing key, or sign='none'",
+        )
+    return merge_headers(
+        extra or {}, wire_headers(), signature_headers(signing_key or "", body, sign)
+    )

@@ -14,9 +14,8 @@ from typing import Any, Literal
 
 from nango_cli.errors import UsageError
 from nango_cli.protocol import bodies, vocabulary
-from nango_cli.protocol.headers import merge_headers, wire_headers
+from nango_cli.protocol.headers import signed_headers
 from nango_cli.protocol.serialization import parse_json, serialize
-from nango_cli.protocol.signatures import SIGN_MODES, signature_headers
 
 SignMode = Literal["both", "none", "bad", "legacy-only", "hmac-only"]
 
@@ -53,26 +52,6 @@ class SignedWebhook:
     @property
     def integration(self) -> str | None:
         return self._field("providerConfigKey")
-
-
-def signed_headers(
-    body: bytes,
-    signing_key: str | None,
-    sign: str = "both",
-    extra: Mapping[str, str] | None = None,
-) -> dict[str, str]:
-    """Nango's wire headers and the signatures for `body`, over `extra` headers (an
-    external API's, for a forward): names compare without case, and Nango's own win."""
-    if sign not in SIGN_MODES:
-        raise UsageError(f"invalid sign mode {sign!r}", hint="use one of: " + ", ".join(SIGN_MODES))
-    if not signing_key and sign != "none":
-        raise UsageError(
-            "signing_key is required to sign a webhook",
-            hint="pass the environment's webhook signing key, or sign='none'",
-        )
-    return merge_headers(
-        extra or {}, wire_headers(), signature_headers(signing_key or "", body, sign)
-    )
 
 
 def sign_webhook(

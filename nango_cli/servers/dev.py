@@ -43,13 +43,13 @@ class DevServers:
     ) -> None:
         settings = live()
         self.live = live
-        handler_url = settings["url"] if forward else None
+        handler_url = settings.url if forward else None
         self.listener = Listener(
             ListenOptions(
                 port=ports.listen,
                 keys=live.keys(),
                 forward_to=handler_url,
-                forward_timeout=float(settings["timeout"]),
+                forward_timeout=float(settings.timeout),
                 env=settings.env,
             ),
             store,
@@ -60,7 +60,7 @@ class DevServers:
         self.api = ApiServer(
             ApiOptions(
                 port=ports.api,
-                secret_key=lambda: live()["secret_key"],
+                secret_key=lambda: live().secret_key,
                 env=settings.env,
             ),
             store,

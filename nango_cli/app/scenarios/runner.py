@@ -238,7 +238,7 @@ class ScenarioRunner:
         return DeliveryPlan(
             webhooks=webhooks,
             policy=make_policy("none"),
-            timeout=float(self.t.settings["timeout"]),
+            timeout=float(self.t.settings.timeout),
             env=self.t.settings.env,
             tls=self.t.tls,
         )

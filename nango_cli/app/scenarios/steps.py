@@ -15,7 +15,7 @@ from nango_cli.app.settings import Settings
 from nango_cli.delivery.outbox import PlannedWebhook
 from nango_cli.errors import UsageError
 from nango_cli.protocol import serialization
-from nango_cli.protocol.webhooks import signed_headers
+from nango_cli.protocol.headers import signed_headers
 
 # `sign` values fire signs itself; the others are signed here.
 _FIRE_SIGNS = ("both", "hmac-only", "legacy-only", "bad", "none")
@@ -119,9 +119,9 @@ def plan_webhooks(opts: FireOptions, step: Step, settings: Settings) -> list[Pla
                 webhook.expect_rejection = True  # X-Nango-Signature alone: refuse it
         return planned
     key = {
-        "tampered": settings["signing_key"],
-        "secret-key": settings["secret_key"],
-        "previous-key": settings["previous_signing_key"],
+        "tampered": settings.signing_key,
+        "secret-key": settings.secret_key,
+        "previous-key": settings.previous_signing_key,
     }[sign]
     if not key:
         setting = {"secret-key": "secret_key", "previous-key": "previous_signing_key"}.get(

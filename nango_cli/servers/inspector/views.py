@@ -159,10 +159,10 @@ def detail(store: Store, webhook_id: str, settings: Settings) -> dict[str, Any]:
         "attempts": [a.to_dict() for a in webhook.attempts],
         "meta": {k: v for k, v in webhook.meta.items() if k != "verdicts"},
         "api_calls": [r.to_dict() for r in _api_calls(store, webhook)],
-        "curl": curl(webhook, settings["url"]),
+        "curl": curl(webhook, settings.url),
         # The page puts the URL typed in the replay field before these.
         "curl_options": curl_options(webhook),
-        "curl_target": (webhook.targets[0] if webhook.targets else settings["url"]) or None,
+        "curl_target": (webhook.targets[0] if webhook.targets else settings.url) or None,
         "notes": _nango_notes(fields),
     }
     return data
