@@ -10,6 +10,7 @@ read get a plain value of the right type. Clearly fake: example.com addresses,
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from collections.abc import Callable
@@ -45,6 +46,7 @@ _MAX_DEPTH = 6
 # left empty; and one record has at most this many values: a small project file whose
 # models reference each other (8 fields each) would otherwise describe millions.
 _MAX_NESTING = 2
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 MAX_VALUES = 20_000
 
 
@@ -52,10 +54,13 @@ class SchemaTooLarge(ValueError):
     """A model whose records would be too large to make (its references fan out)."""
 
 
-def _words(name: str) -> list[str]:
-    """`createdAt`, `created_at`, `CreatedAt` -> ["created", "at"]."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name).replace("_", " ").replace("-", " ")
-    return [w for w in spaced.lower().split() if w]
+@functools.lru_cache(maxsize=4096)
+def _words(name: str) -> tuple[str, ...]:
+    """`createdAt`, `created_at`, `CreatedAt` -> ("created", "at"). Cached: every record
+    asks again for the same few field names (10,000 records spent a third of their
+    time here)."""
+    spaced = _CAMEL.sub(r"\1 \2", name).replace("_", " ").replace("-", " ")
+    return tuple(w for w in spaced.lower().split() if w)
 
 
 def _timestamp(rng: random.Random) -> str:
@@ -73,9 +78,10 @@ def _times(record: dict[str, Any], starts: tuple[str, ...]) -> list[str]:
     """Top-level timestamp fields (`…At`, `…_at`) whose name starts with one of `starts`."""
     found = []
     for key, value in record.items():
+        if not (isinstance(value, str) and len(value) == 24 and value.endswith("Z")):
+            continue
         words = _words(key)
-        stamp = isinstance(value, str) and len(value) == 24 and value.endswith("Z")
-        if stamp and len(words) >= 2 and words[-1] == "at" and words[0] in starts:
+        if len(words) >= 2 and words[-1] == "at" and words[0] in starts:
             found.append(key)
     return found
 
@@ -243,9 +249,9 @@ class Generator:
             return lambda rng, number: (
                 f"{rng.choice(_FIRST).lower()}.{rng.choice(_LAST).lower()}{number}@example.com"
             )
-        if words[-2:] == ["first", "name"] or last == "firstname":
+        if words[-2:] == ("first", "name") or last == "firstname":
             return lambda rng, number: rng.choice(_FIRST)
-        if words[-2:] == ["last", "name"] or last == "lastname":
+        if words[-2:] == ("last", "name") or last == "lastname":
             return lambda rng, number: rng.choice(_LAST)
         if last in ("username", "login"):
             return lambda rng, number: f"{rng.choice(_FIRST).lower()}{number}"

@@ -39,6 +39,23 @@ def test_generated_records_are_updated_after_they_were_created() -> None:
         assert changed["updatedAt"] > record["updatedAt"]
 
 
+def test_generated_values_follow_each_field_name_in_every_spelling() -> None:
+    """The generator decides a value by the field's words (`firstName`, `first_name`,
+    `FirstName` are one field): a change to how names are split must keep them."""
+    from nango_cli.protocol.fakedata import _FIRST, _LAST
+
+    fields = ("firstName", "first_name", "FirstName", "lastName", "last_name", "email")
+    schema = {"type": "object", "properties": {f: {"type": "string"} for f in fields}}
+    generator = Generator("Contact", schema, {})
+    for number in range(20):
+        record = generator.record(f"c-{number}", 3, number)
+        for name in ("firstName", "first_name", "FirstName"):
+            assert record[name] in _FIRST, (name, record)
+        for name in ("lastName", "last_name"):
+            assert record[name] in _LAST, (name, record)
+        assert record["email"].endswith(f"{number}@example.com"), record
+
+
 def test_a_modified_after_without_milliseconds_is_taken(cli, configured) -> None:
     """Before: `--set modifiedAfter=2026-01-01T00:00:00Z` (valid ISO, no milliseconds)
     crashed with "unexpected ValueError", exit 1."""
