@@ -1,12 +1,15 @@
-"""The attacks of issue 11, replayed against a `listen` process: what each one costs.
+"""The attacks of issue 11, replayed against a server process: what each one costs.
 
-For each scenario it prints what a developer would notice: sockets the listener
-still holds, how long a real webhook waits, the listener's peak memory, lines
+For each scenario it prints what a developer would notice: sockets the server
+still holds, how long a real request waits, the server's peak memory, lines
 written to stderr, tracebacks, and webhooks lost (answered 2xx but not stored,
-or never answered). Run it on another checkout with --pythonpath to compare
-(e.g. `git worktree add ../before HEAD~3`, then `--pythonpath ../before`).
+or never answered). `--server api` or `--server ui` runs the attacks that apply to
+every server (idle, memory, malformed) against the API stand-in or the inspector.
+Run it on another checkout with --pythonpath to compare (e.g. `git worktree add
+../before HEAD~3`, then `--pythonpath ../before`).
 
-    python benchmarks/attacks.py [--pythonpath DIR] [--only idle,poison,...]
+    python benchmarks/attacks.py [--pythonpath DIR] [--server listen|api|ui]
+                                 [--only idle,poison,...]
 """
 
 from __future__ import annotations
@@ -28,8 +31,12 @@ from pathlib import Path
 import httpx
 from _common import ROOT, environment, free_port, wait_for_port
 
+SERVER = "listen"  # --server: which command the attacks start
+
 
 class Listener:
+    """The server under attack (`listen`, or `api`/`ui` with --server)."""
+
     def __init__(self, home: Path, pythonpath: str, args: list[str], fd_limit: int | None = None):
         self.home = home
         self.port = free_port()
@@ -43,7 +50,7 @@ class Listener:
 
         with self.err.open("wb") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "nango_cli", "listen", "--port", str(self.port), *args],
+                [sys.executable, "-m", "nango_cli", SERVER, "--port", str(self.port), *args],
                 stdout=subprocess.PIPE,
                 stderr=err,
                 env=env,
@@ -80,9 +87,14 @@ class Listener:
 
 
 def probe(url: str, timeout: float = 10.0) -> dict[str, object]:
+    """A real request's answer and wait: a webhook for `listen`, the page for `ui`, an
+    (unauthenticated, so 401) API call for `api`."""
     start = time.perf_counter()
     try:
-        status: object = httpx.post(url, content=b"{}", timeout=timeout).status_code
+        if SERVER == "listen":
+            status: object = httpx.post(url, content=b"{}", timeout=timeout).status_code
+        else:
+            status = httpx.get(url, timeout=timeout).status_code
     except httpx.HTTPError as exc:
         status = type(exc).__name__
     return {"probe_status": status, "probe_ms": round((time.perf_counter() - start) * 1000)}
@@ -160,7 +172,11 @@ def memory(home: Path, pythonpath: str) -> dict[str, object]:
     def attack() -> None:
         try:
             with socket.create_connection(("127.0.0.1", lst.port), timeout=30) as sock:
-                sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5242880\r\n\r\n")
+                # Its own Host: a wrong one is refused (421) before any body is read.
+                host = f"127.0.0.1:{lst.port}".encode()
+                sock.sendall(
+                    b"POST / HTTP/1.1\r\nHost: " + host + b"\r\nContent-Length: 5242880\r\n\r\n"
+                )
                 sock.sendall(chunk)
                 sock.settimeout(40)
                 answers.append(sock.recv(12))
@@ -221,6 +237,9 @@ def malformed(home: Path, pythonpath: str) -> dict[str, object]:
     return {**probe(lst.url), **lst.stop()}
 
 
+# What applies to every server; the rest is about a listener's webhooks and output.
+EVERY_SERVER = ("idle", "memory", "malformed")
+
 SCENARIOS = {
     "idle": idle,
     "poison": poison,
@@ -234,11 +253,18 @@ SCENARIOS = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pythonpath", default=str(ROOT))
-    parser.add_argument("--only", default=",".join(SCENARIOS))
+    parser.add_argument("--server", choices=("listen", "api", "ui"), default="listen")
+    parser.add_argument("--only", default=None)
     args = parser.parse_args()
-    for name in args.only.split(","):
+    global SERVER
+    SERVER = args.server
+    names = args.only.split(",") if args.only else list(SCENARIOS)
+    if SERVER != "listen":
+        names = [name for name in names if name in EVERY_SERVER]
+    for name in names:
         with tempfile.TemporaryDirectory() as home:
-            print(json.dumps({"scenario": name, **SCENARIOS[name](Path(home), args.pythonpath)}))
+            found = SCENARIOS[name](Path(home), args.pythonpath)
+            print(json.dumps({"server": SERVER, "scenario": name, **found}))
             sys.stdout.flush()
 
 
