@@ -42,9 +42,9 @@ def delivery_plan(
 
 
 def breaker_for(settings: Settings) -> CircuitBreaker:
-    from nango_cli.delivery.breaker import CircuitBreaker
-
     """Nango's circuit breaker with the environment's thresholds."""
+    from nango_cli.delivery.breaker import CircuitBreaker  # only when a plan has one
+
     return CircuitBreaker(
         threshold=int(settings.circuit_breaker_failures),
         window_s=float(settings.circuit_breaker_window),
