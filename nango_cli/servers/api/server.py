@@ -131,8 +131,10 @@ class ApiServer(LocalServer):
         handled = Handled()
         body_text: str | None = None
         error_code: str | None = None
+        # Once per request: reading it may stat the config file (LiveSettings).
+        secret = self.secret_key
         try:
-            self._authenticate(request)
+            self._authenticate(request, secret)
             status, payload, body_text = await self._route(request, parts, handled)
         except ApiError as exc:
             status, payload, error_code = exc.status, exc.body(), exc.code
@@ -142,9 +144,7 @@ class ApiServer(LocalServer):
             created_at=now_timestamp(),
             method=request.method,
             path=request.path,
-            query=redact_query(
-                {k: request.query.getall(k) for k in request.query}, self.secret_key
-            ),
+            query=redact_query({k: request.query.getall(k) for k in request.query}, secret),
             status=status,
             connection_id=handled.connection_id,
             provider_config_key=handled.provider_config_key,
@@ -159,7 +159,7 @@ class ApiServer(LocalServer):
         self.on_request(entry)
         return web.Response(status=status, body=payload, content_type="application/json")
 
-    def _authenticate(self, request: web.Request) -> None:
+    def _authenticate(self, request: web.Request, expected: str | None) -> None:
         header = request.headers.get("Authorization")
         if header is None:
             raise ApiError(
@@ -172,7 +172,6 @@ class ApiServer(LocalServer):
                 "malformed_auth_header",
                 "Authentication failed: expected 'Bearer <secret key>'",
             )
-        expected = self.secret_key
         if expected is not None and not same_secret(key.strip(), expected):
             raise ApiError(
                 401,
