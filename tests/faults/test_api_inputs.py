@@ -280,6 +280,32 @@ def test_internal_endpoints_need_the_processs_token_not_any_bearer(api: RunningA
     assert not [r for r in api.requests() if r.path.startswith("/_nango-hooks")]
 
 
+def test_a_refused_fault_request_changes_no_fault(api: RunningApi) -> None:
+    """POST /_nango-hooks/faults is validated whole before any part applies: before, a
+    `clear` beside an invalid `status` cleared the faults set and then answered 400."""
+    set_fault = _internal(api, "faults", {"status": 503, "times": 2})
+    assert set_fault.status_code == 200 and set_fault.json()["status"] == 503
+    for bad in ({"clear": True, "status": 200}, {"clear": True, "latency": None}):
+        refused = _internal(api, "faults", bad)
+        assert refused.status_code == 400, bad
+        assert refused.json()["error"]["code"] == "invalid_body"
+    headers = {**AUTH, **CONNECTION}
+    statuses = [
+        httpx.get(f"{api.url}/records", params={"model": "Issue"}, headers=headers).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [503, 503, 200]  # the fault set first still played, twice
+    cleared = _internal(api, "faults", {"clear": True, "short_pages": True})
+    assert cleared.status_code == 200
+    assert cleared.json() == {
+        "status": None,
+        "times": 0,
+        "latency": 0.0,
+        "latency_times": 0,
+        "short_pages": True,
+    }
+
+
 def test_seeding_records_never_holds_up_other_clients(api: RunningApi) -> None:
     """Before: one request for 300,000 records held the server 10.9 s; other clients
     waited 9.9 s. Now a request is bounded (10,000) and written off the event loop."""

@@ -51,9 +51,33 @@ class Faults:
 
     def clear(self) -> None:
         with self._lock:
-            self.status, self.status_times = None, 0
-            self.latency, self.latency_times = 0.0, 0
-            self.short_pages = False
+            self._clear()
+
+    def _clear(self) -> None:
+        self.status, self.status_times = None, 0
+        self.latency, self.latency_times = 0.0, 0
+        self.short_pages = False
+
+    def apply(
+        self,
+        *,
+        clear: bool = False,
+        status: int | None = None,
+        latency: float | None = None,
+        short_pages: bool | None = None,
+        times: int = 1,
+    ) -> None:
+        """One fault request at once (a scenario's `api_fault`, the internal endpoint):
+        clear first when asked, then each part that is given."""
+        with self._lock:
+            if clear:
+                self._clear()
+            if status is not None:
+                self.status, self.status_times = status, times
+            if latency is not None:
+                self.latency, self.latency_times = latency, times
+            if short_pages is not None:
+                self.short_pages = short_pages
 
     def take(self) -> tuple[int | None, float]:
         """For one records request: the status to fail it with (or None) and the

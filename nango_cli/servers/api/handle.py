@@ -1,5 +1,6 @@
-"""The API stand-in as a scenario runs it: served by this process on a thread of its
-own (`scenario run`, the pytest plugin), over its own connection to the store."""
+"""The API stand-in as `scenario run` serves it: in this process, on a thread of its
+own, over its own connection to the store (the pytest plugin uses
+`nango_cli.testing.running_api`)."""
 
 from __future__ import annotations
 
@@ -38,15 +39,13 @@ class LocalApi:
         self.url = ""
 
     def apply_fault(self, fault: Fault) -> None:
-        faults = self.server.faults
-        if fault.clear:
-            faults.clear()
-        if fault.status is not None:
-            faults.fail(fault.status, fault.times)
-        if fault.latency is not None:
-            faults.delay(fault.latency, fault.times)
-        if fault.short_pages is not None:
-            faults.set_short_pages(fault.short_pages)
+        self.server.faults.apply(
+            clear=fault.clear,
+            status=fault.status,
+            latency=fault.latency,
+            short_pages=fault.short_pages,
+            times=fault.times,
+        )
 
     def __enter__(self) -> LocalApi:
         try:

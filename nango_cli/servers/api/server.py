@@ -312,20 +312,23 @@ class ApiServer(LocalServer):
         times = body.get("times", 1)
         if isinstance(times, bool) or not isinstance(times, int) or not 0 <= times <= 10_000:
             raise invalid("body", [("times", "a count from 0 to 10000")])
-        if body.get("clear"):
-            self.faults.clear()
-        if "status" in body:
-            status = body["status"]
-            if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
-                raise invalid("body", [("status", "an HTTP error status, 400 to 599")])
-            self.faults.fail(status, times)
+        status = body.get("status")
+        if "status" in body and (
+            isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599
+        ):
+            raise invalid("body", [("status", "an HTTP error status, 400 to 599")])
+        latency = body.get("latency")
         if "latency" in body:
-            latency = body["latency"]
             if isinstance(latency, bool) or not isinstance(latency, int | float):
                 raise invalid("body", [("latency", "seconds, a number")])
             if not 0 <= latency <= 600:
                 raise invalid("body", [("latency", "seconds, from 0 to 600")])
-            self.faults.delay(float(latency), times)
-        if "short_pages" in body:
-            self.faults.set_short_pages(bool(body["short_pages"]))
+        # Validated whole first: a refused request changes nothing.
+        self.faults.apply(
+            clear=bool(body.get("clear")),
+            status=status,
+            latency=None if latency is None else float(latency),
+            short_pages=None if "short_pages" not in body else bool(body["short_pages"]),
+            times=times,
+        )
         return self.faults.to_dict()
