@@ -411,18 +411,6 @@ def parse_size(text: str, option: str) -> int:
     return size
 
 
-def parse_duration_option(text: str | None, option: str) -> float | None:
-    from nango_cli.app.settings import parse_duration
-    from nango_cli.errors import UsageError
-
-    if text is None:
-        return None
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise UsageError(f"invalid {option} {text!r}: {exc}") from None
-
-
 def delivery_flags(
     retry_policy: str | None, retries: int | None, timeout: str | None
 ) -> dict[str, Any]:
