@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from nango_cli.app import forgeries
 from nango_cli.delivery.records import WebhookRecord
 from nango_cli.errors import UsageError
 from nango_cli.support.timefmt import format_timestamp
@@ -42,6 +43,10 @@ def outcome(webhook: WebhookRecord) -> str:
         mark = {"valid": "✓", "invalid": "✗", "missing": "∅", "no-key": "?"}.get(str(verdict), "")
         return f"received {mark} signature".replace("  ", " ").strip()
     n = webhook.attempt_count
+    decided = webhook.meta.get("verdict")
+    if webhook.negative and decided in forgeries.HISTORY_OUTCOME:
+        code = webhook.last_status_code
+        return f"{forgeries.HISTORY_OUTCOME[str(decided)]} ({code or 'no answer'})"
     if webhook.negative and webhook.meta.get("expect") == "rejection":
         code = webhook.last_status_code
         if webhook.status == "delivered":

@@ -72,9 +72,9 @@ from nango_cli.cli.fire_options import (
 )
 
 if TYPE_CHECKING:
-    from nango_cli.app.fire import FireOptions
+    from nango_cli.app.fire import FireOptions, Verdict
     from nango_cli.app.settings import Settings
-    from nango_cli.delivery.outbox import DeliveryPlan, SentWebhook
+    from nango_cli.delivery.outbox import DeliveryPlan
 
 
 app = typer.Typer(rich_markup_mode=None)
@@ -270,23 +270,26 @@ def send(plan: "DeliveryPlan", opts: "FireOptions", current: "Settings", json_mo
         if json_mode:
             output.emit({"sent": False, "skipped": plan.skipped, "webhooks": []})
         return
+    from nango_cli.app.fire import judge
+
     with open_store() as store:
         sent = deliver(plan, opts, current, store, views.render_attempt).sent
+        verdict = judge(sent, store)
     data = views.sent_data(plan, sent)
     if not json_mode:
         views.summary(sent)
-    _exit_status(sent, data, json_mode)
+    _exit_status(verdict, data, json_mode)
 
 
-def _exit_status(sent: list["SentWebhook"], data: dict[str, object], json_mode: bool) -> None:
-    from nango_cli.app.fire import judge
+def _exit_status(verdict: "Verdict", data: dict[str, object], json_mode: bool) -> None:
     from nango_cli.errors import CheckFailedError, DeliveryError
 
-    verdict = judge(sent)
     if verdict.kind in ("accepted-forgery", "not-judged"):
         raise CheckFailedError(verdict.message, hint=verdict.hint, data=data)
     if verdict.kind == "failed":
         raise DeliveryError(verdict.message, hint=verdict.hint, data=data)
+    if verdict.kind == "refused-badly":
+        output.warn(f"{verdict.message}; {verdict.hint}")
     if verdict.kind == "rejected-as-expected" and not json_mode:
         output.note(verdict.message)
     if json_mode:

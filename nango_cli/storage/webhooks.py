@@ -242,6 +242,14 @@ class Store(Database):
                 [(status, webhook_id) for webhook_id, status in items],
             )
 
+    def set_verdicts(self, items: Sequence[tuple[str, str]]) -> None:
+        """Keep the verdict a run decided on each forgery (app/forgeries.py) in its row."""
+        with self._write() as db:
+            db.executemany(
+                "UPDATE webhooks SET meta = json_set(meta, '$.verdict', ?) WHERE id = ?",
+                [(verdict, webhook_id) for webhook_id, verdict in items],
+            )
+
     def mark_interrupted(self) -> int:
         """Mark rows left `sending` by processes that no longer run; returns how many."""
         with self._lock:

@@ -314,10 +314,13 @@ def test_a_bad_signature_rejected_is_the_expected_outcome(cli, mode: str, home: 
     assert control.valid and control.answered == 200
     assert not forged.valid and forged.answered == 401 and forged.body == control.body
     rows = _db(home).execute("SELECT negative, meta FROM webhooks ORDER BY rowid").fetchall()
+    # the verdict the run decided is the forgery's history row (app/forgeries.py)
     assert [(r[0], json.loads(r[1])) for r in rows] == [
         (0, {"control": True}),
-        (1, {"expect": "rejection"}),
+        (1, {"expect": "rejection", "verdict": "refused"}),
     ]
+    outcomes = [r["outcome"] for r in jdata(cli("--json", "history").stdout)]
+    assert outcomes == ["rejected as expected (401)", "delivered (control)"]
 
 
 def test_the_control_is_answered_before_the_forgery_is_sent(cli, configured: Receiver) -> None:
@@ -353,6 +356,9 @@ def test_a_handler_that_refuses_everything_is_not_a_pass(
     _verify(configured.requests[0])
     with pytest.raises((AssertionError, KeyError)):  # a wrong, or no, signature
         _verify(configured.requests[1])
+    # history agrees with the run: not "rejected as expected" (before, it said so)
+    outcomes = [r["outcome"] for r in jdata(cli("--json", "history").stdout)]
+    assert outcomes[0] == "not judged (no accepted control) (401)"
 
 
 @pytest.mark.parametrize("mode", ["bad", "none"])
@@ -361,7 +367,8 @@ def test_a_bad_signature_accepted_exits_9(cli, configured: Receiver, mode: str) 
     result = cli("--json", "fire", "--sync", "s", "--sign", mode)
     assert result.exit_code == 9
     error = jerror(result.stdout)
-    assert "accepted 1 webhook(s) with a bad or missing signature" in error["message"]
+    assert "acted on 1 webhook(s) with a bad or missing signature" in error["message"]
+    assert "does not verify signatures" in error["message"]
     assert "accepted" in result.stderr
 
 
