@@ -22,6 +22,7 @@ from typing import Any
 
 from nango_cli.errors import UsageError
 from nango_cli.protocol import webhooks
+from nango_cli.protocol.bodies import default_counts
 from nango_cli.protocol.webhooks import SignedWebhook
 
 __all__ = ["NangoKit"]
@@ -104,16 +105,17 @@ class NangoKit:
         model: str | None = None,
         connection_id: str | None = None,
         integration: str | None = None,
-        added: int = 0,
-        updated: int = 0,
-        deleted: int = 0,
+        added: int | None = None,
+        updated: int | None = None,
+        deleted: int | None = None,
         initial: bool = False,
         failed: bool = False,
         modified_after: str | None = None,
         sign: str = "both",
     ) -> SignedWebhook:
         """A sync webhook for one model (Nango sends one per model); its records are
-        added, updated and deleted for the API first. `failed=True`: the sync error
+        added, updated and deleted for the API first (no count given: one added, as
+        `fire` does; otherwise a count not given is 0). `failed=True`: the sync error
         webhook. The sync's integration and models come from the project."""
         known = self.project.syncs
         name = name or next(iter(known), None)
@@ -127,6 +129,7 @@ class NangoKit:
                 hint="or point the nango_project ini option at the project",
             )
         chosen = model or models[0]
+        added, updated, deleted = default_counts(added, updated, deleted)
         webhook = webhooks.sync_webhook(
             sync=name,
             model=models if failed and model is None else chosen,

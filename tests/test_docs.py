@@ -67,3 +67,19 @@ def test_every_group_lists_its_commands_in_its_help(cli) -> None:
         assert "Commands:" in shown, path
         for name in group.list_commands(None):
             assert f"  {name} " in shown, (path, name)
+
+
+def test_every_scenario_in_the_docs_is_a_valid_file() -> None:
+    """A scenario shown in README.md or docs/ is one `scenario run` accepts."""
+    import re
+
+    from nango_cli.app.scenarios.files import parse
+
+    root = Path(__file__).resolve().parent.parent
+    found = 0
+    for path in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        for block in re.findall(r"```yaml\n(.*?)```", path.read_text(), re.S):
+            if block.startswith("version: 1"):
+                parse(block, f"{path.name}.yaml")
+                found += 1
+    assert found >= 2  # README's lifecycle and docs/scenarios.md's file

@@ -74,15 +74,22 @@ class FireOptions:
 # ---------------------------------------------------------------- planning
 
 
-def _count(counts: dict[str | None, int], model: str, default: int) -> int:
+def _count(counts: dict[str | None, int], model: str) -> int | None:
     """A model's count: its own (`--added Ticket=3`), else the one for every model
-    (`--added 3`), else the default; once counts are given per model, a model left out
-    changed by none (`--added Contact=2` adds no Company)."""
+    (`--added 3`), else None (not given); once counts are given per model, a model left
+    out is changed by none (`--added Contact=2` adds no Company)."""
     if model in counts:
         return counts[model]
     if None in counts:
         return counts[None]
-    return 0 if counts else default
+    return 0 if counts else None
+
+
+def _counts(opts: FireOptions, model: str) -> tuple[int, int, int]:
+    """A model's added, updated and deleted, by the one rule (`default_counts`)."""
+    return bodies.default_counts(
+        _count(opts.added, model), _count(opts.updated, model), _count(opts.deleted, model)
+    )
 
 
 def _parse_json_option(name: str, text: str | bytes) -> Any:
@@ -99,7 +106,8 @@ def resolve_sync(opts: FireOptions, settings: Settings, notes: list[str]) -> tup
     the project's files, then the environment's default integration.
 
     A sync that neither the config nor the project knows is an error (with "did you
-    mean"), unless both --integration and --model say what to send."""
+    mean"), unless the integration and the models are given: --model, or the models
+    that per-model counts name (`--added Ticket=3`)."""
     if not opts.sync_name:
         raise UsageError(
             "fire needs a sync name", hint="e.g. nango-hooks fire --sync github-tickets"
@@ -109,9 +117,16 @@ def resolve_sync(opts: FireOptions, settings: Settings, notes: list[str]) -> tup
     models = list(opts.models) or (list(sync.models) if sync else [])
     if not integration or not models:
         found, known = _from_project(opts, settings, notes)
+        counted = list(
+            dict.fromkeys(
+                m for c in (opts.added, opts.updated, opts.deleted) for m in c if m is not None
+            )
+        )
         if found:
             integration = integration or found.integration
             models = models or list(found.models)
+        elif sync is None and integration and counted and not models:
+            models = counted
         elif sync is None:
             _unknown_sync(opts.sync_name, [*settings.file.syncs(), *known])
     integration = integration or settings.provider_config_key
@@ -275,12 +290,13 @@ def _sync_bodies(opts: FireOptions, settings: Settings, notes: list[str]) -> lis
             sync_type=sync_type,
             variant=variant,
             modified_after=modified_after,
-            added=_count(opts.added, model, 1),
-            updated=_count(opts.updated, model, 0),
-            deleted=_count(opts.deleted, model, 0),
+            added=added,
+            updated=updated,
+            deleted=deleted,
             checkpoints=checkpoints,
         )
         for model in models
+        for added, updated, deleted in [_counts(opts, model)]
     ]
 
 

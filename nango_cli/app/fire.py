@@ -29,6 +29,7 @@ from nango_cli.protocol.headers import signed_headers
 from nango_cli.support.timefmt import normalized, now_timestamp
 
 if TYPE_CHECKING:
+    from nango_cli.storage.records import Applied
     from nango_cli.storage.webhooks import Store
 
 __all__ = [
@@ -45,10 +46,12 @@ __all__ = [
 
 
 class Fired(NamedTuple):
-    """What one fire did: its plan, and the webhooks sent (none when it was skipped)."""
+    """What one fire did: its plan, the webhooks sent (none when it was skipped), and the
+    record changes its sync webhooks announced, as written for the API."""
 
     plan: DeliveryPlan
     sent: list[SentWebhook]
+    applied: tuple[Applied, ...] = ()
 
     @property
     def skipped(self) -> str | None:
@@ -95,8 +98,8 @@ def deliver(
 
     if fire_plan.skipped:
         return Fired(fire_plan, [])
-    write_api_state(fire_plan, opts, settings, store)
-    return Fired(fire_plan, execute(fire_plan, store, on_event, sender, sleep))
+    applied = write_api_state(fire_plan, opts, settings, store)
+    return Fired(fire_plan, execute(fire_plan, store, on_event, sender, sleep), tuple(applied))
 
 
 def targets_for(opts: FireOptions, settings: Settings, connection_id: str | None) -> list[str]:
@@ -185,58 +188,55 @@ def plan(opts: FireOptions, settings: Settings, tls: TLSOptions | None = None) -
 class Verdict(NamedTuple):
     """What a fire's deliveries say, as `fire` reports it (`kind` decides the exit)."""
 
-    kind: Literal["delivered", "rejected-as-expected", "not-judged", "accepted-forgery", "failed"]
+    kind: Literal[
+        "delivered",
+        "rejected-as-expected",
+        "refused-badly",
+        "not-judged",
+        "accepted-forgery",
+        "failed",
+    ]
     message: str
     hint: str | None = None
 
 
-def judge(sent: list[SentWebhook]) -> Verdict:
-    """A negative (a bad or missing signature) counts as rejected only when the same run
-    saw the handler accept a correctly signed webhook: a handler that refuses everything
-    refuses forgeries too, and that says nothing about its verification."""
+def judge(sent: list[SentWebhook], store: Store | None = None) -> Verdict:
+    """The fire's verdict. Each forgery (a bad or missing signature) is judged by
+    app/forgeries.py against the control sent with it, its verdict kept in history."""
+    from nango_cli.app import forgeries
+
     negatives = [s for s in sent if s.expects_rejection]
     genuine = [s for s in sent if not s.expects_rejection]
-    accepted = [s for s in negatives if s.delivered]
     failed = [s for s in genuine if not s.delivered]
-    if accepted:
+    control = forgeries.Control(any(s.delivered for s in genuine), "no accepted control")
+    if negatives and store is not None:
+        _settle_api_log()
+    verdicts = [
+        forgeries.judge(s, forgeries.calls_under(store, s) if store else [], control)
+        for s in negatives
+    ]
+    if store is not None:
+        pairs = zip(negatives, verdicts, strict=True)
+        forgeries.record(store, [(s.record.id, v) for s, v in pairs])
+    acted = [v for v in verdicts if v.kind == "acted-on"]
+    if acted:
         return Verdict(
             "accepted-forgery",
-            f"the handler accepted {len(accepted)} webhook(s) with a bad or missing signature",
-            "it must verify X-Nango-Hmac-Sha256 over the raw body and answer 4xx when it "
-            "does not match",
+            f"the handler acted on {len(acted)} webhook(s) with a bad or missing signature: "
+            + acted[0].happened,
+            forgeries.VERIFY_FIX,
         )
-    if negatives and not any(s.delivered for s in genuine):
-        if not genuine:
-            return Verdict(
-                "not-judged",
-                "not judged: no correctly signed webhook was sent to compare with",
-                "set the environment's signing key (a control is then sent first), or drop "
-                "--no-control",
-            )
-        control = genuine[0]
-        last = control.attempts[-1] if control.attempts else None
-        if last is None or last.status_code is None:
-            return Verdict(
-                "not-judged",
-                "not judged: the handler did not answer the valid webhook (the control, "
-                f"{control.record.id}): {last.error if last and last.error else 'not sent'}",
-                "is it running at that URL? `nango-hooks history show ID` has every attempt",
-            )
-        return Verdict(
-            "not-judged",
-            "not judged: the handler also refused a valid webhook (the control, "
-            f"{control.record.id}, answered {last.status_code})",
-            "it refuses everything, so refusing forgeries proves nothing: is it using this "
-            "environment's signing key? `nango-hooks history show ID` has its answer",
-        )
-    unexpected = [s for s in negatives if not s.rejected_as_expected]
-    if failed or unexpected:
+    if negatives and not control.accepted:
+        return _not_judged(genuine)
+    if failed:
         return Verdict(
             "failed",
-            f"{len(failed) + len(unexpected)} of {len(sent)} webhook(s) not delivered"
-            + (" (a forgery was not refused with a 4xx)" if unexpected and not failed else ""),
+            f"{len(failed)} of {len(sent)} webhook(s) not delivered",
             "`nango-hooks history show ID` has every attempt; resend with `nango-hooks replay ID`",
         )
+    badly = [v for v in verdicts if v.kind == "refused-badly"]
+    if badly:
+        return Verdict("refused-badly", badly[0].happened, badly[0].fix)
     if negatives:
         return Verdict(
             "rejected-as-expected",
@@ -244,6 +244,41 @@ def judge(sent: list[SentWebhook]) -> Verdict:
             "the forgeries",
         )
     return Verdict("delivered", f"{len(sent)} webhook(s) delivered")
+
+
+def _not_judged(genuine: list[SentWebhook]) -> Verdict:
+    if not genuine:
+        return Verdict(
+            "not-judged",
+            "not judged: no correctly signed webhook was sent to compare with",
+            "set the environment's signing key (a control is then sent first), or drop "
+            "--no-control",
+        )
+    control = genuine[0]
+    last = control.attempts[-1] if control.attempts else None
+    if last is None or last.status_code is None:
+        return Verdict(
+            "not-judged",
+            "not judged: the handler did not answer the valid webhook (the control, "
+            f"{control.record.id}): {last.error if last and last.error else 'not sent'}",
+            "is it running at that URL? `nango-hooks history show ID` has every attempt",
+        )
+    return Verdict(
+        "not-judged",
+        "not judged: the handler also refused a valid webhook (the control, "
+        f"{control.record.id}, answered {last.status_code})",
+        "it refuses everything, so refusing forgeries proves nothing: is it using this "
+        "environment's signing key? `nango-hooks history show ID` has its answer",
+    )
+
+
+def _settle_api_log() -> None:
+    """A running API writes its request log in batches: wait for the calls a handler made
+    while it held a forgery (nothing to wait for when no API runs here)."""
+    from nango_cli.app import api_calls, running
+
+    if running.running("api") is not None:
+        time.sleep(api_calls.LOG_SETTLE_S)
 
 
 # ---------------------------------------------------------------- what the API serves
@@ -313,9 +348,10 @@ def plan_with_supplied(
 
 def write_api_state(
     fire_plan: DeliveryPlan, opts: FireOptions, settings: Settings, store: Store
-) -> None:
-    """Before the webhooks go out, make true what they announce (see `apply_announced`)."""
-    apply_announced(
+) -> list[Applied]:
+    """Before the webhooks go out, make true what they announce (see `apply_announced`);
+    the record changes written, as the builder knows them."""
+    return apply_announced(
         store,
         fire_plan.webhooks,
         lambda models: _generators(opts, settings, models),
@@ -332,10 +368,11 @@ def apply_announced(
     seed: int = 0,
     supplied: list[dict[str, Any]] | None = None,
     result: Any = None,
-) -> None:
+) -> list[Applied]:
     """Make true what webhooks announce, for the API a handler calls back: a sync's
     records changed, a connection created or deleted, an async action's result ready.
-    A deliberate negative (a bad signature) changes nothing: Nango never sends one."""
+    A deliberate negative (a bad signature) changes nothing: Nango never sends one.
+    Returns the record changes written (what each sync webhook announced)."""
     from nango_cli.storage import actions, connections, records
 
     changes = []
@@ -357,9 +394,10 @@ def apply_announced(
             change = sync_change(body)
             if change is not None:
                 changes.append(change)
-    if changes:
-        made = generators({c.model for c in changes})
-        records.apply_changes(store, changes, made, seed, supplied)
+    if not changes:
+        return []
+    made = generators({c.model for c in changes})
+    return records.apply_changes(store, changes, made, seed, supplied)
 
 
 def sync_change(body: dict[str, Any]) -> Any:

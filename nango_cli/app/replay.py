@@ -6,6 +6,8 @@ exactly what Nango does on a retry; only `--resign` or `--set` change them.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +21,8 @@ from nango_cli.storage import export
 
 if TYPE_CHECKING:
     from nango_cli.app.settings import Settings
-    from nango_cli.delivery.outbox import DeliveryPlan
+    from nango_cli.delivery.outbox import AttemptEvent, DeliveryPlan, Journal, SentWebhook
+    from nango_cli.delivery.transport import Sender
 
 _SIGNATURE_HEADERS = {vocabulary.HMAC_HEADER.lower(), vocabulary.LEGACY_HEADER.lower()}
 
@@ -197,3 +200,17 @@ def plan(
             hint="give a URL to send to, or set one with `nango-hooks config set-url URL`",
         )
     return delivery_plan(settings, webhooks, notes, circuit_breaker, tls)
+
+
+def send(
+    replay_plan: DeliveryPlan,
+    store: Journal,
+    on_event: Callable[[AttemptEvent], None] = lambda event: None,
+    sender: Sender | None = None,
+    sleep: Callable[[float], Any] = time.sleep,
+) -> list[SentWebhook]:
+    """Send a replay's plan: recorded first (the outbox), then delivered one at a time,
+    in order (a replay changes nothing the API serves: it announces nothing anew)."""
+    from nango_cli.delivery.outbox import execute
+
+    return execute(replay_plan, store, on_event, sender, sleep, concurrent=False)

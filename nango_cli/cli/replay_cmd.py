@@ -106,7 +106,6 @@ def replay(
     """
     from nango_cli.app import replay as core
     from nango_cli.app.history import parse_since
-    from nango_cli.delivery.outbox import execute
     from nango_cli.errors import NotFoundError, UsageError
     from nango_cli.storage.webhooks import HistoryFilter
 
@@ -159,7 +158,7 @@ def replay(
         views.show_dry_run(plan, state.json)
         return
     with open_store() as store:
-        sent = execute(plan, store, views.render_attempt, concurrent=False)
+        sent = core.send(plan, store, views.render_attempt)
     data = views.sent_data(plan, sent)
     if not state.json:
         views.summary(sent)

@@ -34,6 +34,18 @@ def derive_model(sync_name: str) -> str:
     return "".join(w[:1].upper() + w[1:] for w in words)
 
 
+def default_counts(
+    added: int | None, updated: int | None, deleted: int | None
+) -> tuple[int, int, int]:
+    """What a sync success announces when counts are left out, everywhere one is built
+    (`fire`, a scenario step, the pytest fixture): with no count at all, one added record
+    (something to fetch); otherwise a count not given is 0 (`--deleted 2` deletes two and
+    adds none)."""
+    if added is None and updated is None and deleted is None:
+        return 1, 0, 0
+    return added or 0, updated or 0, deleted or 0
+
+
 def sync_success(
     *,
     connection_id: str,

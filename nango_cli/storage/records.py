@@ -48,6 +48,10 @@ class Applied(NamedTuple):
     added: list[str]
     updated: list[str]
     deleted: list[str]
+    # The positions (seq) this change's writes took, first to last: the records a
+    # handler must read to have fetched what the webhook announced.
+    first_seq: int = 0
+    last_seq: int = 0
 
 
 class _Writer:
@@ -220,6 +224,7 @@ def apply_changes(
                     "AND model = ? AND variant = ?",
                     writer._key(change),
                 )
+            first_seq = writer.seq + 1
             touched: set[str] = set()
             added: list[str] = []
             updated: list[str] = []
@@ -245,7 +250,7 @@ def apply_changes(
             deleted = _change_existing(
                 writer, change, generator, touched, (modified, earlier), "DELETED"
             )
-            applied.append(Applied(change, added, updated, deleted))
+            applied.append(Applied(change, added, updated, deleted, first_seq, writer.seq))
         _refresh_wire(db)
     return applied
 
@@ -378,3 +383,22 @@ def live_ids(store: Database, connection_id: str, provider_config_key: str, mode
             "SELECT record_id FROM records" + where + " AND deleted_at IS NULL", params
         ).fetchall()
     return {str(row[0]) for row in rows}
+
+
+def positions(
+    store: Database,
+    connection_id: str,
+    provider_config_key: str,
+    model: str,
+    variant: str,
+    first_seq: int,
+    last_seq: int,
+) -> list[tuple[int, str]]:
+    """(seq, last_action) of the model's records now at positions first..last."""
+    with store.reading() as db:
+        rows = db.execute(
+            "SELECT seq, last_action FROM records WHERE connection_id = ? AND "
+            "provider_config_key = ? AND model = ? AND variant = ? AND seq BETWEEN ? AND ?",
+            (connection_id, provider_config_key, model, variant, first_seq, last_seq),
+        ).fetchall()
+    return [(int(row[0]), str(row[1])) for row in rows]

@@ -404,14 +404,14 @@ server.listen(0, '127.0.0.1', () => console.log(server.address().port));
 @pytest.mark.parametrize(
     ("mode", "verdict", "happened"),
     [
-        ("delta", "pass", "fetched 5 of 5 changed records in 3 page(s)"),
+        ("delta", "pass", "5 of 5 changed records in 3 page(s)"),
         ("first-page", "fail", "stopped after 1 page(s) (2 records) with next_cursor still set"),
         ("full", "fail", "fetched without modified_after"),
         ("ignore", "fail", "no GET /records"),
         (
             "wrong-key",
             "fail",
-            "GET /records was refused with 401 unknown_account",
+            "GET /records was answered 401 unknown_account, and no later fetch read",
         ),
     ],
 )
@@ -428,9 +428,14 @@ def test_check_follows_the_fetch(
     assert result.exit_code == (0 if verdict == "pass" else 9)
 
 
-def test_check_without_an_api_does_not_offer_the_fetch_check(cli, configured: Receiver) -> None:
-    result = cli("--json", "check", configured.url, "--only", "fetches-records")
-    assert result.exit_code == 2 and "needs" in json.loads(result.stdout)["error"]["message"]
+def test_check_without_an_api_serves_one(cli, configured: Receiver) -> None:
+    """Before: with no `nango-hooks api` running, fetches-records was left out and a
+    handler that never fetched passed check."""
+    assert cli("config", "set-key", KEY).exit_code == 0
+    result = cli("--json", "check", configured.url, "--only", "fetches-records", "--api-port", "0")
+    (fetch,) = jpayload(result.stdout)["checks"]
+    assert result.exit_code == 9 and fetch["verdict"] == "fail"
+    assert fetch["happened"].startswith("no GET /records for connection 'nango-hooks-check-")
 
 
 def test_the_standard_event_loop_serves_the_same(cli, configured: Receiver, project: Path) -> None:

@@ -6,6 +6,7 @@ invalid files named with line and column."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -435,3 +436,215 @@ def test_within_body_contains_latency_faults_and_json_files(
     assert slow["fetched"]["ok"] is True  # late, but fetched
     fast = {o["name"]: o for o in run["steps"][3]["expectations"]}
     assert fast["body_contains"]["happened"] == "an answer without it: '{\"ok\": true}'"
+
+
+# ---------------------------------------------------------------- no false verdicts
+
+OTHER_CONNECTION = """\
+version: 1
+name: two connections
+integration: github
+steps:
+  - name: first connection
+    sync: github-tickets
+    added: {Ticket: 2}
+  - name: second connection adds
+    sync: github-tickets
+    connection: second-connection
+    added: {Ticket: 3}
+    expect:
+      fetched: {all_pages: true, within: 1s}
+      state: STATE/{connection}/{model}
+  - name: second connection deletes
+    sync: github-tickets
+    connection: second-connection
+    deleted: {Ticket: 1}
+    expect:
+      fetched: {all_pages: true, within: 1s}
+      state: STATE/{connection}/{model}
+"""
+
+
+def test_state_is_judged_on_the_steps_own_connection(
+    cli, api_port: int, scenario_file: Path
+) -> None:
+    """Before: a step with its own `connection:` had its state judged on the scenario's
+    connection, so a handler that kept the second connection's deleted record passed."""
+    with PyHandler(
+        KEY, f"http://127.0.0.1:{api_port}", SECRET, Bugs(ignore_deletions=True)
+    ) as handler:
+        base = handler.url.rsplit("/", 1)[0]
+        scenario_file.write_text(OTHER_CONNECTION.replace("STATE", f"{base}/state"))
+        result = _run(cli, scenario_file, handler, api_port)
+    document = json.loads(result.stdout)
+    assert result.exit_code == 9
+    assert _failed(document) == {("second connection deletes", "state")}
+    (scenario,) = document["error"].get("scenarios") or jpayload(result.stdout)["scenarios"]
+    step = next(s for s in scenario["steps"] if s["name"] == "second connection deletes")
+    state = next(o for o in step["expectations"] if o["name"] == "state")
+    assert "/state/second-connection/Ticket" in state["expected"]
+    assert "deletions not applied" in state["happened"]
+
+
+def test_fetched_on_a_duplicate_and_a_cursor_resume_are_judged_rightly(
+    cli, api_port: int, scenario_file: Path
+) -> None:
+    """Before: `fetched` on a duplicate always failed ("the step announced no records"),
+    and a handler resuming from its last record's cursor (Nango's advice) failed with
+    "no GET /records" although the log held its reads."""
+    text = """\
+version: 1
+name: resume
+integration: github
+steps:
+  - name: first
+    sync: github-tickets
+    added: {Ticket: 4}
+    expect: {fetched: {all_pages: true, within: 1s}}
+  - name: more
+    sync: github-tickets
+    added: {Ticket: 3}
+    updated: {Ticket: 1}
+    expect: {fetched: {all_pages: true, within: 1s}, state: 'STATE/{connection}/{model}'}
+  - name: again
+    duplicate: more
+    expect: {fetched: {all_pages: true, within: 1s}, state: 'STATE/{connection}/{model}'}
+"""
+    with PyHandler(
+        KEY, f"http://127.0.0.1:{api_port}", SECRET, Bugs(resume_from_cursor=True)
+    ) as handler:
+        base = handler.url.rsplit("/", 1)[0]
+        scenario_file.write_text(text.replace("STATE", f"{base}/state"))
+        result = _run(cli, scenario_file, handler, api_port)
+        cursors = [c for c in handler.state.cursors.values()]
+    assert result.exit_code == 0, result.stdout
+    assert cursors  # it did resume from a record's cursor
+    (run,) = jpayload(result.stdout)["scenarios"]
+    steps = {s["name"]: {o["name"]: o for o in s["expectations"]} for s in run["steps"]}
+    assert steps["more"]["fetched"]["happened"].startswith("4 of 4 changed records")
+    assert steps["again"]["fetched"]["happened"].startswith("4 of 4 changed records")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("version: 1\nsteps:\n  - duplicate: previous\n", "no step before this one sent"),
+        (
+            "version: 1\nsteps:\n  - wait: 1s\n  - sync: s\n"
+            "    connection: ${previous.connection}\n",
+            "${previous.connection}: no step before this one sent a webhook",
+        ),
+        (
+            "version: 1\nsteps:\n  - name: pause\n    wait: 1s\n  - duplicate: pause\n",
+            "step 'pause' sends no webhook to resend",
+        ),
+        (
+            "version: 1\nsteps:\n  - name: pause\n    wait: 1s\n  - sync: s\n"
+            "    connection: ${steps.pause.connection}\n",
+            "step 'pause' sends no webhook to refer to",
+        ),
+    ],
+    ids=["duplicate-first", "previous-with-nothing-before", "duplicate-a-wait", "refer-to-a-wait"],
+)
+def test_a_file_that_would_crash_is_refused_before_anything_is_sent(
+    cli, tmp_path: Path, receiver, text: str, message: str
+) -> None:
+    """Before: these passed validation, then ended in "unexpected ValueError" mid-run."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    result = cli("--json", "scenario", "run", str(path), "--url", receiver.url, "--api-port", "0")
+    error = json.loads(result.stdout)["error"]
+    assert result.exit_code == 2 and error["kind"] == "usage", error
+    assert re.match(rf"{re.escape(str(path))}:\d+:\d+: ", error["message"]), error
+    assert message in error["message"]
+    assert receiver.requests == []
+
+
+def test_a_set_that_makes_a_count_a_string_is_sent_as_fire_sends_it(
+    cli, api_port: int, scenario_file: Path, receiver
+) -> None:
+    """Before: the runner re-read the counts from the body and crashed ("unexpected")."""
+    scenario_file.write_text(
+        "version: 1\nintegration: github\nsteps:\n  - sync: github-tickets\n"
+        "    added: {Ticket: 1}\n    set: {responseResults.added: 'three'}\n"
+    )
+    result = cli(
+        "--json", "scenario", "run", str(scenario_file), "--url", receiver.url, "--api-port", "0"
+    )
+    assert result.exit_code == 0, result.stdout
+    (request,) = receiver.requests
+    assert json.loads(request.body)["responseResults"]["added"] == "three"
+    fired = cli(
+        "--json", "fire", "--sync", "github-tickets", "-i", "github", "-m", "Ticket",
+        "--url", receiver.url, "--set", 'responseResults.added="three"',
+    )  # fmt: skip
+    assert fired.exit_code == 0, fired.stdout
+    fired_body = json.loads(receiver.requests[-1].body)
+    assert fired_body["responseResults"] == json.loads(request.body)["responseResults"]
+
+
+def test_one_rule_for_default_counts(cli, receiver, scenario_file: Path, tmp_path: Path) -> None:
+    """Before: `--deleted 2` also announced `added: 1` in fire and scenarios, not in the
+    pytest fixture; `nango.sync()` announced nothing where `fire --sync` announced one."""
+    from nango_cli.testkit import NangoKit
+
+    assert cli("config", "set-key", KEY).exit_code == 0
+    base = ["--sync", "github-tickets", "-i", "github", "-m", "Ticket", "--url", receiver.url]
+    assert cli("fire", *base, "--deleted", "2").exit_code == 0
+    assert cli("fire", *base).exit_code == 0
+    scenario_file.write_text(
+        "version: 1\nintegration: github\nsteps:\n  - sync: github-tickets\n"
+        "    deleted: {Ticket: 2}\n  - sync: github-tickets\n    models: [Ticket]\n"
+    )
+    result = cli(
+        "--json", "scenario", "run", str(scenario_file), "--url", receiver.url, "--api-port", "0"
+    )
+    assert result.exit_code == 0, result.stdout
+    counts = [json.loads(r.body)["responseResults"] for r in receiver.requests]
+    with NangoKit(tmp_path / "kit") as kit:
+        counts.append(json.loads(kit.sync("s", model="Ticket", deleted=2).body)["responseResults"])
+        counts.append(json.loads(kit.sync("s", model="Ticket").body)["responseResults"])
+    deleted_two = {"added": 0, "updated": 0, "deleted": 2}
+    none_given = {"added": 1, "updated": 0, "deleted": 0}
+    assert counts == [deleted_two, none_given] * 3
+
+
+def test_a_model_the_sync_does_not_have_is_refused_as_fire_refuses_it(
+    cli, tmp_path: Path, receiver
+) -> None:
+    assert cli("config", "set-key", KEY).exit_code == 0
+    assert (
+        cli("config", "set-sync", "github-tickets", "-i", "github", "-m", "Ticket").exit_code == 0
+    )
+    path = tmp_path / "typo.yaml"
+    path.write_text("version: 1\nsteps:\n  - sync: github-tickets\n    added: {Tickets: 2}\n")
+    result = cli("--json", "scenario", "run", str(path), "--url", receiver.url, "--api-port", "0")
+    fired = cli(
+        "--json", "fire", "--sync", "github-tickets", "--added", "Tickets=2", "--url", receiver.url
+    )
+    scenario_error, fire_error = (json.loads(r.stdout)["error"] for r in (result, fired))
+    assert result.exit_code == fired.exit_code == 2, (scenario_error, fire_error)
+    assert (
+        "count given for model 'Tickets', which this sync does not send"
+        in (scenario_error["message"])
+    )
+    assert fire_error["message"] == "count given for model 'Tickets', which this sync does not send"
+    assert receiver.requests == []
+
+
+def test_auth_creation_carries_the_same_end_user_as_check(cli, tmp_path: Path, receiver) -> None:
+    from nango_cli.app.scenarios.steps import CONNECT_END_USER
+
+    path = tmp_path / "connect.yaml"
+    path.write_text(
+        "version: 1\nintegration: github\nsteps:\n  - auth: creation\n"
+        "  - auth: creation\n    end_user: false\n"
+    )
+    assert cli("config", "set-key", KEY).exit_code == 0
+    ran = cli("scenario", "run", str(path), "--url", receiver.url, "--api-port", "0")
+    assert ran.exit_code == 0, ran.stderr
+    checked = cli("--json", "check", receiver.url, "--only", "auth-creation", "--api-port", "0")
+    assert checked.exit_code == 0, checked.stdout
+    users = [json.loads(r.body).get("endUser") for r in receiver.requests]
+    expected = {**CONNECT_END_USER, "tags": {}}
+    assert users == [expected, None, expected]

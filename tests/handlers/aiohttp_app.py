@@ -37,7 +37,11 @@ class Bugs:
     never_fetch: bool = False  # answers 200 and reads nothing
     fail_duplicates: bool = False  # 500 for a body it has seen (Nango's retries resend it)
     stop_on_short_page: bool = False  # takes a page shorter than `limit` for the last
+    swallow_errors: bool = False  # 200 although its fetch failed (the records are lost)
     page_limit: int = 2
+    # Legitimate designs, not bugs: each must pass everything the correct handler passes.
+    retry_inside: bool = False  # retries a failed fetch itself (then answers 200)
+    resume_from_cursor: bool = False  # fetches from the last record's cursor it processed
 
 
 @dataclass
@@ -47,6 +51,8 @@ class HandlerState:
     seen: list[dict[str, Any]] = field(default_factory=list)
     # Each fetch: (connection, model, ids it upserted, ids it deleted).
     applied: list[tuple[str, str, list[str], list[str]]] = field(default_factory=list)
+    # (connection, model) -> the cursor of the last record processed (resume_from_cursor)
+    cursors: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 class PyHandler:
@@ -90,15 +96,24 @@ class PyHandler:
             if self.bugs.answer_first:
                 asyncio.get_running_loop().create_task(self._fetch_quietly(body))
                 return web.json_response({"ok": True})
-            try:
-                await self.fetch(body)
-            except FetchFailed as exc:
-                self.state.errors.append(str(exc))
-                return web.json_response({"error": f"fetch failed: {exc}"}, status=500)
+            tries = 3 if self.bugs.retry_inside else 1
+            for attempt in range(tries):
+                try:
+                    await self.fetch(body)
+                    break
+                except FetchFailed as exc:
+                    self.state.errors.append(str(exc))
+                    if attempt + 1 < tries:
+                        continue
+                    if self.bugs.swallow_errors:
+                        return web.json_response({"ok": True})
+                    return web.json_response({"error": f"fetch failed: {exc}"}, status=500)
             return web.json_response({"ok": True})
         if kind == "auth":
             if body.get("operation") == "deletion":
                 self.state.records.pop(body.get("connectionId", ""), None)
+                for key in [k for k in self.state.cursors if k[0] == body.get("connectionId")]:
+                    del self.state.cursors[key]
             return web.json_response({"ok": True})
         if kind in ("forward", "async_action"):
             return web.json_response({"ok": True})
@@ -117,7 +132,11 @@ class PyHandler:
         if self.bugs.wrong_connection:
             connection = connection + "-other"
         params: dict[str, str] = {"model": body["model"], "limit": str(self.bugs.page_limit)}
-        if body.get("modifiedAfter") and not self.bugs.full_fetch:
+        resume_key = (body["connectionId"], body["model"])
+        resume = self.state.cursors.get(resume_key) if self.bugs.resume_from_cursor else None
+        if resume:
+            params["cursor"] = resume
+        elif body.get("modifiedAfter") and not self.bugs.full_fetch:
             params["modified_after"] = body["modifiedAfter"]
         headers = {
             "Authorization": f"Bearer {self.bugs.secret_key or self.secret_key}",
@@ -140,6 +159,7 @@ class PyHandler:
                     raise FetchFailed(f"cannot reach {self.nango_host}: {exc}") from exc
                 for record in page["records"]:
                     meta = record["_nango_metadata"]
+                    self.state.cursors[resume_key] = meta["cursor"]
                     key = f"{body['model']}:{record['id']}"
                     if meta.get("deleted_at") and not self.bugs.ignore_deletions:
                         mine.pop(key, None)

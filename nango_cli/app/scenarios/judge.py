@@ -6,16 +6,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from nango_cli.app import api_calls
-from nango_cli.app.scenarios.model import Fetched
+from nango_cli.app import api_calls, forgeries
+from nango_cli.app.scenarios.model import Fetched, Step, Verdict
 from nango_cli.delivery.outbox import SentWebhook
 from nango_cli.storage import connections, records
 from nango_cli.storage.api_log import ApiRequest, api_requests
 from nango_cli.storage.database import Database
+from nango_cli.storage.record_pages import decode_cursor
 from nango_cli.support.text import one_line
-from nango_cli.support.timefmt import same_moment
+from nango_cli.support.timefmt import normalized, same_moment
 
 POLL_S = 0.05
 STATE_WAIT_S = 5.0
@@ -29,6 +30,10 @@ class Outcome:
     happened: str
     ok: bool | None  # None: not judged
     cause: str | None = None
+    warn: bool = False  # held, but worth a warning (a forgery refused with a 5xx)
+    # Why it did not hold, for a machine: "read-refused", "next-cursor", "missed",
+    # "no-fetch" (fetched); "missing", "extra" (state).
+    why: str | None = None
 
 
 def status_matches(code: int | None, expected: str) -> bool:
@@ -80,14 +85,33 @@ def body_contains(text: str, sent: list[SentWebhook]) -> Outcome:
 
 @dataclass
 class Announced:
-    """What one sync webhook announced, for its fetch to be judged."""
+    """What one sync webhook announced, as the fire service wrote it (not re-read from
+    the body): the model's records at positions first_seq..last_seq changed."""
 
     connection: str
     integration: str
     model: str
+    variant: str
     modified_after: str
     changed: int
     sent_at: str
+    first_seq: int
+    last_seq: int
+
+    @classmethod
+    def of(cls, applied: records.Applied, sent_at: str) -> Announced:
+        change = applied.change
+        return cls(
+            connection=change.connection_id,
+            integration=change.provider_config_key,
+            model=change.model,
+            variant=change.variant,
+            modified_after=change.modified_after,
+            changed=len(applied.added) + len(applied.updated) + len(applied.deleted),
+            sent_at=sent_at,
+            first_seq=applied.first_seq,
+            last_seq=applied.last_seq,
+        )
 
 
 def _since(call: ApiRequest) -> str | None:
@@ -101,82 +125,139 @@ def _cursor(call: ApiRequest) -> str | None:
 
 
 def fetched(
-    store: Database, expect: Fetched, announced: Announced, env: str, clock: Any = time
+    store: Database,
+    expect: Fetched,
+    announced: Announced,
+    env: str,
+    clock: Any = time,
+    wait: float | None = None,
 ) -> Outcome:
-    """Poll the API's log until the handler fetched what the webhook announced (to the
-    last page with `all_pages`), or `within` seconds passed."""
+    """Poll the API's log until the handler has read every record the webhook announced
+    (with `all_pages`; else until it started reading them), or `within` seconds (`wait`,
+    when given) passed."""
     expected = (
-        f"GET /records for {announced.model} with modified_after={announced.modified_after}"
+        f"GET /records for {announced.model} from modified_after={announced.modified_after} "
+        "(or a cursor)"
         + (", every page" if expect.all_pages else "")
         + f", within {expect.within:g}s"
     )
-    deadline = clock.monotonic() + expect.within
-    verdict: tuple[bool, str, str | None] = (False, "", None)
+    deadline = clock.monotonic() + (expect.within if wait is None else wait)
+    verdict: tuple[bool, str, str | None, str | None] = (False, "", None, None)
     while True:
         verdict = _fetch_verdict(store, expect, announced, env)
         if verdict[0] or clock.monotonic() >= deadline:
             break
         clock.sleep(POLL_S)
-    ok, happened, cause = verdict
-    return Outcome("fetched", expected, happened, ok, cause)
+    ok, happened, cause, why = verdict
+    return Outcome("fetched", expected, happened, ok, cause, why=why)
+
+
+_ACTIONS = {"added": "ADDED", "updated": "UPDATED", "deleted": "DELETED"}
+_END = 2**63
+
+
+class _Span(NamedTuple):
+    """The positions one records page read: after `start`, up to `end` (inclusive),
+    of the actions its filter let through."""
+
+    start: int
+    end: int
+    actions: frozenset[str]
+
+
+def _span(call: ApiRequest, a: Announced) -> _Span | None:
+    """What a successful read covers of the announced changes; None when it does not
+    count (no modified_after and no cursor: every record, not the changes; a later
+    modified_after than the webhook's; a list of ids)."""
+    if call.query.get("ids"):
+        return None
+    since, cursor = _since(call), _cursor(call)
+    if since is None and cursor is None:
+        return None
+    if since is not None and not _not_after(since, a.modified_after):
+        return None
+    start = decode_cursor(cursor) if cursor is not None else 0
+    if start is None:
+        return None
+    end = decode_cursor(call.next_cursor) if call.next_cursor else _END
+    wanted = [
+        _ACTIONS[part.strip().lower()]
+        for value in call.query.get("filter") or []
+        for part in str(value).split(",")
+        if part.strip().lower() in _ACTIONS
+    ]
+    return _Span(start, end if end is not None else _END, frozenset(wanted or _ACTIONS.values()))
+
+
+def _not_after(since: str, modified_after: str) -> bool:
+    """`since` is the webhook's modifiedAfter or earlier (it reads what changed since)."""
+    if same_moment(since, modified_after):
+        return True
+    first, second = normalized(since), normalized(modified_after)
+    return first is not None and second is not None and first <= second
 
 
 def _fetch_verdict(
     store: Database, expect: Fetched, a: Announced, env: str
-) -> tuple[bool, str, str | None]:
-    log = api_requests(store, None, limit=2000)
-    before = [c for c in log if c.created_at < a.sent_at]
-    after = [c for c in log if c.created_at >= a.sent_at]
-    reads = [c for c in after if c.method == "GET" and c.path.rstrip("/") in _READS]
+) -> tuple[bool, str, str | None, str | None]:
+    reads = [
+        c
+        for c in api_requests(store, a.sent_at, limit=5000)
+        if c.method == "GET" and c.path.rstrip("/") in _READS
+    ]
     ours = [c for c in reads if c.connection_id == a.connection and c.model == a.model]
-    # A cursor the API handed out before this webhook: a handler that resumes from it
-    # fetches this webhook's changes too.
-    known = {
-        c.next_cursor
-        for c in before
-        if c.connection_id == a.connection and c.model == a.model and c.next_cursor
-    }
-    start = next(
-        (
-            i
-            for i, c in enumerate(ours)
-            if same_moment(_since(c) or "", a.modified_after) or _cursor(c) in known
-        ),
-        None,
+    changed = records.positions(
+        store, a.connection, a.integration, a.model, a.variant, a.first_seq, a.last_seq
     )
-    if start is None:
-        refused = api_calls.failed_call(reads, env)
-        if refused is not None:
-            code = f" {refused.error_code}" if refused.error_code else ""
-            happened = f"GET /records was refused with {refused.status}{code}"
-            return False, happened, refused.describe()
-        return False, _no_fetch(reads, ours, a), None
-    pages: list[ApiRequest] = []
-    for call in ours[start:]:
-        if pages and _cursor(call) != pages[-1].next_cursor:
-            continue  # another fetch of the handler's, not this chain's next page
-        pages.append(call)
-        if call.status != 200 or not call.next_cursor:
-            break
-    last = pages[-1]
-    got = sum(int(p.record_count or 0) for p in pages)
-    if last.status != 200:
-        found = api_calls.failed_call([last], env)
-        return (
-            False,
-            f"GET /records answered {last.status} {last.error_code or ''}".rstrip(),
-            found.describe() if found else None,
+    covered: set[int] = set()
+    pages: list[tuple[ApiRequest, _Span]] = []
+    # The next pages of a fetch without modified_after or cursor (every record) are
+    # that fetch still, not a resume from a cursor.
+    unfiltered: set[str] = set()
+    for call in ours:
+        if _since(call) is None and (_cursor(call) is None or _cursor(call) in unfiltered):
+            if call.next_cursor:
+                unfiltered.add(call.next_cursor)
+            continue
+        span = _span(call, a) if call.status == 200 else None
+        if span is None:
+            continue
+        pages.append((call, span))
+        covered.update(
+            seq
+            for seq, action in changed
+            if span.start < seq <= span.end and action in span.actions
         )
-    if last.next_cursor:
-        if not expect.all_pages:
-            return True, f"fetched {got} record(s) in {len(pages)} page(s) (more pages)", None
-        return (
-            False,
-            f"stopped after {len(pages)} page(s) ({got} records) with next_cursor still set: "
-            "the rest were never read",
-            None,
+    got = sum(int(c.record_count or 0) for c, _ in pages)
+    if pages and len(covered) == len(changed):
+        happened = f"{len(covered)} of {a.changed} changed records in {len(pages)} page(s)"
+        return True, happened, None, None
+    if pages and not expect.all_pages:
+        return True, f"fetched {got} record(s) in {len(pages)} page(s) (more pages)", None, None
+    refused = api_calls.failed_call([c for c in ours if c.status >= 400], env)
+    if refused is not None:
+        code = f" {refused.error_code}" if refused.error_code else ""
+        happened = (
+            f"GET /records was answered {refused.status}{code}, and no later fetch read the "
+            f"{a.changed} changed records"
         )
-    return True, f"{got} of {a.changed} changed records in {len(pages)} page(s)", None
+        return False, happened, refused.describe(), "read-refused"
+    if pages:
+        left = [c for c, span in pages if span.end != _END]
+        missing = len(changed) - len(covered)
+        if left and all(span.end != _END for _, span in pages[-1:]):
+            return (
+                False,
+                f"stopped after {len(pages)} page(s) ({got} records) with next_cursor still "
+                f"set: {missing} changed record(s) were never read",
+                "page until next_cursor is null (a page may hold fewer records than limit)",
+                "next-cursor",
+            )
+        filtered = [span for _, span in pages if len(span.actions) < len(_ACTIONS)]
+        hint = " (its filter left some out)" if filtered else ""
+        happened = f"read {len(pages)} page(s) but missed {missing} changed record(s){hint}"
+        return False, happened, None, "missed"
+    return False, _no_fetch(reads, ours, a), None, "no-fetch"
 
 
 def _no_fetch(reads: list[ApiRequest], ours: list[ApiRequest], a: Announced) -> str:
@@ -184,13 +265,13 @@ def _no_fetch(reads: list[ApiRequest], ours: list[ApiRequest], a: Announced) -> 
     if full:
         return (
             f"fetched without modified_after: {len(full)} page(s) of every record; pass the "
-            "webhook's modifiedAfter to read only what changed"
+            "webhook's modifiedAfter (or resume from a cursor) to read only what changed"
         )
     other = [_since(c) for c in ours if _since(c)]
     if other:
         return (
-            f"fetched with modified_after={other[-1]}, not the webhook's modifiedAfter "
-            f"({a.modified_after})"
+            f"fetched with modified_after={other[-1]}, later than the webhook's modifiedAfter "
+            f"({a.modified_after}): records changed in between were never read"
         )
     elsewhere = [c for c in reads if c.model == a.model and c.connection_id != a.connection]
     if elsewhere:
@@ -213,9 +294,11 @@ def state(
     get_json: Callable[[str], tuple[int | None, Any]],
     wait: float = STATE_WAIT_S,
     clock: Any = time,
+    since: str | None = None,
 ) -> Outcome:
     """The app's copy (what `url` answers) equals the live records the API holds for the
-    connection and model; polled for up to `wait` seconds (a handler may apply later)."""
+    connection and model; polled for up to `wait` seconds (a handler may apply later).
+    `since`: when the step began (to say whether the handler read anything since)."""
     deadline = clock.monotonic() + wait
     while True:
         live = (
@@ -223,29 +306,54 @@ def state(
             if connections.get_connection(store, connection, integration)
             else set()
         )
-        ok, happened = _compare(url, get_json, live)
+        ok, happened, why = _compare(url, get_json, live)
         if ok or clock.monotonic() >= deadline:
             break
         clock.sleep(POLL_S * 2)
+    if why == "missing" and since is not None and not _read_since(store, since, connection, model):
+        read_none = f": it read no {model} records of this connection since the webhook"
+        happened = happened.replace(": a page not read?", read_none)
     expected = f"{url} holds the {len(live)} live {model} record(s)"
-    return Outcome("state", expected, happened, ok)
+    return Outcome("state", expected, happened, ok, _STATE_FIXES.get(why or ""), why=why)
+
+
+_STATE_FIXES = {
+    "missing": "fetch from the webhook's modifiedAfter (or your last cursor), page until "
+    "next_cursor is null, and keep every record that is not deleted",
+    "extra": "remove the records whose _nango_metadata.deleted_at is set (last_action "
+    "DELETED) instead of keeping them",
+}
+
+
+def _read_since(store: Database, since: str, connection: str, model: str) -> bool:
+    return any(
+        c.method == "GET"
+        and c.path.rstrip("/") in _READS
+        and c.connection_id == connection
+        and c.model == model
+        for c in api_requests(store, since, limit=5000)
+    )
 
 
 def _compare(
     url: str, get_json: Callable[[str], tuple[int | None, Any]], live: set[str]
-) -> tuple[bool, str]:
+) -> tuple[bool, str, str | None]:
     code, data = get_json(url)
     if code is None:
-        return False, f"{url} did not answer: {data}"
+        return False, f"{url} did not answer: {data}", "unreachable"
     if code != 200:
-        return False, f"{url} answered {code}"
+        return False, f"{url} answered {code}", "unreachable"
     if not isinstance(data, list):
-        return False, f"{url} must answer a JSON array of ids (or of objects with an id)"
+        return (
+            False,
+            f"{url} must answer a JSON array of ids (or of objects with an id)",
+            "unreachable",
+        )
     held = {
         str(item["id"]) if isinstance(item, dict) and "id" in item else str(item) for item in data
     }
     if held == live:
-        return True, f"holds exactly the {len(live)} live record(s)"
+        return True, f"holds exactly the {len(live)} live record(s)", None
     missing, extra = sorted(live - held), sorted(held - live)
     parts = []
     if missing:
@@ -255,9 +363,57 @@ def _compare(
             f"still holds {len(extra)} record(s) Nango deleted or never had ({_ids(extra)}): "
             "deletions not applied?"
         )
-    return False, "; ".join(parts)
+    return False, "; ".join(parts), "missing" if missing else "extra"
 
 
 def _ids(ids: list[str]) -> str:
     shown = ", ".join(one_line(i, 40) for i in ids[:5])
     return shown + (f", … {len(ids) - 5} more" if len(ids) > 5 else "")
+
+
+# ---------------------------------------------------------------- a step's verdict
+
+
+SWALLOWED = (
+    "the handler answered 2xx although its fetch failed: Nango does not retry a 2xx, so "
+    "these records are lost; answer 5xx when the fetch fails (Nango retries), or retry the "
+    "fetch inside the handler"
+)
+
+
+def explain_swallowed(outcomes: list[Outcome], sent: list[SentWebhook]) -> None:
+    """A fetch that failed under a webhook the handler acknowledged: the cause is the
+    acknowledgement, not the API."""
+    answered = [s.attempts[-1].status_code for s in sent if s.attempts]
+    if not answered or not all(code is not None and 200 <= code < 300 for code in answered):
+        return
+    for outcome in outcomes:
+        if outcome.name == "fetched" and outcome.why == "read-refused":
+            outcome.cause = SWALLOWED
+
+
+FORGERY_RANK = {"acted-on": 0, "not-judged": 1, "refused-badly": 2, "refused": 3}
+
+
+def step_verdict(step: Step, outcomes: list[Outcome]) -> Verdict:
+    if any(o.ok is False for o in outcomes):
+        return "fail" if step.required else "warn"
+    if any(o.ok is None for o in outcomes if o.name == "forgery"):
+        return "not judged"
+    return "warn" if any(o.warn for o in outcomes) else "pass"
+
+
+def forgery_outcome(
+    under: list[tuple[SentWebhook, list[ApiRequest]]], control: forgeries.Control, sign: str
+) -> Outcome:
+    """A forged step's outcome: the worst of its webhooks' verdicts (app/forgeries.py)."""
+    verdicts = [forgeries.judge(s, calls, control, sign) for s, calls in under]
+    worst = min(verdicts, key=lambda v: FORGERY_RANK[v.kind])
+    return Outcome(
+        "forgery",
+        "refused with a 4xx, no API call under it",
+        "; ".join(v.happened for v in verdicts),
+        worst.ok,
+        worst.fix,
+        warn=worst.warns,
+    )

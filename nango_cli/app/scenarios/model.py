@@ -48,7 +48,8 @@ class Expect:
 class Fault:
     status: int | None = None
     latency: float | None = None
-    short_pages: bool | None = None
+    # True: pages of a third of `limit`; a number: at most that many records a page.
+    short_pages: bool | int | None = None
     times: int = 1
     clear: bool = False
 

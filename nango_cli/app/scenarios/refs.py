@@ -33,8 +33,10 @@ def references(value: Any) -> list[str]:
     return []
 
 
-def check_reference(text: str, earlier: list[str]) -> None:
-    """A reference's shape, and that the step it names comes before (RefError if not)."""
+def check_reference(text: str, earlier: list[str], silent: tuple[str, ...] = ()) -> None:
+    """A reference's shape, and that the step it names comes before and sent webhooks
+    (RefError if not). `earlier`: the earlier steps that send; `silent`: those that do
+    not (a wait, an api_fault)."""
     parts = text.split(".")
     if parts[0] == "scenario":
         if len(parts) != 2 or parts[1] not in ("connection", "integration", "name"):
@@ -45,10 +47,12 @@ def check_reference(text: str, earlier: list[str]) -> None:
     if parts[0] == "previous":
         rest = parts[1:]
         if not earlier:
-            raise RefError(f"${{{text}}}: no step before this one")
+            raise RefError(f"${{{text}}}: no step before this one sent a webhook")
     elif parts[0] == "steps":
         if len(parts) < 3:
             raise RefError(f"${{{text}}}: write ${{steps.NAME.FIELD}}")
+        if parts[1] in silent:
+            raise RefError(f"${{{text}}}: step {parts[1]!r} sends no webhook to refer to")
         if parts[1] not in earlier:
             import difflib
 

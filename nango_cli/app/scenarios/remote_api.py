@@ -4,8 +4,11 @@ through its internal endpoint, with the token its running file announces."""
 
 from __future__ import annotations
 
+import contextlib
+import time
 from dataclasses import dataclass
 
+from nango_cli.app.api_calls import LOG_SETTLE_S
 from nango_cli.app.scenarios.model import Fault
 from nango_cli.errors import UsageError
 
@@ -14,6 +17,21 @@ from nango_cli.errors import UsageError
 class RunningApi:
     url: str
     token: str | None = None
+
+    def settle(self) -> None:
+        """Its log is written in batches: reading it through the internal endpoint
+        writes the pending one first; without the token, wait one batch out."""
+        from nango_cli.delivery.httpx_sender import CallFailed, call_json
+
+        if self.token:
+            with contextlib.suppress(CallFailed):
+                call_json(
+                    "GET",
+                    f"{self.url.rstrip('/')}/_nango-hooks/requests?since=9999",
+                    headers={"X-Nango-Hooks-Token": self.token},
+                )
+                return
+        time.sleep(LOG_SETTLE_S)
 
     def apply_fault(self, fault: Fault) -> None:
         from nango_cli.delivery.httpx_sender import CallFailed, call_json

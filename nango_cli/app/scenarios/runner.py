@@ -16,19 +16,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from nango_cli.app import api_calls, fire
+from nango_cli.app import api_calls, fire, forgeries, replay
 from nango_cli.app.scenarios import judge, refs, steps
 from nango_cli.app.scenarios.judge import Announced, Outcome
 from nango_cli.app.scenarios.model import Fault, Scenario, Step, Verdict
 from nango_cli.app.scenarios.schema import fault_of
 from nango_cli.app.settings import Settings, parse_duration
 from nango_cli.delivery.breaker import CircuitBreaker
-from nango_cli.delivery.outbox import DeliveryPlan, PlannedWebhook, SentWebhook, execute
-from nango_cli.delivery.retry import make_policy
+from nango_cli.delivery.outbox import DeliveryPlan, SentWebhook
 from nango_cli.delivery.transport import Sender, TLSOptions
 from nango_cli.errors import DeliveryError, UsageError
 from nango_cli.protocol import serialization
+from nango_cli.storage.api_log import ApiRequest
 from nango_cli.storage.webhooks import Store
+from nango_cli.support.timefmt import now_timestamp
 
 
 class ApiHandle(Protocol):
@@ -37,6 +38,10 @@ class ApiHandle(Protocol):
     url: str
 
     def apply_fault(self, fault: Fault) -> None: ...
+
+    def settle(self) -> None:
+        """Return once the API's request log holds every request it has answered."""
+        ...
 
 
 class NothingListening(DeliveryError):
@@ -62,6 +67,10 @@ class StepResult:
     note: str | None = None  # what a wait or a fault did
     cause: str | None = None  # the handler's own failed API call, when one explains it
     seconds: float = 0.0
+    # What the step's sync webhooks announced (a duplicate: what its original did).
+    announced: list[Announced] = field(default_factory=list)
+    # Each forgery with the API calls made under it, judged again once the run is over.
+    forgeries: list[tuple[SentWebhook, list[ApiRequest]]] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -190,19 +199,41 @@ class ScenarioRunner:
         if step.kind == "api_fault":
             return self._fault(step)
         if step.kind == "duplicate":
-            source = self._earlier(step.value)
-            again = [_copy(s) for s in source.sent]
-            return self._judge(step, self._send(again), [])
+            return self._duplicate(step)
         try:
             options = refs.resolve(step.options, self._lookup)
             value = refs.resolve(step.value, self._lookup)
         except refs.RefError as exc:
             raise UsageError(f"step {step.name!r}: {exc}") from None
         opts = steps.fire_options(step, options, value, self.scenario, self.connection, self.t.url)
-        webhooks = steps.plan_webhooks(opts, step, self.t.settings)
-        fire.write_api_state(self._plan(webhooks), opts, self.t.settings, self.store)
-        sent = self._send(webhooks)
-        return self._judge(step, sent, self._announced(sent))
+        plan = steps.plan(opts, step, self.t.settings, self.t.tls)
+        began = now_timestamp()
+        fired = fire.deliver(
+            plan, opts, self.t.settings, self.store, sender=self.sender, sleep=self.sleep
+        )
+        self._observe(fired.sent)
+        announced = [Announced.of(applied, began) for applied in fired.applied]
+        return self._judge(step, fired.sent, announced)
+
+    def _duplicate(self, step: Step) -> StepResult:
+        """The original's bytes and headers again, through the replay service (a Nango
+        retry: no delivery id, nothing announced anew), judged against what the original
+        announced."""
+        original = self._earlier(step.value)
+        sources = [replay.from_record(s.record) for s in original.sent]
+        webhooks, _ = replay.prepare(sources, None, lambda connection: [self.t.url])
+        for webhook, before in zip(webhooks, original.sent, strict=True):
+            webhook.expect_rejection = before.expects_rejection
+        plan = DeliveryPlan(
+            webhooks=webhooks,
+            policy=steps.policy_for(step, self.t.settings),
+            timeout=float(self.t.settings.timeout),
+            env=self.t.settings.env,
+            tls=self.t.tls,
+        )
+        sent = replay.send(plan, self.store, sender=self.sender, sleep=self.sleep)
+        self._observe(sent)
+        return self._judge(step, sent, original.announced)
 
     def _fault(self, step: Step) -> StepResult:
         fault = fault_of(step)
@@ -234,17 +265,10 @@ class ScenarioRunner:
 
     # ------------------------------------------------------------ sending
 
-    def _plan(self, webhooks: list[PlannedWebhook]) -> DeliveryPlan:
-        return DeliveryPlan(
-            webhooks=webhooks,
-            policy=make_policy("none"),
-            timeout=float(self.t.settings.timeout),
-            env=self.t.settings.env,
-            tls=self.t.tls,
-        )
-
-    def _send(self, webhooks: list[PlannedWebhook]) -> list[SentWebhook]:
-        sent = execute(self._plan(webhooks), self.store, lambda event: None, self.sender)
+    def _observe(self, sent: list[SentWebhook]) -> None:
+        """Stop at once when nothing listens; count accepted genuine webhooks; feed
+        Nango's breaker what Nango would have seen (it never sends a forgery, so those
+        do not count)."""
         for item in sent:
             attempt = item.attempts[-1] if item.attempts else None
             if attempt is not None and attempt.status_code is not None:
@@ -254,96 +278,112 @@ class ScenarioRunner:
                     f"nothing is listening at {self.t.url}",
                     hint="start your handler, or check the URL and port",
                 )
-            self._observe(item)
-        return sent
-
-    def _observe(self, item: SentWebhook) -> None:
-        """Count accepted genuine webhooks; feed Nango's breaker what Nango would have
-        seen (it never sends a forgery, so those do not count)."""
-        attempt = item.attempts[-1] if item.attempts else None
-        if item.expects_rejection or attempt is None:
-            return
-        self.sent_genuine += 1
-        if attempt.outcome == "success":
-            self.accepted_genuine += 1
-        breaker = self.t.breaker
-        if breaker is None:
-            return
-        if breaker.refusal(self.t.url) is not None:
-            self.breaker_refusals.append(item.record.id)
-        elif breaker.record(self.t.url, attempt.outcome == "success"):
-            self.breaker_opened_by = item.record.id
+            if item.expects_rejection or attempt is None:
+                continue
+            self.sent_genuine += 1
+            if attempt.outcome == "success":
+                self.accepted_genuine += 1
+            breaker = self.t.breaker
+            if breaker is None:
+                continue
+            if breaker.refusal(self.t.url) is not None:
+                self.breaker_refusals.append(item.record.id)
+            elif breaker.record(self.t.url, attempt.outcome == "success"):
+                self.breaker_opened_by = item.record.id
 
     # ------------------------------------------------------------ judging
 
-    def _announced(self, sent: list[SentWebhook]) -> list[Announced]:
-        found = []
-        for item in sent:
-            if item.expects_rejection or item.record.type != "sync":
-                continue
-            body = _body(item)
-            if not isinstance(body, dict) or body.get("success") is not True:
-                continue
-            results = body.get("responseResults") or {}
-            changed = sum(int(results.get(k) or 0) for k in ("added", "updated", "deleted"))
-            found.append(
-                Announced(
-                    connection=str(body.get("connectionId")),
-                    integration=str(body.get("providerConfigKey")),
-                    model=str(body.get("model")),
-                    modified_after=str(body.get("modifiedAfter")),
-                    changed=changed,
-                    sent_at=item.record.created_at,
-                )
-            )
-        return found
-
     def _judge(self, step: Step, sent: list[SentWebhook], announced: list[Announced]) -> StepResult:
         expect = step.expect
-        default = "4xx" if any(s.expects_rejection for s in sent) else "2xx"
-        outcomes = [judge.status(expect.status or default, sent)]
+        forged = [s for s in sent if s.expects_rejection]
+        if forged and not expect.status:
+            # A forgery's verdict is app/forgeries.py's (provisional until the run is
+            # over: it counts only against an accepted control).
+            under = self._calls_under(forged)
+            outcomes = [judge.forgery_outcome(under, forgeries.Control(True), step.sign)]
+        else:
+            under = []
+            outcomes = [judge.status(expect.status or "2xx", sent)]
         if expect.within is not None:
             outcomes.append(judge.within(expect.within, sent))
         if expect.body_contains is not None:
             outcomes.append(judge.body_contains(expect.body_contains, sent))
         # Fetches and state share one wait: a handler that never fetches costs `within`
-        # once, not once per expectation.
-        deadline = time.monotonic() + (
-            expect.fetched.within if expect.fetched is not None else judge.STATE_WAIT_S
-        )
-        if expect.fetched is not None:
-            outcomes += self._fetched(step, announced)
-        if expect.state is not None:
-            outcomes += self._state(step, sent, expect.state, deadline)
-        failed = [o for o in outcomes if o.ok is False]
-        verdict: Verdict = "pass" if not failed else "fail" if step.required else "warn"
-        cause = None
+        # once, not once per expectation. A webhook the handler refused is not waited
+        # on: it had its chance to fetch before it answered.
+        wait = expect.fetched.within if expect.fetched is not None else judge.STATE_WAIT_S
         if outcomes[0].ok is False:
+            wait = 0.0
+        deadline = time.monotonic() + wait
+        if expect.fetched is not None:
+            outcomes += self._fetched(step, announced, deadline)
+        if expect.state is not None:
+            since = announced[0].sent_at if announced else None
+            outcomes += self._state(step, sent, expect.state, deadline, since)
+        judge.explain_swallowed(outcomes, sent)
+        cause = None
+        if outcomes[0].ok is False and not forged:
             bad = next(
                 (s.attempts[-1] for s in sent if s.attempts and s.attempts[-1].status_code), None
             )
             if bad is not None:
                 api_url = self.t.api.url if self.t.api else None
                 cause = api_calls.cause_of(self.store, bad, self.t.settings.env, api_url)
+        failed = [o for o in outcomes if o.ok is False]
         cause = cause or next((o.cause for o in failed if o.cause), None)
-        return StepResult(step, verdict, outcomes, sent, cause=cause)
+        result = StepResult(step, judge.step_verdict(step, outcomes), outcomes, sent, cause=cause)
+        result.announced = announced
+        result.forgeries = under
+        return result
 
-    def _fetched(self, step: Step, announced: list[Announced]) -> list[Outcome]:
+    def _calls_under(self, forged: list[SentWebhook]) -> list[tuple[SentWebhook, list[ApiRequest]]]:
+        if self.t.api is not None:
+            self.t.api.settle()
+        return [(s, forgeries.calls_under(self.store, s)) for s in forged]
+
+    def _fetched(self, step: Step, announced: list[Announced], deadline: float) -> list[Outcome]:
         assert step.expect.fetched is not None
         if self.t.api is None:
             return [Outcome("fetched", "a fetch", "no API stand-in: not judged", None)]
         if not announced:
-            return [Outcome("fetched", "a fetch", "the step announced no records", False)]
+            what = "its original" if step.kind == "duplicate" else "the step"
+            return [
+                Outcome(
+                    "fetched",
+                    "a fetch",
+                    f"{what} announced no record changes (a sync success with counts): "
+                    "nothing to fetch",
+                    False,
+                )
+            ]
         env = self.t.settings.env
-        return [judge.fetched(self.store, step.expect.fetched, a, env) for a in announced]
+        return [
+            judge.fetched(
+                self.store,
+                step.expect.fetched,
+                a,
+                env,
+                wait=max(0.0, deadline - time.monotonic()),
+            )
+            for a in announced
+        ]
 
     def _state(
-        self, step: Step, sent: list[SentWebhook], template: str, deadline: float
+        self,
+        step: Step,
+        sent: list[SentWebhook],
+        template: str,
+        deadline: float,
+        since: str | None = None,
     ) -> list[Outcome]:
         bodies = [b for b in (_body(s) for s in sent) if isinstance(b, dict)]
         integration = next(
             (str(b["providerConfigKey"]) for b in bodies if b.get("providerConfigKey")),
             self.scenario.integration or "",
+        )
+        # The step's own connection (a `connection:` option), else the scenario's.
+        connection = next(
+            (s.record.connection_id for s in sent if s.record.connection_id), self.connection
         )
         models = [str(b["model"]) for b in bodies if b.get("type") == "sync" and b.get("model")]
         if not models:  # an auth deletion, say: every model the run synced
@@ -358,35 +398,49 @@ class ScenarioRunner:
         outcomes = []
         for model in dict.fromkeys(models):
             url = (
-                template.replace("{connection}", self.connection)
+                template.replace("{connection}", connection)
                 .replace("{model}", model)
                 .replace("{integration}", integration)
             )
             wait = max(0.0, deadline - time.monotonic())
             outcomes.append(
                 judge.state(
-                    url, self.store, self.connection, integration, model, self.get_json, wait
+                    url,
+                    self.store,
+                    connection,
+                    integration,
+                    model,
+                    self.get_json,
+                    wait,
+                    since=since,
                 )
             )
         return outcomes or [Outcome("state", "the app's records", "no model to compare", False)]
 
     def _judge_forgeries(self) -> str | None:
-        """A forgery refused counts only if the run saw the handler accept a correctly
-        signed webhook: a handler that refuses everything refuses forgeries too."""
-        if self.accepted_genuine:
-            return None
+        """Each forgery judged again now the run is over: a refusal counts only if the
+        run saw the handler accept a correctly signed webhook (a handler that refuses
+        everything refuses forgeries too). The verdicts go into history."""
         reason = (
             "every correctly signed webhook was refused: is the handler using environment "
             f"{self.t.settings.env!r}'s webhook signing key?"
         )
-        judged = False
+        control = forgeries.Control(self.accepted_genuine > 0, reason)
+        unjudged = False
+        decided: list[tuple[str, forgeries.ForgeryVerdict]] = []
         for result in self.results:
-            if result.step.forgery and result.outcomes and result.outcomes[0].ok:
-                result.outcomes[0].ok = None
-                result.outcomes[0].happened += f" (not judged: {reason})"
-                result.verdict = "not judged"
-                judged = True
-        return reason if judged else None
+            if not result.forgeries:
+                continue
+            for sent, calls in result.forgeries:
+                decided.append(
+                    (sent.record.id, forgeries.judge(sent, calls, control, result.step.sign))
+                )
+            outcome = judge.forgery_outcome(result.forgeries, control, result.step.sign)
+            result.outcomes[0] = outcome
+            result.verdict = judge.step_verdict(result.step, result.outcomes)
+            unjudged = unjudged or outcome.ok is None
+        forgeries.record(self.store, decided)
+        return reason if unjudged else None
 
     def _lookup(self, text: str) -> Any:
         parts = text.split(".")
@@ -419,24 +473,6 @@ def _body(sent: SentWebhook) -> Any:
         return serialization.parse_json(sent.record.body)
     except (ValueError, UnicodeDecodeError):
         return None
-
-
-def _copy(sent: SentWebhook) -> PlannedWebhook:
-    """The same bytes and headers again (a Nango retry: there is no delivery id)."""
-    record = sent.record
-    webhook = PlannedWebhook(
-        type=record.type,
-        body=record.body,
-        headers=dict(record.headers),
-        targets=list(record.targets),
-        sync_name=record.sync_name,
-        model=record.model,
-        connection_id=record.connection_id,
-        provider_config_key=record.provider_config_key,
-        negative=record.negative,
-        expect_rejection=sent.expects_rejection,
-    )
-    return webhook
 
 
 def _get_json(url: str) -> tuple[int | None, Any]:

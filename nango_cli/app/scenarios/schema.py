@@ -77,7 +77,7 @@ VALUES: dict[str, Any] = {
         "status": "integer",
         "times": "integer",
         "latency": "duration",
-        "short_pages": "boolean",
+        "short_pages": ["boolean", "integer"],
         "clear": "boolean",
     },
     "wait": "duration",
@@ -96,23 +96,32 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "seed": "integer",
         "set": "object",
         "sign": SIGN,
+        "retry": "boolean",
     },
     "auth": {
         "failed": "boolean",
         "error_message": "string",
         "provider": "string",
         "auth_mode": "string",
+        "end_user": "boolean",
         "end_user_id": "string",
         "end_user_email": "string",
         "organization_id": "string",
         "tags": "string_map",
         "set": "object",
         "sign": SIGN,
+        "retry": "boolean",
     },
-    "forward": {"provider": "string", "headers": "string_map", "set": "object", "sign": SIGN},
-    "async_action": {"action_id": "string", "set": "object", "sign": SIGN},
-    "body": {"sign": SIGN},
-    "duplicate": {},
+    "forward": {
+        "provider": "string",
+        "headers": "string_map",
+        "set": "object",
+        "sign": SIGN,
+        "retry": "boolean",
+    },
+    "async_action": {"action_id": "string", "set": "object", "sign": SIGN, "retry": "boolean"},
+    "body": {"sign": SIGN, "retry": "boolean"},
+    "duplicate": {"retry": "boolean"},
     "api_fault": {},
     "wait": {},
 }
@@ -240,7 +249,7 @@ def scenario_from(data: Any, source: str | None = None) -> Scenario:
         raise SchemaError(f"more than {MAX_STEPS} steps", ("steps",))
     steps: list[Step] = []
     for index, raw in enumerate(raw_steps):
-        steps.append(_step(raw, ("steps", index), [s.name for s in steps]))
+        steps.append(_step(raw, ("steps", index), steps))
     name = data.get("name") or (source or "scenario")
     return Scenario(
         name=str(name),
@@ -253,7 +262,11 @@ def scenario_from(data: Any, source: str | None = None) -> Scenario:
     )
 
 
-def _step(raw: Any, path: Path, earlier: list[str]) -> Step:
+def _step(raw: Any, path: Path, before: list[Step]) -> Step:
+    earlier = [s.name for s in before]
+    # What a `duplicate` or a reference can name: the earlier steps that send webhooks.
+    sending = [s.name for s in before if s.kind not in ("wait", "api_fault")]
+    silent = tuple(name for name in earlier if name not in sending)
     if not isinstance(raw, dict):
         raise SchemaError(
             "a step is an object with one of: " + ", ".join(STEP_KINDS),
@@ -282,9 +295,21 @@ def _step(raw: Any, path: Path, earlier: list[str]) -> Step:
         raise SchemaError(f"two steps are named {name!r}", (*path, "name"))
     for text in references({k: v for k, v in raw.items() if k != "name"}):
         try:
-            check_reference(text, earlier)
+            check_reference(text, sending, silent)
         except RefError as exc:
             raise SchemaError(str(exc), path) from None
+    if kind == "duplicate" and raw[kind] == "previous" and not sending:
+        raise SchemaError(
+            "duplicate: previous, but no step before this one sent a webhook",
+            (*path, kind),
+            "put the step to resend first",
+        )
+    if kind == "duplicate" and raw[kind] in silent:
+        raise SchemaError(
+            f"duplicate: step {raw[kind]!r} sends no webhook to resend",
+            (*path, kind),
+            "name a step that sends (sync, auth, forward, async_action, body, duplicate)",
+        )
     if kind == "duplicate" and raw[kind] != "previous" and raw[kind] not in earlier:
         close = difflib.get_close_matches(str(raw[kind]), earlier, n=1)
         raise SchemaError(
@@ -325,6 +350,12 @@ def _fault(value: dict[str, Any], path: Path) -> Fault:
     if not 0 <= times <= 10_000:
         raise SchemaError("times must be from 0 to 10000", (*path, "times"))
     latency = value.get("latency")
+    short = value.get("short_pages")
+    if short is not None and not isinstance(short, bool) and not 1 <= short <= 10_000:
+        raise SchemaError(
+            "short_pages is true (a third of limit) or the most records a page holds, 1 to 10000",
+            (*path, "short_pages"),
+        )
     from nango_cli.app.settings import parse_duration
 
     return Fault(

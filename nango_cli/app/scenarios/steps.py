@@ -12,10 +12,20 @@ from nango_cli.app import fire
 from nango_cli.app.bodies import FireOptions
 from nango_cli.app.scenarios.model import FORGERIES, Scenario, Step
 from nango_cli.app.settings import Settings
-from nango_cli.delivery.outbox import PlannedWebhook
+from nango_cli.delivery.outbox import DeliveryPlan, PlannedWebhook
+from nango_cli.delivery.retry import RetryPolicy, make_policy
+from nango_cli.delivery.transport import TLSOptions
 from nango_cli.errors import UsageError
 from nango_cli.protocol import serialization
 from nango_cli.protocol.headers import signed_headers
+
+# The endUser a successful creation or override carries unless the step says otherwise
+# (`end_user: false`, or its own end_user_id): Connect sessions add one.
+CONNECT_END_USER = {
+    "endUserId": "nango-hooks-end-user",
+    "endUserEmail": "end-user@example.com",
+    "organizationId": "nango-hooks-org",
+}
 
 # `sign` values fire signs itself; the others are signed here.
 _FIRE_SIGNS = ("both", "hmac-only", "legacy-only", "bad", "none")
@@ -49,6 +59,12 @@ def fire_options(
         opts.end_user_email = options.get("end_user_email")
         opts.organization_id = options.get("organization_id")
         opts.tags = dict(options.get("tags") or {})
+        connect = opts.auth_operation in ("creation", "override") and not opts.failed
+        if connect and opts.end_user_id is None and options.get("end_user", True):
+            # As a connection made through a Connect session (`check` sends the same).
+            opts.end_user_id = CONNECT_END_USER["endUserId"]
+            opts.end_user_email = CONNECT_END_USER["endUserEmail"]
+            opts.organization_id = CONNECT_END_USER["organizationId"]
     elif step.kind == "forward":
         opts.forward_body = serialization.serialize(value)
         opts.forward_headers = list((options.get("headers") or {}).items())
@@ -79,12 +95,9 @@ def _sync_options(
             {None: given} if isinstance(given, int) else dict(given) if given is not None else {}
         )
     opts.added, opts.updated, opts.deleted = counts["added"], counts["updated"], counts["deleted"]
-    models = list(options.get("models") or [])
-    if not models:
-        # Models named by the counts, when the config and the project do not know the sync.
-        for by_model in counts.values():
-            models += [m for m in by_model if m is not None and m not in models]
-    opts.models = models
+    # No `models:`: the config's or the project's (as `fire` resolves them; the models
+    # the counts name stand in only for a sync neither knows).
+    opts.models = list(options.get("models") or [])
     opts.sync_type = "INITIAL" if options.get("initial") else None
     opts.failed = bool(options.get("failed"))
     opts.error_message = options.get("error_message")
@@ -108,10 +121,30 @@ def _body_bytes(value: Any, scenario: Scenario) -> bytes:
         ) from None
 
 
-def plan_webhooks(opts: FireOptions, step: Step, settings: Settings) -> list[PlannedWebhook]:
-    """The step's webhooks, signed as it says (UsageError for a key the environment
+def policy_for(step: Step, settings: Settings) -> RetryPolicy:
+    """A step's webhooks are sent once (the answer is what is judged; a `duplicate` step
+    models Nango's retry), unless it says `retry: true`: then as the environment's
+    retry policy sends them."""
+    if step.options.get("retry") is True:
+        return make_policy(settings.retry_policy, settings.retries)
+    return make_policy("none")
+
+
+def plan(opts: FireOptions, step: Step, settings: Settings, tls: TLSOptions) -> DeliveryPlan:
+    """The step's plan: the fire service's, signed as the step says, sent as
+    `policy_for` says, without the breaker (the run judges it apart)."""
+    fire_plan = fire.plan(opts, settings, tls)
+    return dataclasses.replace(
+        fire_plan,
+        webhooks=_signed(fire_plan.webhooks, step, settings),
+        policy=policy_for(step, settings),
+        breaker=None,
+    )
+
+
+def _signed(planned: list[PlannedWebhook], step: Step, settings: Settings) -> list[PlannedWebhook]:
+    """The webhooks signed as the step says (UsageError for a key the environment
     lacks)."""
-    planned = fire.plan(opts, settings).webhooks
     sign = step.sign
     if sign in _FIRE_SIGNS:
         if sign == "legacy-only":
@@ -135,6 +168,7 @@ def plan_webhooks(opts: FireOptions, step: Step, settings: Settings) -> list[Pla
     for webhook in planned:
         headers = signed_headers(webhook.body, key)
         body = webhook.body
+        changed: dict[str, Any] = {}
         if sign == "tampered":
             # Signed, then changed: what a body altered in transit looks like.
             changed = serialization.parse_json(body)
@@ -145,6 +179,9 @@ def plan_webhooks(opts: FireOptions, step: Step, settings: Settings) -> list[Pla
             dataclasses.replace(
                 webhook,
                 body=body,
+                connection_id=(
+                    str(changed["connectionId"]) if sign == "tampered" else webhook.connection_id
+                ),
                 headers=headers,
                 negative=forged,
                 expect_rejection=forged,

@@ -34,7 +34,9 @@ class Faults:
     status_times: int = 0
     latency: float = 0.0
     latency_times: int = 0
-    short_pages: bool = False
+    # True: pages of a third of `limit`; a number: at most that many records a page
+    # (a response-size budget cuts a page at any size).
+    short_pages: bool | int = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def fail(self, status: int = 500, times: int = 1) -> None:
@@ -45,7 +47,7 @@ class Faults:
         with self._lock:
             self.latency, self.latency_times = seconds, times
 
-    def set_short_pages(self, on: bool = True) -> None:
+    def set_short_pages(self, on: bool | int = True) -> None:
         with self._lock:
             self.short_pages = on
 
@@ -64,7 +66,7 @@ class Faults:
         clear: bool = False,
         status: int | None = None,
         latency: float | None = None,
-        short_pages: bool | None = None,
+        short_pages: bool | int | None = None,
         times: int = 1,
     ) -> None:
         """One fault request at once (a scenario's `api_fault`, the internal endpoint):
@@ -94,8 +96,14 @@ class Faults:
             return status, latency
 
     def page_limit(self, limit: int) -> int:
-        """The page size to serve for `limit`: a third of it with short pages."""
-        return max(1, limit // 3) if self.short_pages else limit
+        """The page size to serve for `limit`: a third of it with short pages, or at
+        most the budget they name."""
+        short = self.short_pages
+        if short is True:
+            return max(1, limit // 3)
+        if short is False or short <= 0:
+            return limit
+        return max(1, min(limit, short))
 
     def to_dict(self) -> dict[str, Any]:
         return {

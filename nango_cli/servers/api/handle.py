@@ -47,6 +47,10 @@ class LocalApi:
             times=fault.times,
         )
 
+    def settle(self) -> None:
+        """Write the request log's pending batch now, and wait for it."""
+        self.thread.run(self.server.log.flush)
+
     def __enter__(self) -> LocalApi:
         try:
             self.thread.start()

@@ -138,6 +138,13 @@ class ApiServer(LocalServer):
             status, payload, body_text = await self._route(request, parts, handled)
         except ApiError as exc:
             status, payload, error_code = exc.status, exc.body(), exc.code
+            # A refused request is logged with what it asked for: the judges must see a
+            # read that failed, and a call a handler made for a connection it was told of.
+            handled.connection_id = handled.connection_id or request.headers.get("Connection-Id")
+            handled.provider_config_key = handled.provider_config_key or request.headers.get(
+                "Provider-Config-Key"
+            )
+            handled.model = handled.model or request.query.get("model")
         self.served += 1
         entry = ApiRequest(
             id=new_id(),
@@ -308,7 +315,7 @@ class ApiServer(LocalServer):
 
     def _set_faults(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST /_nango-hooks/faults: {"status": 500, "times": 1} | {"latency": 2.5,
-        "times": 1} | {"short_pages": true} | {"clear": true}."""
+        "times": 1} | {"short_pages": true} (or a page budget: 2) | {"clear": true}."""
         times = body.get("times", 1)
         if isinstance(times, bool) or not isinstance(times, int) or not 0 <= times <= 10_000:
             raise invalid("body", [("times", "a count from 0 to 10000")])
@@ -317,6 +324,10 @@ class ApiServer(LocalServer):
             isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599
         ):
             raise invalid("body", [("status", "an HTTP error status, 400 to 599")])
+        short = body.get("short_pages")
+        budget = short is not None and not isinstance(short, bool)
+        if budget and (not isinstance(short, int) or not 1 <= short <= 10_000):
+            raise invalid("body", [("short_pages", "true, false, or records a page, 1-10000")])
         latency = body.get("latency")
         if "latency" in body:
             if isinstance(latency, bool) or not isinstance(latency, int | float):
@@ -328,7 +339,7 @@ class ApiServer(LocalServer):
             clear=bool(body.get("clear")),
             status=status,
             latency=None if latency is None else float(latency),
-            short_pages=None if "short_pages" not in body else bool(body["short_pages"]),
+            short_pages=short,
             times=times,
         )
         return self.faults.to_dict()

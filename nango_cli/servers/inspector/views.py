@@ -255,14 +255,13 @@ def replay(
     """Send a stored webhook again: unchanged, or with `edited_body` (re-signed with the
     environment's key, sent byte for byte as typed), to `url` or the environment's."""
     from nango_cli.app import replay as core
-    from nango_cli.delivery.outbox import execute
 
     source = core.from_record(store.get(webhook_id))
     resign = edited_body is not None
     if edited_body is not None:
         source.body = edited_body
     plan = core.plan([source], settings, [url] if url else None, resign)
-    sent = execute(plan, store, lambda event: None, concurrent=False)
+    sent = core.send(plan, store)
     return [s.to_dict() for s in sent]
 
 
