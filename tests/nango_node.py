@@ -1,9 +1,10 @@
 """Nango's own Node.js packages, installed from the npm registry for the tests.
 
 @nangohq/node and @nangohq/types 0.71.10 (and the TypeScript compiler, to check
-bodies against the types) go into a cache directory the first time a test asks
-for them and are reused after. CI installs Node.js when it is missing
-(.ci/run), so these tests never skip; without Node.js they fail and say why.
+bodies against the types; Express, for a handler written as users write them) go into
+a cache directory the first time a test asks for them and are reused after. CI installs
+Node.js when it is missing (.ci/run), so these tests never skip; without Node.js they
+fail and say why.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ PACKAGES = {
     "@nangohq/node": NANGO_VERSION,
     "@nangohq/types": NANGO_VERSION,
     "typescript": "5.9.3",
+    # the web framework of the handler judged in tests/cli/test_verdicts.py
+    "express": "4.21.2",
 }
 
 

@@ -25,6 +25,7 @@ from nango_cli.app.check_specs import (
     CheckResult,
     CheckSpec,
     CheckTarget,
+    Verdict,
     answer_excerpt,
     available,
     describe,
@@ -60,7 +61,7 @@ def _accepted(
         return spec.result(brief, "pass", ids)
     happened = "; ".join(describe(a, detail=True) for a in attempts)
     fix = None
-    if spec.name == "large-body":
+    if spec.name == "large-body" and any(a.status_code == 413 for a in bad):
         happened += f" (a {LARGE_BODY_BYTES // 1000} kB body was refused: {BODY_LIMITS})"
         brief += f" (a {LARGE_BODY_BYTES // 1000} kB body)"
         fix = BODY_LIMITS
@@ -76,68 +77,81 @@ def _accepted(
     )
 
 
-def _rejected(spec: CheckSpec, sent: SentWebhook, policy: RetryPolicy) -> CheckResult:
-    attempt = sent.attempts[0] if sent.attempts else None
-    ids = [sent.record.id]
-    if attempt is None or attempt.status_code is None:
-        return spec.result(describe(attempt) if attempt else "not sent", "fail", ids)
-    happened = describe(attempt, detail=True)
-    brief = describe(attempt)
-    answer = answer_excerpt(attempt, 200) or None
-    code = attempt.status_code
-    if 400 <= code < 500:
-        return spec.result(brief, "pass", ids)
-    if 200 <= code < 300:
-        what = {
-            "legacy-only": "accepted: the handler trusts the legacy header",
-            "secret-key": "accepted: the handler verifies with the API secret key, "
-            "not the webhook signing key",
-        }.get(spec.name, "accepted: the handler does not verify signatures")
-        return spec.result(
-            f"{happened} ({what})",
-            "fail" if spec.required else "warn",
-            ids,
-            brief=f"{brief} ({what})",
-            answer=answer,
-        )
-    return spec.result(
-        f"{happened} (rejected, but not with a 4xx: a forged webhook would be retried)",
-        "warn",
-        ids,
-        nango_would(policy, attempt),
-        brief=f"{brief} (not a 4xx)",
-        answer=answer,
-    )
+def _forgery(spec: CheckSpec, step: StepResult, policy: RetryPolicy) -> CheckResult:
+    """The forgery's verdict, as the run decided it (app/forgeries.py)."""
+    outcome = step.outcomes[0]
+    ids = step.webhook_ids
+    attempt = step.sent[0].attempts[-1] if step.sent and step.sent[0].attempts else None
+    answer = (answer_excerpt(attempt, 200) or None) if attempt else None
+    if outcome.ok is None:
+        brief = describe(attempt) if attempt else None
+        return spec.result(outcome.happened, "not judged", ids, brief=brief, answer=answer)
+    if outcome.ok is False:
+        verdict: Verdict = "fail" if spec.required else "warn"
+        return spec.result(outcome.happened, verdict, ids, answer=answer, fix=outcome.cause)
+    if outcome.warn:
+        would = nango_would(policy, attempt) if attempt else None
+        return spec.result(outcome.happened, "warn", ids, would, answer=answer, fix=outcome.cause)
+    return spec.result(outcome.happened, "pass", ids)
 
 
-def _fetches(spec: CheckSpec, steps: list[StepResult]) -> CheckResult:
-    (result,) = steps
-    ids = result.webhook_ids
-    if result.outcomes[0].ok is False:  # the webhook itself was not taken
-        return _accepted(spec, result.sent, make_policy("none"), result.cause)
-    fetched = [o for o in result.outcomes if o.name == "fetched"]
-    bad = next((o for o in fetched if o.ok is not True), None)
+def _judged(spec: CheckSpec, step: StepResult) -> CheckResult:
+    """A check judged on outcomes beyond the answer (fetches-records, api-fault): the
+    first that did not hold, with its cause."""
+    ids = step.webhook_ids
+    if step.outcomes[0].ok is False:  # the webhook itself was not taken
+        return _accepted(spec, step.sent, make_policy("none"), step.cause)
+    bad = next((o for o in step.outcomes if o.ok is not True), None)
     if bad is None:
-        return spec.result("fetched " + "; ".join(o.happened for o in fetched), "pass", ids)
-    return spec.result(bad.happened, "fail", ids, cause=bad.cause)
+        held = "; ".join(o.happened for o in step.outcomes if o.name in ("fetched", "state"))
+        return spec.result(held, "pass", ids)
+    return spec.result(bad.happened, "fail", ids, cause=bad.cause or step.cause)
 
 
 def _result(spec: CheckSpec, steps: list[StepResult], policy: RetryPolicy) -> CheckResult:
-    if spec.name == "fetches-records":
-        return _fetches(spec, steps)
-    sent = [s for step in steps for s in step.sent]
+    sending = [step for step in steps if step.step.kind != "api_fault"]
     if spec.role == "reject":
-        return _rejected(spec, sent[0], policy)
-    cause = next((step.cause for step in steps if step.cause), None)
-    return _accepted(spec, sent, policy, cause)
+        return _forgery(spec, sending[0], policy)
+    if spec.name in ("fetches-records", "api-fault"):
+        return _judged(spec, sending[0])
+    sent = [s for step in sending for s in step.sent]
+    cause = next((step.cause for step in sending if step.cause), None)
+    result = _accepted(spec, sent, policy, cause)
+    state = [o for step in sending for o in step.outcomes if o.name == "state" and not o.ok]
+    if result.verdict == "pass" and state:  # auth-deletion with --deletion-clears
+        return spec.result(state[0].happened, "fail", result.webhook_ids)
+    return result
 
 
-def _judge_security(results: list[CheckResult], run: RunResult, env: str) -> None:
-    """Security checks count only if a genuine webhook got through in this run."""
+def _shared_cause(run: RunResult, env: str) -> str | None:
+    """One cause for a run in which every genuine webhook got the same refusal: the
+    handler's route or its key, before anything a single check says."""
+    codes = {
+        s.attempts[-1].status_code or 0
+        for step in run.steps
+        for s in step.sent
+        if not s.expects_rejection and s.attempts
+    }
+    if codes == {404}:
+        return (
+            "every webhook was answered 404: wrong path? The URL's path must be the "
+            "handler's route (as in Nango's webhook settings, e.g. /webhooks/nango)"
+        )
+    if codes and codes <= {401, 403}:
+        return (
+            f"every correctly signed webhook was answered {'/'.join(map(str, sorted(codes)))}"
+            f": the signing key first: is the handler's webhook signing key environment "
+            f"{env!r}'s (`nango-hooks config get signing_key`)?"
+        )
+    return None
+
+
+def _not_judged_reason(results: list[CheckResult], run: RunResult, env: str) -> str | None:
+    """Why the security checks were not judged, with what the secret-key check adds."""
     if run.accepted_genuine:
-        return
+        return None
     reason = (
-        f"every correctly signed webhook was rejected ({run.sent_genuine} sent): "
+        f"every correctly signed webhook was refused ({run.sent_genuine} sent): "
         f"is the handler using environment {env!r}'s webhook signing key?"
     )
     secret = next((r for r in results if r.name == "secret-key"), None)
@@ -146,10 +160,7 @@ def _judge_security(results: list[CheckResult], run: RunResult, env: str) -> Non
             " It accepted the webhook signed with the API secret key: it verifies with "
             "the secret key; Nango signs with the webhook signing key"
         )
-    for result in results:
-        if SPECS[result.name].role == "reject":
-            result.verdict = "not judged"
-            result.reason = reason
+    return reason
 
 
 def _breaker_result(target: CheckTarget, run: RunResult) -> CheckResult | None:
@@ -197,38 +208,30 @@ def run_checks(
     specs = [spec for spec in CHECKS if spec.name in names]
     scenario = check_scenario(target, specs)
     policy = make_policy(target.policy)
-    results: dict[str, CheckResult] = {}
-    done: dict[str, list[StepResult]] = {}
-    expected = {s.name: sum(1 for step in scenario.steps if step.group == s.name) for s in specs}
-
-    def on_step(step: StepResult) -> None:
-        group = step.step.group
-        if group is None:  # the control
-            return
-        done.setdefault(group, []).append(step)
-        if len(done[group]) == expected[group]:
-            result = _result(SPECS[group], done[group], policy)
-            results[group] = result
-            if SPECS[group].role != "reject":
-                on_result(result)
-
     run_target = RunTarget(target.url, settings, api, target.tls, target.breaker)
     runner = ScenarioRunner(
         scenario,
         run_target,
         store,
         sender=sender,
-        on_step=on_step,
         connection=target.connection_id,
     )
     run = runner.run()
-    ordered = [results[s.name] for s in specs]
-    _judge_security(ordered, run, settings.env)
+    done: dict[str, list[StepResult]] = {}
+    for step in run.steps:
+        if step.step.group is not None:  # None: the control
+            done.setdefault(step.step.group, []).append(step)
+    ordered = [_result(spec, done[spec.name], policy) for spec in specs]
+    reason = _not_judged_reason(ordered, run, settings.env)
+    shared = _shared_cause(run, settings.env)
     for result in ordered:
-        if SPECS[result.name].role == "reject":
-            on_result(result)
+        if result.verdict == "not judged" and reason:
+            result.reason = reason
+        if result.verdict == "fail" and shared and SPECS[result.name].role != "reject":
+            result.cause = shared
     breaker = _breaker_result(target, run)
     if breaker is not None:
         ordered.append(breaker)
-        on_result(breaker)
+    for result in ordered:
+        on_result(result)
     return ordered, run

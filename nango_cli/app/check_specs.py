@@ -86,11 +86,17 @@ CHECKS: tuple[CheckSpec, ...] = (
         "fetches-records",
         "GET /records after the webhook, to the last page",
         "a sync webhook only says records changed; the handler must fetch them with "
-        "modified_after (or a cursor) and page until next_cursor is null",
+        "modified_after (or a cursor) and page until next_cursor is null (Nango's response "
+        "budget cuts pages short of limit)",
         needs="api",
     ),
-    # After every check that fetches: the API forgets a deleted connection, as Nango does.
-    CheckSpec("auth-deletion", "2xx", "sent when a connection is deleted (on by default)"),
+    CheckSpec(
+        "api-fault",
+        "every announced record fetched after Nango's retries",
+        "Nango's API fails now and then: a handler whose fetch failed must answer 5xx (Nango "
+        "retries) or retry itself; a 2xx loses the records",
+        needs="api",
+    ),
     CheckSpec(
         "large-body",
         "2xx (warn if rejected)",
@@ -98,13 +104,15 @@ CHECKS: tuple[CheckSpec, ...] = (
         role="advisory",
         required=False,
     ),
+    # The forgeries go while the connection is live and holds records: a handler that
+    # does not verify acts on them (it answers 2xx, or fetches).
     CheckSpec(
-        "tampered-body", "4xx", "a body changed after signing must be rejected", role="reject"
+        "tampered-body", "4xx", "a body changed after signing must be refused", role="reject"
     ),
     CheckSpec(
-        "wrong-key", "4xx", "a webhook signed with another key must be rejected", role="reject"
+        "wrong-key", "4xx", "a webhook signed with another key must be refused", role="reject"
     ),
-    CheckSpec("missing-signature", "4xx", "an unsigned webhook must be rejected", role="reject"),
+    CheckSpec("missing-signature", "4xx", "an unsigned webhook must be refused", role="reject"),
     CheckSpec(
         "secret-key",
         "4xx",
@@ -114,11 +122,13 @@ CHECKS: tuple[CheckSpec, ...] = (
     ),
     CheckSpec(
         "legacy-only",
-        "4xx (warn if 2xx)",
+        "4xx (warn if acted on)",
         "X-Nango-Signature alone is length-extendable; verify the HMAC header",
         role="reject",
         required=False,
     ),
+    # Last: the API forgets a deleted connection, as Nango does.
+    CheckSpec("auth-deletion", "2xx", "sent when a connection is deleted (on by default)"),
 )
 CHECK_NAMES = tuple(c.name for c in CHECKS)
 SPECS = {c.name: c for c in CHECKS}
@@ -131,12 +141,6 @@ BODY_LIMITS = (
     "Express express.json()/body-parser default to 100kb, Next.js API routes to 1mb, "
     "Fastify to 1 MiB, NestJS to 100kb; raise the limit for the webhook route"
 )
-END_USER = {
-    "endUserId": "nango-hooks-check-user",
-    "endUserEmail": "check-user@example.com",
-    "organizationId": "nango-hooks-check-org",
-    "tags": {},
-}
 
 
 @dataclass
@@ -204,6 +208,10 @@ class CheckTarget:
     # The running API's token for its internal endpoints (from its running file).
     api_token: str | None = None
     fetch_wait: float = 5.0
+    # Where the handler shows its copy of a model's records (`--state`, the state_url
+    # setting); with `deletion_clears`, judged after the deletion webhook too.
+    state_url: str | None = None
+    deletion_clears: bool = False
     # Nango's breaker, to say whether this run's failures would have opened it.
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
 

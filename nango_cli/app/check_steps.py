@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nango_cli.app.check_specs import END_USER, LARGE_BODY_BYTES, CheckSpec, CheckTarget
+from nango_cli.app.check_specs import LARGE_BODY_BYTES, CheckSpec, CheckTarget
 from nango_cli.app.scenarios.model import Expect, Fetched, Scenario, Step
 
 # How each forgery is signed (model.SIGN_MODES).
@@ -26,8 +26,8 @@ def _sync(name: str, t: CheckTarget, group: str, **options: Any) -> Step:
 def steps_for(spec: CheckSpec, t: CheckTarget) -> list[Step]:
     name = spec.name
     if name in _FORGERIES:
+        # Judged by app/forgeries.py (acted on, refused, refused badly, not judged).
         step = _sync(name, t, name, sign=_FORGERIES[name])
-        step.expect = Expect(status="4xx")
         step.required = spec.required
         return [step]
     if name == "sync":
@@ -46,13 +46,12 @@ def steps_for(spec: CheckSpec, t: CheckTarget) -> list[Step]:
     if name in ("auth-creation", "auth-refresh-failure", "auth-deletion"):
         operation = name.split("-")[1]
         options: dict[str, Any] = {"failed": True} if operation == "refresh" else {}
-        if operation == "creation" and t.end_user:
-            options.update(
-                end_user_id=END_USER["endUserId"],
-                end_user_email=END_USER["endUserEmail"],
-                organization_id=END_USER["organizationId"],
-            )
-        return [Step("auth", name, value=operation, options=options, group=name)]
+        if operation == "creation" and not t.end_user:
+            options["end_user"] = False
+        step = Step("auth", name, value=operation, options=options, group=name)
+        if operation == "deletion" and t.state_url and t.deletion_clears:
+            step.expect = Expect(state=t.state_url)
+        return [step]
     if name in ("forward", "large-body"):
         payload: dict[str, Any] = {"action": "nango-hooks-check"}
         if name == "large-body":
@@ -79,10 +78,32 @@ def steps_for(spec: CheckSpec, t: CheckTarget) -> list[Step]:
     if name == "rotation":
         return [_sync(name, t, name, sign="previous-key")]
     if name == "fetches-records":
+        # Pages of at most two records, whatever limit the handler asks for (Nango's
+        # response budget cuts a page at any size and keeps next_cursor).
         step = _sync(name, t, name, added=3, updated=1, deleted=1)
-        step.expect = Expect(status="2xx", fetched=Fetched(all_pages=True, within=t.fetch_wait))
-        return [step]
+        step.expect = _fetch_expectation(t)
+        return [
+            Step("api_fault", f"{name} (short pages)", value={"short_pages": 2}, group=name),
+            step,
+            Step("api_fault", f"{name} (full pages)", value={"short_pages": False}, group=name),
+        ]
+    if name == "api-fault":
+        # Nango's API fails the handler's first records request; the webhook is sent as
+        # the environment's retry policy sends it.
+        step = _sync(name, t, name, added=2, retry=True)
+        step.expect = _fetch_expectation(t)
+        return [
+            Step("api_fault", f"{name} (API fails once)", value={"status": 500}, group=name),
+            step,
+            Step("api_fault", f"{name} (cleared)", value={"clear": True}, group=name),
+        ]
     raise ValueError(name)
+
+
+def _fetch_expectation(t: CheckTarget) -> Expect:
+    return Expect(
+        status="2xx", fetched=Fetched(all_pages=True, within=t.fetch_wait), state=t.state_url
+    )
 
 
 def check_scenario(target: CheckTarget, specs: list[CheckSpec]) -> Scenario:

@@ -314,6 +314,14 @@ SETTINGS: dict[str, Setting] = {
         Setting("api_port", "int", 3003, "Port `api` (and `dev`) serves on.", _int_range(0, 65535)),
         Setting("ui_port", "int", 3458, "Port `ui` (and `dev`) serves on.", _int_range(0, 65535)),
         Setting(
+            "state_url",
+            "text",
+            None,
+            "Where `check` reads the handler's copy of a model's records (a JSON array of "
+            "ids): {connection}, {model}, {integration} filled in.",
+            _parse_text,
+        ),
+        Setting(
             "project",
             "text",
             None,
@@ -409,6 +417,7 @@ class Settings:
     listen_path = _Typed[str | None]()
     api_port = _Typed[int]()
     ui_port = _Typed[int]()
+    state_url = _Typed[str | None]()
     project = _Typed[str | None]()
 
     def __getitem__(self, name: str) -> Any:

@@ -20,12 +20,16 @@ from nango_cli.cli.common import (
     use,
 )
 from nango_cli.cli.output import Column, Styled
-from nango_cli.cli.scenario_support import JunitOption, ci_outputs, running_api
+from nango_cli.cli.scenario_support import JunitOption, ci_outputs
 
 if TYPE_CHECKING:
-    from nango_cli.app.check_specs import CheckResult
+    from pathlib import Path
+
+    from nango_cli.app.check_specs import CheckResult, CheckTarget
     from nango_cli.app.scenarios.reports import Suite
+    from nango_cli.app.scenarios.runner import ApiHandle
     from nango_cli.app.settings import Settings
+    from nango_cli.cli.common import AppState
 
 _STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "not judged": "yellow"}
 app = typer.Typer(rich_markup_mode=None)
@@ -91,10 +95,37 @@ def check(
         typer.Option(
             "--api",
             metavar="URL",
-            help="The `nango-hooks api` the handler fetches from (fetches-records). "
-            "[default: the one running on this machine, if any]",
+            help="The `nango-hooks api` the handler fetches from. [default: the one running "
+            "on this machine, else one served by this run]",
         ),
     ] = None,
+    api_port: Annotated[
+        int | None,
+        typer.Option(
+            "--api-port",
+            metavar="PORT",
+            min=0,
+            max=65535,
+            help="Port of the API this run serves (0: any free one). [default: api_port, 3003]",
+        ),
+    ] = None,
+    state_url: Annotated[
+        str | None,
+        typer.Option(
+            "--state",
+            metavar="URL",
+            help="Where the handler shows the ids it holds for a model: {connection}, {model}, "
+            "{integration} filled in; judges the end state. [default: the state_url setting]",
+        ),
+    ] = None,
+    deletion_clears: Annotated[
+        bool,
+        typer.Option(
+            "--deletion-clears",
+            help="With --state: the handler drops a connection's records on its deletion "
+            "webhook; judge that too.",
+        ),
+    ] = False,
     project: ProjectOption = None,
     junit: JunitOption = None,
     ca_cert: CaCertOption = None,
@@ -105,23 +136,48 @@ def check(
     """Test a webhook handler against Nango's contract.
 
     Exit 0 only if every required check passes (9 otherwise; 4 when nothing listens
-    at URL). Checks: sync, sync-error, auth-creation, auth-refresh-failure,
-    forward, async-action, unknown-type, duplicate, concurrent-models, rotation
-    (with a previous key), fetches-records (with a running `nango-hooks api` or
-    --api), auth-deletion, large-body (warn only),
-    tampered-body, wrong-key, missing-signature, secret-key (with a secret key),
-    legacy-only (warn only). The security checks count only when the handler
-    accepted a correctly signed webhook in the same run. README explains each.
+    at URL). The handler fetches from the running `nango-hooks api` (or `dev`), else
+    from one this run serves on api_port. Checks: sync, sync-error, auth-creation,
+    auth-refresh-failure, forward, async-action, unknown-type, duplicate,
+    concurrent-models, rotation (with a previous key), fetches-records, api-fault,
+    large-body (warn only), tampered-body, wrong-key, missing-signature, secret-key
+    (with a secret key), legacy-only (warn only), auth-deletion. A forgery the
+    handler acts on (a 2xx, or an API call for its connection) fails; refusals count
+    only when a correctly signed webhook was accepted in the same run. With --state,
+    the end state is judged too. docs/check.md explains each.
     """
-    from nango_cli.app.check import run_checks
-    from nango_cli.app.check_specs import CheckTarget, available, save_report
-    from nango_cli.app.plans import breaker_for
-    from nango_cli.app.scenarios.remote_api import RunningApi
-    from nango_cli.errors import CheckFailedError, ConfigError
+    from nango_cli.cli.scenario_support import api_for_run
 
     state = use(ctx, env, json_output)
     only_names, skipped = _names(only), set(_names(skip))
     current = settings(state, delivery_flags(retry_policy, None, timeout))
+    target = _target(current, url, sync, integration, list(model or []), connection, project)
+    target.tls = tls_options(ca_cert, insecure)
+    target.end_user = not no_end_user
+    target.state_url = state_url or current.state_url
+    target.deletion_clears = deletion_clears
+    if deletion_clears and not target.state_url:
+        from nango_cli.errors import UsageError
+
+        raise UsageError("--deletion-clears needs --state URL (or the state_url setting)")
+    with api_for_run(api, api_port, current, state.json) as handle:
+        target.api_url = handle.url
+        _run(state, target, current, only_names, skipped, junit, handle)
+
+
+def _target(
+    current: "Settings",
+    url: str | None,
+    sync: str | None,
+    integration: str | None,
+    models: list[str],
+    connection: str | None,
+    project: str | None,
+) -> "CheckTarget":
+    from nango_cli.app.check_specs import CheckTarget
+    from nango_cli.app.plans import breaker_for
+    from nango_cli.errors import ConfigError
+
     explicit_url = checked_url(url, "URL") if url else None
     if not explicit_url and not current.url and not current.file.connection_urls():
         raise ConfigError(
@@ -132,8 +188,8 @@ def check(
             f"check signs webhooks, and environment {current.env!r} has no signing key",
             hint="set it with `nango-hooks config set-key`",
         )
-    sync_name, sync_integration, models, connection_id = _sync_for_check(
-        current, sync, integration, list(model or []), connection, project
+    sync_name, sync_integration, sync_models, connection_id = _sync_for_check(
+        current, sync, integration, models, connection, project
     )
     # The connection's own URL when it has one (as Nango sends there alone), else the
     # environment's primary URL.
@@ -143,47 +199,60 @@ def check(
             f"no handler URL for connection {connection_id!r}",
             hint="pass URL, or `nango-hooks config set-url URL [--connection ID]`",
         )
-    api_url, api_token = running_api(api)
-    target = CheckTarget(
+    return CheckTarget(
         url=target_url,
         key=current.signing_key,
         env=current.env,
         sync_name=sync_name,
         integration=sync_integration,
-        models=models,
+        models=sync_models,
         connection_id=connection_id,
         timeout=float(current.timeout),
         policy=current.retry_policy,
-        tls=tls_options(ca_cert, insecure),
         previous_key=current.previous_signing_key,
         secret_key=current.secret_key,
-        end_user=not no_end_user,
-        api_url=api_url,
-        api_token=api_token,
         api_key=current.secret_key,
         breaker=breaker_for(current),
     )
+
+
+def _run(
+    state: "AppState",
+    target: "CheckTarget",
+    current: "Settings",
+    only_names: list[str],
+    skipped: set[str],
+    junit: "Path | None",
+    handle: "ApiHandle",
+) -> None:
+    from nango_cli.app.check import run_checks
+    from nango_cli.app.check_specs import available, save_report
+    from nango_cli.errors import CheckFailedError
+
     chosen = only_names or available(target)
     names = [n for n in chosen if n not in skipped]
     if not state.json:
         output.err(
-            f"checking {target_url} ({len(names)} checks, sync {sync_name}, "
-            f"connection {connection_id})"
+            f"checking {target.url} ({len(names)} checks, sync {target.sync_name}, "
+            f"connection {target.connection_id})"
         )
-    handle = RunningApi(api_url, api_token) if api_url else None
     with open_store() as store:
-        progress = (lambda r: None) if state.json else _progress
-        results, run = run_checks(target, current, store, names, progress, api=handle)
-    save_report(target_url, results)
+        results, run = run_checks(target, current, store, names, api=handle)
+    save_report(target.url, results)
     failed = [r for r in results if r.failed]
+    summary = _summary(results, target)
     data = {
-        "url": target_url,
-        "connection": connection_id,
+        "url": target.url,
+        "connection": target.connection_id,
         "checks": [r.to_dict() for r in results],
+        "summary": summary,
+        "state_judged": bool(target.state_url),
     }
-    ci_outputs(junit, [_suite(results, run.seconds, connection_id)], "nango-hooks check")
+    ci_outputs(junit, [_suite(results, run.seconds, target.connection_id)], "nango-hooks check")
     if not state.json:
         _table(results)
+        output.out()
+        output.out(summary)
     if failed:
         broken = [r.name for r in failed if r.verdict == "fail"]
         unjudged = [r.name for r in failed if r.verdict == "not judged"]
@@ -192,12 +261,25 @@ def check(
             parts.append(f"{len(unjudged)} not judged: {', '.join(unjudged)}")
         raise CheckFailedError(
             "; ".join(parts),
-            hint="README.md, section Check, says why each matters; "
+            hint="docs/check.md says why each matters; "
             "`nango-hooks history show ID` has each webhook and answer",
             data=data,
         )
     if state.json:
         output.emit(data)
+
+
+def _summary(results: list["CheckResult"], target: "CheckTarget") -> str:
+    """One line: how many passed, warned, failed, were not judged; and whether the end
+    state was judged."""
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.verdict] = counts.get(r.verdict, 0) + 1
+    words = {"pass": "passed", "warn": "warning(s)", "fail": "failed", "not judged": "not judged"}
+    line = ", ".join(f"{counts[v]} {w}" for v, w in words.items() if counts.get(v))
+    if target.state_url:
+        return line + "; end state judged"
+    return line + "; end state not judged (add --state URL)"
 
 
 def _sync_for_check(
@@ -265,10 +347,6 @@ def _default_sync(current: "Settings", project: str | None) -> str | None:
         return next(iter(configured))
     found = projects.discover(project or current.project)
     return next(iter(found.syncs), None)
-
-
-def _progress(result: "CheckResult") -> None:
-    output.err("  ", Styled(result.verdict, _STYLE[result.verdict]), f" {result.name}")
 
 
 def _table(results: list["CheckResult"]) -> None:

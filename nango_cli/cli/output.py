@@ -262,7 +262,20 @@ def table(
                 for cell, column in zip(row, cols, strict=True)
             ]
         )
-    console(stream).print(grid)
+    _print(grid, stream)
+
+
+def _print(renderable: Any, stream: IO[str]) -> None:
+    """Print a table; off a terminal, without the spaces Rich pads each line with (a
+    log or a diff then shows the text, not the padding)."""
+    shown = console(stream)
+    if getattr(stream, "isatty", None) and stream.isatty():
+        shown.print(renderable)
+    else:
+        with shown.capture() as captured:
+            shown.print(renderable)
+        text = "\n".join(line.rstrip() for line in captured.get().split("\n"))
+        stream.write(text)
     stream.flush()
 
 
@@ -280,8 +293,7 @@ def fields(
     grid.add_column(overflow="fold")
     for label, value in pairs:
         grid.add_row(label, _cell(value, 100_000))
-    console(stream).print(Padding(grid, (0, 0, 0, indent)) if indent else grid)
-    stream.flush()
+    _print(Padding(grid, (0, 0, 0, indent)) if indent else grid, stream)
 
 
 def _cell(cell: Segment, max_cell: int) -> Text:

@@ -108,18 +108,30 @@ def key(cli) -> None:
     assert cli("config", "set-key", KEY).exit_code == 0
 
 
+# The handlers here answer without fetching: the checks that judge the fetch are left to
+# tests/cli/test_verdicts.py, which runs real handlers against the API.
+FETCHING = "fetches-records,api-fault"
+
+
 def _run(cli, url: str, *args: str) -> tuple[int, dict[str, dict]]:
-    result = cli("--json", "check", url, *args)
+    skip = () if "--only" in args else ("--skip", FETCHING)
+    result = cli("--json", "check", url, "--api-port", "0", *skip, *args)
     doc = jpayload(result.stdout)
     return result.exit_code, {c["name"]: c for c in doc["checks"]}
 
 
 def test_a_correct_handler_passes_everything(cli) -> None:
-    with handler(correct) as url:
-        code, checks = _run(cli, url)
-    assert code == 0
+    from tests.handlers.aiohttp_app import PyHandler
+
+    port = _free_port()
+    assert cli("config", "set-key", "--secret", SECRET).exit_code == 0
+    with PyHandler(KEY, f"http://127.0.0.1:{port}", SECRET) as real:
+        result = cli("--json", "check", real.url, "--api-port", str(port))
+        table = cli("check", real.url, "--api-port", str(port))
+    assert result.exit_code == 0, result.stdout
+    checks = {c["name"]: c for c in jdata(result.stdout)["checks"]}
     assert {name: c["verdict"] for name, c in checks.items()} == dict.fromkeys(checks, "pass")
-    # rotation and secret-key need settings this environment does not have
+    # rotation needs a previous key this environment does not have
     assert list(checks) == [
         "sync",
         "sync-error",
@@ -130,18 +142,32 @@ def test_a_correct_handler_passes_everything(cli) -> None:
         "unknown-type",
         "duplicate",
         "concurrent-models",
-        "auth-deletion",  # after the checks that fetch: the API forgets the connection
+        "fetches-records",
+        "api-fault",
         "large-body",
+        # the forgeries while the connection is live and holds records
         "tampered-body",
         "wrong-key",
         "missing-signature",
+        "secret-key",
         "legacy-only",
+        "auth-deletion",  # last: the API forgets the connection, as Nango does
     ]
     assert " ms" in checks["sync"]["happened"]
-    table = None
-    with handler(correct) as url:
-        table = cli("check", url)
     assert table.exit_code == 0 and "tampered-body" in table.stdout
+    # each check listed once, then one summary line; no padding off a terminal
+    assert table.stdout.count("tampered-body") == 1
+    assert table.stdout.rstrip().splitlines()[-1].startswith("18 passed; end state not judged")
+    assert all(line == line.rstrip() for line in table.stdout.splitlines())
+    assert "tampered-body" not in table.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def test_a_handler_that_does_not_verify_fails_the_signature_checks(cli) -> None:
@@ -263,7 +289,7 @@ def test_a_handler_that_rejects_everything_is_not_judged_secure(cli) -> None:
         return 200
 
     with handler(other_key) as url:
-        result = cli("--json", "check", url)
+        result = cli("--json", "check", url, "--api-port", "0", "--skip", FETCHING)
     assert result.exit_code == 9
     checks = {c["name"]: c for c in jpayload(result.stdout)["checks"]}
     for name in ("tampered-body", "wrong-key", "missing-signature", "legacy-only"):
@@ -275,6 +301,20 @@ def test_a_handler_that_rejects_everything_is_not_judged_secure(cli) -> None:
     assert checks["sync"]["happened"].endswith(': {"error":"invalid signature"}')
     error = json.loads(result.stdout)["error"]
     assert "not judged: tampered-body" in error["message"]
+    # one cause for the run, pointing at the key first (before: none, or body-parser
+    # advice on the large forward)
+    assert "the signing key first" in checks["sync"]["cause"]
+    assert "express.json()" not in json.dumps(checks)
+
+
+def test_404_on_everything_asks_for_the_path(cli) -> None:
+    with handler(lambda h, b, s: (404, b"Cannot POST /webhook")) as url:
+        code, checks = _run(cli, url, "--only", "sync,auth-creation,large-body")
+    assert code == 9
+    assert checks["sync"]["verdict"] == "fail"
+    assert checks["sync"]["cause"].startswith("every webhook was answered 404: wrong path?")
+    assert checks["sync"]["answer"] == "Cannot POST /webhook"
+    assert checks["large-body"]["fix"] is None  # not a 413: no body-parser advice
 
 
 def test_failed_rows_name_their_webhook(cli) -> None:
@@ -282,14 +322,14 @@ def test_failed_rows_name_their_webhook(cli) -> None:
         return 422, b"missing field endUser\n  at handler.js:12"
 
     with handler(refuses) as url:
-        human = cli("check", url, "--only", "sync,wrong-key")
+        human = cli("check", url, "--only", "sync,wrong-key", "--api-port", "0")
         ids = [r["id"] for r in jdata(cli("history", "--json").stdout)]
     assert human.exit_code == 9
     assert "422 in" in human.stdout and "missing field endUser" in human.stdout
     assert "handler.js" not in human.stdout
     sync_row = next(line for line in human.stdout.splitlines() if line.lstrip().startswith("sync"))
     assert any(i[:8] in sync_row for i in ids)
-    assert "not judged  every correctly signed webhook was rejected" in human.stdout
+    assert "not judged  every correctly signed webhook was refused" in human.stdout
 
 
 def test_only_security_checks_send_a_control_webhook(cli) -> None:
@@ -312,16 +352,19 @@ def test_a_handler_verifying_with_the_secret_key_is_diagnosed(cli) -> None:
     with handler(secret) as url:
         code, checks = _run(cli, url)
     assert code == 9
-    assert checks["secret-key"]["verdict"] == "not judged"
-    assert "verifies with the secret key" in checks["secret-key"]["reason"]
+    # It acted on a webhook Nango never sends: a failure whatever the control says.
+    assert checks["secret-key"]["verdict"] == "fail"
     assert "API secret key" in checks["secret-key"]["happened"]
+    assert checks["wrong-key"]["verdict"] == "not judged"
+    assert "verifies with the secret key" in checks["wrong-key"]["reason"]
     with handler(correct) as url:
         code, checks = _run(cli, url, "--only", "sync,secret-key")
     assert code == 0 and checks["secret-key"]["verdict"] == "pass"
 
 
 def test_rotation_needs_both_keys_accepted(cli) -> None:
-    assert cli("--json", "check", "http://127.0.0.1:9/", "--only", "rotation").exit_code == 2
+    only_rotation = cli("--json", "check", "http://127.0.0.1:9/", "--only", "rotation")
+    assert only_rotation.exit_code == 2
     assert cli("config", "set-key", PREVIOUS).exit_code == 0
     assert cli("config", "set-key", "--rotate", KEY).exit_code == 0
 
@@ -375,11 +418,11 @@ def test_nothing_listening_is_one_error(cli) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    result = cli("--json", "check", f"http://127.0.0.1:{port}/webhooks")
+    result = cli("--json", "check", f"http://127.0.0.1:{port}/webhooks", "--api-port", "0")
     assert result.exit_code == 4
     error = json.loads(result.stdout)["error"]
     assert error["message"] == f"nothing is listening at http://127.0.0.1:{port}/webhooks"
-    human = cli("check", f"http://127.0.0.1:{port}/webhooks")
+    human = cli("check", f"http://127.0.0.1:{port}/webhooks", "--api-port", "0")
     assert human.exit_code == 4 and human.stdout == ""
     assert human.stderr.count("error:") == 1 and "refused" not in human.stderr
 
