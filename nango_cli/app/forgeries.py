@@ -18,14 +18,15 @@ Acting on a forgery fails whether or not the control was accepted.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from nango_cli.app import api_calls
 from nango_cli.delivery.outbox import SentWebhook
-from nango_cli.storage.api_log import ApiRequest
+from nango_cli.storage.api_log import ApiRequest, api_requests
 from nango_cli.storage.database import Database
 from nango_cli.storage.webhooks import Store
 from nango_cli.support.text import one_line
+from nango_cli.support.timefmt import same_moment
 
 Kind = Literal["refused", "acted-on", "refused-badly", "not-judged"]
 
@@ -74,15 +75,55 @@ class ForgeryVerdict:
         return self.kind == "refused-badly"
 
 
-def calls_under(store: Database, sent: SentWebhook) -> list[ApiRequest]:
-    """The API calls for the forged webhook's connection made while the handler held it
-    (the caller makes sure the API's log is written first)."""
+def calls_under(store: Database, sent: SentWebhook, after: int | None = None) -> list[ApiRequest]:
+    """The API calls for the forged webhook's connection (the one its body names: a
+    tampered body names another) made while the handler held it. `after`: where the
+    API's log ended before the forgery was sent (calls logged before are an earlier
+    webhook's); the caller makes sure the log is written first.
+
+    A records read counts only when it reads what the forgery announced: from its
+    modifiedAfter, or on from a page such a read gave out. So a handler still fetching
+    for an earlier webhook of the connection (it answered first, fetches after) is not
+    taken for one that acts on the forgery."""
     attempt = sent.attempts[-1] if sent.attempts else None
     if attempt is None:
         return []
-    connection = sent.record.connection_id
-    found = api_calls.calls_during(store, *api_calls.window_of(attempt), settle=False)
-    return [c for c in found if connection is not None and c.connection_id == connection]
+    body = _body(sent.record.body)
+    named = {sent.record.connection_id, body.get("connectionId")} - {None}
+    end = api_calls.window_of(attempt)[1]
+    # Without a mark, a call stamped in the millisecond the forgery went out may be the
+    # last of an earlier webhook's (fire's control is answered just before): not counted.
+    found = [
+        c
+        for c in api_requests(store, attempt.started_at, limit=500, after=after)
+        if c.created_at <= end
+        and c.connection_id in named
+        and (after is not None or c.created_at > attempt.started_at)
+    ]
+    since = body.get("modifiedAfter")
+    pages: set[str] = set()
+    acted = []
+    for call in found:
+        if call.path.rstrip("/") in ("/records", "/sync/records") and isinstance(since, str):
+            cursor = (call.query.get("cursor") or [None])[0]
+            asked = (call.query.get("modified_after") or call.query.get("delta") or [None])[0]
+            ours = (asked is not None and same_moment(str(asked), since)) or cursor in pages
+            if not ours:
+                continue
+            if call.next_cursor:
+                pages.add(call.next_cursor)
+        acted.append(call)
+    return acted
+
+
+def _body(data: bytes) -> dict[str, Any]:
+    from nango_cli.protocol import serialization
+
+    try:
+        parsed = serialization.parse_json(data)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def judge(

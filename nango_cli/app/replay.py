@@ -109,11 +109,14 @@ def prepare(
     sets: list[str] | None = None,
     env: str = "dev",
     new_fields: list[str] | None = None,
+    as_sent: bool = False,
 ) -> tuple[list[PlannedWebhook], list[str]]:
     """The requests a replay sends (stored bytes and signatures unless edited or
     re-signed), and notes on what was changed on the way.
 
-    `targets_for(connection_id)` says where each webhook goes.
+    `targets_for(connection_id)` says where each webhook goes. `as_sent`: an unsigned
+    webhook stays unsigned (a scenario's duplicate of a forgery), instead of being
+    signed with the environment's key.
     """
     assignments = edits.parse_edits(sets or [], new_fields or [])
     planned = []
@@ -129,7 +132,7 @@ def prepare(
                 f"{source.original_id or 'the webhook'}: sent without {', '.join(redacted)} "
                 "(redacted in the export; export with --reveal to keep them)"
             )
-        must_sign = resign or bool(assignments) or not source.signed
+        must_sign = resign or bool(assignments) or (not source.signed and not as_sent)
         if assignments:
             try:
                 parsed = serialization.parse_json(body)
@@ -180,6 +183,7 @@ def plan(
     circuit_breaker: bool = True,
     tls: TLSOptions | None = None,
     dry_run: bool = False,
+    as_sent: bool = False,
 ) -> DeliveryPlan:
     """What a replay sends, and how (the environment's policy): to `to`, else each
     webhook's connection URL or the environment's URLs."""
@@ -193,6 +197,7 @@ def plan(
         list(sets or []),
         settings.env,
         list(new_fields or []),
+        as_sent,
     )
     if not all(w.targets for w in webhooks) and not dry_run:
         raise ConfigError(

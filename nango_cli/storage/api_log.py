@@ -26,6 +26,8 @@ class ApiRequest(NamedTuple):
     error_code: str | None = None
     body: str | None = None
     duration_ms: float | None = None
+    # The fault the API played on it, as JSON ({"status": 500}, …), or None.
+    fault: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return self._asdict()
@@ -33,8 +35,8 @@ class ApiRequest(NamedTuple):
 
 _INSERT = (
     "INSERT INTO api_requests (id, created_at, method, path, query, status, connection_id, "
-    "provider_config_key, model, record_count, next_cursor, error_code, body, duration_ms) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "provider_config_key, model, record_count, next_cursor, error_code, body, duration_ms, "
+    "fault) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -71,15 +73,30 @@ def record_requests(store: Database, requests: Sequence[ApiRequest]) -> int:
         return stored
 
 
+def position(store: Database) -> int:
+    """Where the log ends now (a row number): `api_requests(after=…)` reads what was
+    logged later."""
+    with store.reading() as db:
+        row = db.execute("SELECT COALESCE(MAX(rowid), 0) FROM api_requests").fetchone()
+    return int(row[0])
+
+
 def api_requests(
-    store: Database, since: str | None = None, limit: int | None = 100
+    store: Database, since: str | None = None, limit: int | None = 100, after: int | None = None
 ) -> list[ApiRequest]:
-    """The most recent `limit` requests from `since` on, oldest first."""
+    """The most recent `limit` requests from `since` on (logged after position `after`,
+    when given), oldest first."""
     sql = "SELECT * FROM api_requests"
+    clauses: list[str] = []
     params: list[Any] = []
     if since:
-        sql += " WHERE created_at >= ?"
+        clauses.append("created_at >= ?")
         params.append(since)
+    if after is not None:
+        clauses.append("rowid > ?")
+        params.append(after)
+    if clauses:
+        sql += " WHERE " + " AND ".join(clauses)
     sql += " ORDER BY created_at DESC, rowid DESC"
     if limit is not None:
         sql += " LIMIT ?"
@@ -102,6 +119,7 @@ def api_requests(
             r["error_code"],
             r["body"],
             r["duration_ms"],
+            r["fault"],
         )
         for r in rows
     ]

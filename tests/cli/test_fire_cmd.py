@@ -586,3 +586,30 @@ def test_ctrl_c_mid_retry_exits_130_and_marks_the_webhook_interrupted(
     assert proc.returncode == 130 and "Traceback" not in err
     row = _db(home).execute("SELECT status, attempt_count FROM webhooks").fetchone()
     assert (row["status"], row["attempt_count"]) == ("interrupted", 1)
+
+
+def test_a_forgery_refused_after_the_handler_fetched_for_it_was_acted_on(cli, home: Path) -> None:
+    """A 401 is not a refusal when the handler called Nango's API for the forged
+    webhook's connection first (it fetched, then verified): before, "rejected as
+    expected"."""
+    from nango_cli.support import paths
+    from nango_cli.testing import running_api
+    from tests.handlers.aiohttp_app import Bugs, PyHandler
+
+    secret = "sk-forgery-0123456789abcdef"
+    assert cli("config", "set-key", KEY).exit_code == 0
+    define_syncs(cli)
+    fire = ["--json", "fire", "--sync", "s", "-c", "c1", "--sign", "bad", "--url"]
+    with running_api(secret_key=secret, store=paths.history_db()) as api:
+        with PyHandler(KEY, api.url, secret, Bugs(verify_late=True)) as late:
+            acted = cli(*fire, late.url)
+        with PyHandler(KEY, api.url, secret) as correct:
+            refused = cli(*fire, correct.url)
+    error = jerror(acted.stdout)
+    assert acted.exit_code == 9, acted.stdout
+    assert "it acted on a forged webhook" in error["message"]
+    assert "GET /records" in error["message"] and "verify X-Nango-Hmac-Sha256" in error["hint"]
+    assert refused.exit_code == 0, refused.stdout
+    outcomes = [r["outcome"] for r in jdata(cli("--json", "history").stdout)]
+    assert outcomes.count("acted on a forgery! (401)") == 1
+    assert outcomes.count("rejected as expected (401)") == 1

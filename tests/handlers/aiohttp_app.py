@@ -38,6 +38,7 @@ class Bugs:
     fail_duplicates: bool = False  # 500 for a body it has seen (Nango's retries resend it)
     stop_on_short_page: bool = False  # takes a page shorter than `limit` for the last
     swallow_errors: bool = False  # 200 although its fetch failed (the records are lost)
+    verify_late: bool = False  # fetches first, verifies after (then answers 401)
     page_limit: int = 2
     # Legitimate designs, not bugs: each must pass everything the correct handler passes.
     retry_inside: bool = False  # retries a failed fetch itself (then answers 200)
@@ -78,7 +79,13 @@ class PyHandler:
         raw = await request.read()
         expected = hmac.new(self.signing_key.encode(), raw, hashlib.sha256).hexdigest()
         given = request.headers.get("X-Nango-Hmac-Sha256", "")
-        if not self.bugs.no_verify and not hmac.compare_digest(given, expected):
+        valid = hmac.compare_digest(given, expected)
+        if self.bugs.verify_late and not valid:
+            body = json.loads(raw)
+            if body.get("type") == "sync" and body.get("success"):
+                await self._fetch_quietly(body)  # acts on it, then refuses it
+            return web.json_response({"error": "invalid signature"}, status=401)
+        if not self.bugs.no_verify and not valid:
             return web.json_response({"error": "invalid signature"}, status=401)
         if self.bugs.fail_duplicates and raw in self._bodies:
             return web.json_response({"error": "already processed"}, status=500)

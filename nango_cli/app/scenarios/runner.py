@@ -23,10 +23,11 @@ from nango_cli.app.scenarios.model import Fault, Scenario, Step, Verdict
 from nango_cli.app.scenarios.schema import fault_of
 from nango_cli.app.settings import Settings, parse_duration
 from nango_cli.delivery.breaker import CircuitBreaker
-from nango_cli.delivery.outbox import DeliveryPlan, SentWebhook
+from nango_cli.delivery.outbox import SentWebhook
 from nango_cli.delivery.transport import Sender, TLSOptions
 from nango_cli.errors import DeliveryError, UsageError
 from nango_cli.protocol import serialization
+from nango_cli.storage import api_log
 from nango_cli.storage.api_log import ApiRequest
 from nango_cli.storage.webhooks import Store
 from nango_cli.support.timefmt import now_timestamp
@@ -162,6 +163,7 @@ class ScenarioRunner:
         self.reached = False
         self.breaker_opened_by: str | None = None
         self.breaker_refusals: list[str] = []
+        self.log_mark: int | None = None
 
     # ------------------------------------------------------------ the run
 
@@ -207,6 +209,7 @@ class ScenarioRunner:
             raise UsageError(f"step {step.name!r}: {exc}") from None
         opts = steps.fire_options(step, options, value, self.scenario, self.connection, self.t.url)
         plan = steps.plan(opts, step, self.t.settings, self.t.tls)
+        self._mark_log(any(w.expect_rejection for w in plan.webhooks))
         began = now_timestamp()
         fired = fire.deliver(
             plan, opts, self.t.settings, self.store, sender=self.sender, sleep=self.sleep
@@ -221,16 +224,11 @@ class ScenarioRunner:
         announced."""
         original = self._earlier(step.value)
         sources = [replay.from_record(s.record) for s in original.sent]
-        webhooks, _ = replay.prepare(sources, None, lambda connection: [self.t.url])
-        for webhook, before in zip(webhooks, original.sent, strict=True):
+        plan = replay.plan(sources, self.t.settings, [self.t.url], tls=self.t.tls, as_sent=True)
+        for webhook, before in zip(plan.webhooks, original.sent, strict=True):
             webhook.expect_rejection = before.expects_rejection
-        plan = DeliveryPlan(
-            webhooks=webhooks,
-            policy=steps.policy_for(step, self.t.settings),
-            timeout=float(self.t.settings.timeout),
-            env=self.t.settings.env,
-            tls=self.t.tls,
-        )
+        plan = steps.step_plan(plan, step, self.t.settings)
+        self._mark_log(any(w.expect_rejection for w in plan.webhooks))
         sent = replay.send(plan, self.store, sender=self.sender, sleep=self.sleep)
         self._observe(sent)
         return self._judge(step, sent, original.announced)
@@ -336,10 +334,18 @@ class ScenarioRunner:
         result.forgeries = under
         return result
 
+    def _mark_log(self, forged: bool) -> None:
+        """Before a forgery goes: where the API's log ends, once every call made so far
+        is in it (what comes after is the forgery's to answer for)."""
+        self.log_mark = None
+        if forged and self.t.api is not None:
+            self.t.api.settle()
+            self.log_mark = api_log.position(self.store)
+
     def _calls_under(self, forged: list[SentWebhook]) -> list[tuple[SentWebhook, list[ApiRequest]]]:
         if self.t.api is not None:
             self.t.api.settle()
-        return [(s, forgeries.calls_under(self.store, s)) for s in forged]
+        return [(s, forgeries.calls_under(self.store, s, self.log_mark)) for s in forged]
 
     def _fetched(self, step: Step, announced: list[Announced], deadline: float) -> list[Outcome]:
         assert step.expect.fetched is not None

@@ -131,15 +131,16 @@ def policy_for(step: Step, settings: Settings) -> RetryPolicy:
 
 
 def plan(opts: FireOptions, step: Step, settings: Settings, tls: TLSOptions) -> DeliveryPlan:
-    """The step's plan: the fire service's, signed as the step says, sent as
-    `policy_for` says, without the breaker (the run judges it apart)."""
+    """A webhook step's plan: the fire service's, signed as the step says."""
     fire_plan = fire.plan(opts, settings, tls)
-    return dataclasses.replace(
-        fire_plan,
-        webhooks=_signed(fire_plan.webhooks, step, settings),
-        policy=policy_for(step, settings),
-        breaker=None,
-    )
+    fire_plan.webhooks = _signed(fire_plan.webhooks, step, settings)
+    return step_plan(fire_plan, step, settings)
+
+
+def step_plan(service_plan: DeliveryPlan, step: Step, settings: Settings) -> DeliveryPlan:
+    """A fire or replay plan as a step sends it: as `policy_for` says, without the
+    breaker (the run judges what Nango's would have done, apart)."""
+    return dataclasses.replace(service_plan, policy=policy_for(step, settings), breaker=None)
 
 
 def _signed(planned: list[PlannedWebhook], step: Step, settings: Settings) -> list[PlannedWebhook]:
@@ -168,7 +169,6 @@ def _signed(planned: list[PlannedWebhook], step: Step, settings: Settings) -> li
     for webhook in planned:
         headers = signed_headers(webhook.body, key)
         body = webhook.body
-        changed: dict[str, Any] = {}
         if sign == "tampered":
             # Signed, then changed: what a body altered in transit looks like.
             changed = serialization.parse_json(body)
@@ -179,9 +179,6 @@ def _signed(planned: list[PlannedWebhook], step: Step, settings: Settings) -> li
             dataclasses.replace(
                 webhook,
                 body=body,
-                connection_id=(
-                    str(changed["connectionId"]) if sign == "tampered" else webhook.connection_id
-                ),
                 headers=headers,
                 negative=forged,
                 expect_rejection=forged,
