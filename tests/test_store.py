@@ -44,6 +44,7 @@ def test_migrations_are_named_and_recorded_once(tmp_path: Path) -> None:
             "002_redirects_and_negatives",
             "003_api_state",
             "004_generations",
+            "005_api_faults",
         ]
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -137,3 +138,25 @@ def test_an_id_collision_draws_new_ids(store: Store) -> None:
     clash = _webhook("aaaaaaaaaaaa")
     store.record_webhooks([clash])
     assert clash.id != "aaaaaaaaaaaa" and store.count() == 2
+
+
+def test_a_store_from_before_the_fault_column_is_upgraded(tmp_path: Path) -> None:
+    """A history written by the previous version (migrations up to 004) gains the API
+    log's `fault` column on open, its rows kept."""
+    from nango_cli.storage import api_log
+
+    path = tmp_path / "h.sqlite3"
+    Store(path).close()
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE api_requests DROP COLUMN fault")
+    db.execute("DELETE FROM migrations WHERE name = '005_api_faults'")
+    db.execute(
+        "INSERT INTO api_requests (id, created_at, method, path, status) "
+        "VALUES ('r1', '2026-12-01T00:00:00.000Z', 'GET', '/records', 200)"
+    )
+    db.commit()
+    db.close()
+    with Store(path) as again:
+        assert again.applied_migrations()[-1] == "005_api_faults"
+        (kept,) = api_log.api_requests(again)
+    assert (kept.id, kept.fault) == ("r1", None)

@@ -212,14 +212,21 @@ def init(
 @app.command("record")
 def record(
     ctx: typer.Context,
-    since: Annotated[
-        str,
-        typer.Option("--since", metavar="WHEN", help="What happened after: 30m, 2h or a date."),
-    ],
     out: OutOption,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", metavar="WHEN", help="What happened after: 30m, 2h or a date. [default: all]"
+        ),
+    ] = None,
     connection: Annotated[
         str | None,
-        typer.Option("--connection", "-c", metavar="ID", help="Only this connectionId."),
+        typer.Option(
+            "--connection",
+            "-c",
+            metavar="ID",
+            help="The connection to record. [default: the one sent to most recently]",
+        ),
     ] = None,
     name: Annotated[
         str | None, typer.Option("--name", metavar="NAME", help="The scenario's name.")
@@ -227,10 +234,13 @@ def record(
     force: ForceOption = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Turn what was fired or received into a scenario that reproduces it.
+    """Turn what one connection was sent into a scenario that reproduces it.
 
     Bodies `fire` can build become its options; any other is kept byte for byte in a
-    file next to the scenario. The answers seen become the steps' expectations.
+    file next to the scenario. Forgeries become `sign:` steps, the faults the API
+    played `api_fault` steps, and a sync the handler fetched expects that fetch. It
+    records Nango's contract (2xx for Nango's webhooks, a refusal for forgeries); the
+    answers seen are comments.
 
     Example: nango-hooks scenario record --since 30m -o bug-1234.yaml
     """
@@ -239,18 +249,32 @@ def record(
     from nango_cli.app.scenarios.record import record as to_scenario
     from nango_cli.app.scenarios.record import write_recorded
     from nango_cli.errors import NotFoundError, UsageError
+    from nango_cli.storage.api_log import api_requests
     from nango_cli.storage.webhooks import HistoryFilter
 
     state = use(ctx, None, json_output)
-    flt = HistoryFilter(since=parse_since(since), connection_id=connection, limit=10_000)
+    bound = parse_since(since) if since else None
     with open_store() as store:
-        webhooks = store.list(flt)[::-1]  # oldest first
+        if connection is None:
+            latest = store.list(HistoryFilter(since=bound, limit=500))
+            connection = next((w.connection_id for w in latest if w.connection_id), None)
+        flt = HistoryFilter(since=bound, connection_id=connection, limit=10_000)
+        webhooks = store.list(flt)[::-1] if connection else []  # oldest first
+        calls = (
+            [c for c in api_requests(store, webhooks[0].created_at, None) if c.connection_id]
+            if webhooks
+            else []
+        )
     if not webhooks:
+        when = f" since {since}" if since else ""
         raise NotFoundError(
-            f"nothing was fired or received since {since}",
+            f"no webhook for a connection was fired or received{when}"
+            + (f" (connection {connection!r})" if connection else ""),
             hint="widen --since, or check --connection",
         )
-    recorded = to_scenario(webhooks, name or out.stem, out.stem)
+    if not state.json:
+        output.note(f"recording connection {connection!r} ({len(webhooks)} webhook(s))")
+    recorded = to_scenario(webhooks, name or out.stem, out.stem, calls)
     scenario_files.parse(recorded.text, str(out))  # what it wrote runs
     if force:
         for target in [out] + [out.parent / n for n in recorded.sidecars]:

@@ -182,3 +182,10 @@ def m004_generations(db: sqlite3.Connection) -> None:
         INSERT INTO counters VALUES ('webhooks_cleared', 0)
         """,
     )
+
+
+@migration
+def m005_api_faults(db: sqlite3.Connection) -> None:
+    # The fault the API played on a request (JSON: {"status": 500}, {"latency": 2.0},
+    # {"short_pages": 2}), so `scenario record` can play it again.
+    db.execute("ALTER TABLE api_requests ADD COLUMN fault TEXT")

@@ -296,7 +296,8 @@ def test_record_then_run_round_trips(cli, api_port: int, tmp_path: Path) -> None
     assert (out.parent / "bug-1234.step3.body").read_bytes() == custom.read_bytes()
     text = out.read_text()
     assert "auth: creation" in text and "sync: github-tickets" in text
-    assert "Ticket: 3" in text and "status: 2xx" in text
+    # the contract, not the answers seen: those are comments
+    assert "Ticket: 3" in text and "status:" not in text and "# answered 200" in text
     # and it runs, against the same handler
     with PyHandler(KEY, f"http://127.0.0.1:{api_port}", SECRET) as handler:
         again = cli(
@@ -648,3 +649,85 @@ def test_auth_creation_carries_the_same_end_user_as_check(cli, tmp_path: Path, r
     users = [json.loads(r.body).get("endUser") for r in receiver.requests]
     expected = {**CONNECT_END_USER, "tags": {}}
     assert users == [expected, None, expected]
+
+
+RECORDED_RUN = """\
+version: 1
+name: to record
+integration: github
+steps:
+  - name: connect
+    auth: creation
+  - name: first sync
+    sync: github-tickets
+    added: {Ticket: 5}
+    expect: {fetched: {all_pages: true, within: 2s}}
+  - name: forged
+    sync: github-tickets
+    added: {Ticket: 1}
+    sign: bad
+  - api_fault: {status: 500, times: 1}
+  - name: while the API fails
+    sync: github-tickets
+    added: {Ticket: 2}
+    retry: true
+    expect: {fetched: {all_pages: true, within: 2s}}
+"""
+
+
+def test_a_recording_reproduces_what_the_handler_was_judged_on(
+    cli, api_port: int, tmp_path: Path
+) -> None:
+    """Before: record turned an observed 500 into `expect: {status: '500'}`, dropped the
+    forgeries and the API faults, recorded no `fetched`, and without --connection swept
+    every run of the window into one file that failed against the handler that made it."""
+    source = tmp_path / "run.yaml"
+    source.write_text(RECORDED_RUN)
+    host = f"http://127.0.0.1:{api_port}"
+    with PyHandler(KEY, host, SECRET) as handler:
+        # an earlier run on another connection, which the recording must leave out
+        assert _run(cli, source, handler, api_port).exit_code == 0
+        assert _run(cli, source, handler, api_port).exit_code == 0
+    out = tmp_path / "recorded.yaml"
+    recorded = cli("--json", "scenario", "record", "-o", str(out))
+    assert recorded.exit_code == 0, recorded.stdout
+    text = out.read_text()
+    assert jdata(recorded.stdout)["steps"] == 5, text
+    assert "sign: bad" in text and "status: 500" in text and "times: 1" in text
+    assert "retry: true" in text and "all_pages: true" in text
+    assert "# answered 401" in text and "expect:\n      status" not in text
+    verdicts = {}
+    for name, bugs in (("correct", Bugs()), ("no-verify", Bugs(no_verify=True))):
+        with PyHandler(KEY, host, SECRET, bugs) as handler:
+            done = _run(cli, out, handler, api_port)
+        verdicts[name] = (done.exit_code, _failed(json.loads(done.stdout)))
+    with PyHandler(KEY, host, SECRET, Bugs(never_fetch=True)) as handler:
+        done = _run(cli, out, handler, api_port)
+    verdicts["never-fetch"] = (done.exit_code, _failed(json.loads(done.stdout)))
+    assert verdicts["correct"] == (0, set())
+    assert verdicts["no-verify"] == (9, {("3. sync", "forgery")})
+    assert verdicts["never-fetch"][0] == 9
+    assert {e for _, e in verdicts["never-fetch"][1]} == {"fetched"}
+
+
+def test_a_duplicate_of_an_unsigned_forgery_stays_unsigned(
+    cli, api_port: int, scenario_file: Path
+) -> None:
+    """The duplicate goes through the replay path with the bytes and headers as sent:
+    an unsigned forgery is not signed on the way (which would make it genuine)."""
+    scenario_file.write_text(
+        "version: 1\nintegration: github\nsteps:\n  - sync: github-tickets\n"
+        "    added: {Ticket: 1}\n  - sync: github-tickets\n    added: {Ticket: 1}\n"
+        "    sign: none\n  - duplicate: previous\n"
+    )
+    with PyHandler(KEY, f"http://127.0.0.1:{api_port}", SECRET) as handler:
+        result = _run(cli, scenario_file, handler, api_port)
+    assert result.exit_code == 0, result.stdout
+    (run,) = jpayload(result.stdout)["scenarios"]
+    forged, again = run["steps"][1], run["steps"][2]
+    assert [forged["verdict"], again["verdict"]] == ["pass", "pass"]
+    rows = {r["id"]: r for r in jdata(cli("--json", "history", "-n", "10").stdout)}
+    (resent,) = again["webhook_ids"]
+    assert rows[resent]["outcome"] == "rejected as expected (401)"
+    shown = jdata(cli("--json", "history", "show", resent).stdout)
+    assert not {k.lower() for k in shown["headers"]} & {"x-nango-hmac-sha256", "x-nango-signature"}

@@ -5,6 +5,7 @@ NangoHQ/nango#6187)."""
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,6 +95,18 @@ class Faults:
                 latency = self.latency
                 self.latency_times -= 1
             return status, latency
+
+    def played(self, status: int | None, latency: float) -> str | None:
+        """What a records request was given (`take`'s answer, and short pages), as the
+        request log keeps it: JSON, or None when nothing was played."""
+        parts: dict[str, Any] = {}
+        if status is not None:
+            parts["status"] = status
+        if latency:
+            parts["latency"] = latency
+        if self.short_pages is not False:
+            parts["short_pages"] = self.short_pages
+        return json.dumps(parts, separators=(",", ":")) if parts else None
 
     def page_limit(self, limit: int) -> int:
         """The page size to serve for `limit`: a third of it with short pages, or at

@@ -32,7 +32,14 @@ MAX_OFFSET = 10**9
 class Handled:
     """What one request did, for the log."""
 
-    __slots__ = ("connection_id", "model", "next_cursor", "provider_config_key", "record_count")
+    __slots__ = (
+        "connection_id",
+        "fault",
+        "model",
+        "next_cursor",
+        "provider_config_key",
+        "record_count",
+    )
 
     def __init__(self) -> None:
         self.connection_id: str | None = None
@@ -40,6 +47,7 @@ class Handled:
         self.model: str | None = None
         self.record_count: int | None = None
         self.next_cursor: str | None = None
+        self.fault: str | None = None
 
 
 class Query:

@@ -161,6 +161,7 @@ class ApiServer(LocalServer):
             error_code=error_code,
             body=body_text,
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            fault=handled.fault,
         )
         self.log.add(entry)
         self.on_request(entry)
@@ -200,6 +201,7 @@ class ApiServer(LocalServer):
         headers = request.headers
         if method == "GET" and parts in (["records"], ["sync", "records"]):
             status, latency = self.faults.take()
+            handled.fault = self.faults.played(status, latency)
             if latency:
                 await asyncio.sleep(latency)
             if status is not None:
