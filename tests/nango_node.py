@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 NANGO_VERSION = "0.71.10"
@@ -134,7 +135,11 @@ class NodeServer:
 
     def __init__(self, root: Path, script: str, *args: str) -> None:
         path = root / f"server-{os.getpid()}-{abs(hash(script))}.mjs"
-        path.write_text(script)
+        # Servers of one script may start side by side (tests/cli/test_verdicts.py): the
+        # file is replaced whole, so node never reads it half-written.
+        partial = path.with_name(f"{path.name}.{threading.get_ident()}.tmp")
+        partial.write_text(script)
+        os.replace(partial, path)
         self.proc = subprocess.Popen(
             ["node", str(path), *args],
             stdout=subprocess.PIPE,

@@ -194,6 +194,11 @@ def test_what_the_page_shows_is_each_webhooks_own(cli, home: Path, page) -> None
         curl = page.text_content("#curl")  # type: ignore[attr-defined]
         assert curl.startswith(f"curl -X POST {handler.url} ") and "3000" not in curl
         page.fill("#replay-url", "http://127.0.0.1:4567/it's-here")  # type: ignore[attr-defined]
+        # the page redraws the command on its input event: wait for it (under load the
+        # read could come first)
+        page.wait_for_function(  # type: ignore[attr-defined]
+            "() => document.querySelector('#curl').textContent.includes('4567')"
+        )
         typed = page.text_content("#curl")  # type: ignore[attr-defined]
         assert typed.startswith("curl -X POST 'http://127.0.0.1:4567/it'\\''s-here' -H ")
 

@@ -66,6 +66,8 @@ def row(webhook: WebhookRecord, rowid: int) -> dict[str, Any]:
         "verdict": verdict,
         "size": len(webhook.body),
         "answered": webhook.meta.get("answered"),
+        # A forgery's verdict, as the run that sent it decided (app/forgeries.py).
+        "forgery": webhook.meta.get("verdict") if webhook.negative else None,
         "filtered": bool(webhook.meta.get("filtered")),
         # "expected rejection" (a forgery sent to be refused), "control" (its correctly
         # signed twin), or None: the page labels them as tests, not failures.

@@ -68,6 +68,7 @@ function rowButton(row) {
 // A deliberate negative is judged by whether it was refused, not by "failed".
 function outcomeClass(row) {
   if (row.direction === "received") return `verdict-${row.verdict}`;
+  if (row.forgery) return { refused: "ok", "acted-on": "bad" }[row.forgery] || "warn";
   if (row.test === "expected rejection") return row.outcome.startsWith("rejected as expected") ? "ok" : "bad";
   return row.status === "delivered" ? "ok" : row.status === "failed" ? "bad" : "";
 }
