@@ -6,10 +6,11 @@ signing, announced records, sending and fetch judging), on a connection of its o
 so a run never touches the records the user develops against. This module maps the
 steps' results to the checks' report; nothing here prints.
 
-The suite cannot be fooled by a handler that rejects everything: the security
-checks (a forged webhook must be refused) count only when the same run saw the
-handler accept a correctly signed webhook; otherwise they are "not judged" and the
-report says why.
+The forgeries' verdicts are app/forgeries.py's, as the run decided them: acting on a
+forgery (a 2xx, or a call to the API for its connection) fails; a refusal counts only
+when the same run saw the handler accept a correctly signed webhook, otherwise it is
+"not judged" and the report says why. The fetch checks are judged on what the
+handler read (app/scenarios/judge.py), and with --state on what it holds.
 """
 
 from __future__ import annotations

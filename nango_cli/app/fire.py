@@ -216,8 +216,7 @@ def judge(sent: list[SentWebhook], store: Store | None = None) -> Verdict:
         for s in negatives
     ]
     if store is not None:
-        pairs = zip(negatives, verdicts, strict=True)
-        forgeries.record(store, [(s.record.id, v) for s, v in pairs])
+        forgeries.record(store, list(zip(negatives, verdicts, strict=True)))
     acted = [v for v in verdicts if v.kind == "acted-on"]
     if acted:
         return Verdict(

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from nango_cli.app import api_calls
 from nango_cli.delivery.outbox import SentWebhook
+from nango_cli.protocol import serialization
 from nango_cli.storage.api_log import ApiRequest, api_requests
 from nango_cli.storage.database import Database
 from nango_cli.storage.webhooks import Store
@@ -117,8 +118,6 @@ def calls_under(store: Database, sent: SentWebhook, after: int | None = None) ->
 
 
 def _body(data: bytes) -> dict[str, Any]:
-    from nango_cli.protocol import serialization
-
     try:
         parsed = serialization.parse_json(data)
     except (ValueError, UnicodeDecodeError):
@@ -171,7 +170,10 @@ def _answer(sent: SentWebhook, body: bool = True) -> str:
     return f"{shown}: {first}" if first else shown
 
 
-def record(store: Store, verdicts: list[tuple[str, ForgeryVerdict]]) -> None:
-    """Write each forgery's verdict into its history row (`history` shows it)."""
+def record(store: Store, verdicts: list[tuple[SentWebhook, ForgeryVerdict]]) -> None:
+    """Write each forgery's verdict into its history row (`history` shows it) and into
+    the sent webhook (what a command renders)."""
+    for sent, verdict in verdicts:
+        sent.record.meta["verdict"] = verdict.kind
     if verdicts:
-        store.set_verdicts([(webhook_id, v.kind) for webhook_id, v in verdicts])
+        store.set_verdicts([(sent.record.id, v.kind) for sent, v in verdicts])

@@ -38,6 +38,8 @@ class ReplaySource:
     connection_id: str | None = None
     provider_config_key: str | None = None
     negative: bool = False
+    # A forgery sent to be refused: replayed as sent, it is judged as one again.
+    expect_rejection: bool = False
 
     @property
     def signed(self) -> bool:
@@ -55,6 +57,7 @@ def from_record(webhook: WebhookRecord) -> ReplaySource:
         connection_id=webhook.connection_id,
         provider_config_key=webhook.provider_config_key,
         negative=webhook.negative,
+        expect_rejection=webhook.meta.get("expect") == "rejection",
     )
 
 
@@ -169,6 +172,7 @@ def prepare(
         webhook.targets = list(targets_for(webhook.connection_id))
         webhook.replay_of = source.original_id
         webhook.negative = source.negative and not must_sign
+        webhook.expect_rejection = source.expect_rejection and not must_sign
         planned.append(webhook)
     return planned, notes
 

@@ -72,7 +72,7 @@ from nango_cli.cli.fire_options import (
 )
 
 if TYPE_CHECKING:
-    from nango_cli.app.fire import FireOptions, Verdict
+    from nango_cli.app.fire import FireOptions
     from nango_cli.app.settings import Settings
     from nango_cli.delivery.outbox import DeliveryPlan
 
@@ -278,19 +278,4 @@ def send(plan: "DeliveryPlan", opts: "FireOptions", current: "Settings", json_mo
     data = views.sent_data(plan, sent)
     if not json_mode:
         views.summary(sent)
-    _exit_status(verdict, data, json_mode)
-
-
-def _exit_status(verdict: "Verdict", data: dict[str, object], json_mode: bool) -> None:
-    from nango_cli.errors import CheckFailedError, DeliveryError
-
-    if verdict.kind in ("accepted-forgery", "not-judged"):
-        raise CheckFailedError(verdict.message, hint=verdict.hint, data=data)
-    if verdict.kind == "failed":
-        raise DeliveryError(verdict.message, hint=verdict.hint, data=data)
-    if verdict.kind == "refused-badly":
-        output.warn(f"{verdict.message}; {verdict.hint}")
-    if verdict.kind == "rejected-as-expected" and not json_mode:
-        output.note(verdict.message)
-    if json_mode:
-        output.emit(data)
+    views.finish(verdict, data, json_mode)

@@ -157,19 +157,12 @@ def replay(
     if dry_run:
         views.show_dry_run(plan, state.json)
         return
+    from nango_cli.app.fire import judge
+
     with open_store() as store:
         sent = core.send(plan, store, views.render_attempt)
+        verdict = judge(sent, store)  # a replayed forgery is judged as fire judges one
     data = views.sent_data(plan, sent)
     if not state.json:
         views.summary(sent)
-    failures = [s for s in sent if not s.delivered]
-    if failures:
-        from nango_cli.errors import DeliveryError
-
-        raise DeliveryError(
-            f"{len(failures)} of {len(sent)} webhook(s) not delivered",
-            hint="`nango-hooks history show ID` has every attempt",
-            data=data,
-        )
-    if state.json:
-        output.emit(data)
+    views.finish(verdict, data, state.json)

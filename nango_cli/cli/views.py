@@ -10,6 +10,7 @@ from nango_cli.cli import output
 from nango_cli.cli.output import Styled
 
 if TYPE_CHECKING:
+    from nango_cli.app.fire import Verdict
     from nango_cli.delivery.outbox import AttemptEvent, DeliveryPlan, SentWebhook
     from nango_cli.delivery.records import AttemptRecord
 
@@ -89,19 +90,19 @@ def sent_data(plan: DeliveryPlan, sent: list[SentWebhook]) -> dict[str, Any]:
 
 def summary(sent: list[SentWebhook]) -> None:
     """One line per webhook on stdout: id, delivered or failed, what it was."""
+    from nango_cli.app.forgeries import HISTORY_OUTCOME
+
     for item in sent:
         attempts = len(item.attempts)
         if item.expects_rejection:
+            # The verdict the core decided (app/forgeries.py), as the history shows it.
             last = item.attempts[-1] if item.attempts else None
-            if item.delivered:
-                status = Styled("accepted: a forgery (bad signature)!", "red")
-            elif item.rejected_as_expected and last is not None:
-                status = Styled(f"refused ({last.status_code})", "green")
-            elif last is None or last.status_code is None:
-                reason = last.error_class if last is not None else "not sent"
-                status = Styled(f"no answer ({reason})", "yellow")
-            else:
-                status = Styled(f"not refused with a 4xx ({last.status_code})", "yellow")
+            answer = (last.status_code if last else None) or "no answer"
+            decided = str(item.record.meta.get("verdict") or "not-judged")
+            status = Styled(
+                f"{HISTORY_OUTCOME.get(decided, decided)} ({answer})",
+                {"refused": "green", "acted-on": "red"}.get(decided, "yellow"),
+            )
         else:
             status = Styled("delivered", "green") if item.delivered else Styled("failed", "red")
         record = item.record
@@ -115,6 +116,24 @@ def summary(sent: list[SentWebhook]) -> None:
             status,
             f"  {label}{connection}  ({attempts} attempt{'s' if attempts != 1 else ''}){replay}",
         )
+
+
+def finish(verdict: Verdict, data: dict[str, Any], json_mode: bool) -> None:
+    """The fire service's verdict on what was sent, as an exit: 9 when a forgery was
+    acted on or could not be judged, 4 when a webhook was not delivered; a forgery
+    refused badly is a warning."""
+    from nango_cli.errors import CheckFailedError, DeliveryError
+
+    if verdict.kind in ("accepted-forgery", "not-judged"):
+        raise CheckFailedError(verdict.message, hint=verdict.hint, data=data)
+    if verdict.kind == "failed":
+        raise DeliveryError(verdict.message, hint=verdict.hint, data=data)
+    if verdict.kind == "refused-badly":
+        output.warn(f"{verdict.message}; {verdict.hint}")
+    if verdict.kind == "rejected-as-expected" and not json_mode:
+        output.note(verdict.message)
+    if json_mode:
+        output.emit(data)
 
 
 def pretty_body(body: bytes) -> str:

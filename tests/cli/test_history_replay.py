@@ -257,3 +257,24 @@ def test_binary_non_json_body_is_shown_escaped(cli, configured: Receiver, tmp_pa
     assert "\x1b" not in shown and "\x07" not in shown
     assert "\\x1b[2J" in shown and "\\xff" in shown
     assert cli("history", "show", webhook_id, "--raw").stdout_bytes == body.read_bytes()
+
+
+def test_a_replayed_forgery_is_judged_as_fire_judges_one(cli, configured: Receiver) -> None:
+    """Before: replaying a forgery the handler refused exited 4 ("not delivered"), and
+    the summary judged it apart from fire. Now the fire service's verdict decides: with
+    its control, refused as expected; alone, not judged (no accepted control)."""
+
+    # each control is accepted (sent first, alone), everything else refused
+    configured.default = Behaviour(status=401)
+    configured.script.extend([Behaviour(status=200)])
+    fired = jdata(cli("--json", "fire", "--sync", "s", "--sign", "bad").stdout)
+    control, forged = (w["id"] for w in fired["webhooks"])
+    configured.script.extend([Behaviour(status=200)])
+    both = cli("replay", control, forged)
+    assert both.exit_code == 0, both.stderr
+    assert "rejected as expected (401)" in both.stdout
+    alone = cli("--json", "replay", forged)
+    assert alone.exit_code == 9
+    assert "not judged" in json.loads(alone.stdout)["error"]["message"]
+    outcomes = [r["outcome"] for r in jdata(cli("--json", "history", "-n", "3").stdout)]
+    assert outcomes[0] == "not judged (no accepted control) (401)"

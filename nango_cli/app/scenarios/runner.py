@@ -225,8 +225,6 @@ class ScenarioRunner:
         original = self._earlier(step.value)
         sources = [replay.from_record(s.record) for s in original.sent]
         plan = replay.plan(sources, self.t.settings, [self.t.url], tls=self.t.tls, as_sent=True)
-        for webhook, before in zip(plan.webhooks, original.sent, strict=True):
-            webhook.expect_rejection = before.expects_rejection
         plan = steps.step_plan(plan, step, self.t.settings)
         self._mark_log(any(w.expect_rejection for w in plan.webhooks))
         sent = replay.send(plan, self.store, sender=self.sender, sleep=self.sleep)
@@ -433,14 +431,12 @@ class ScenarioRunner:
         )
         control = forgeries.Control(self.accepted_genuine > 0, reason)
         unjudged = False
-        decided: list[tuple[str, forgeries.ForgeryVerdict]] = []
+        decided: list[tuple[SentWebhook, forgeries.ForgeryVerdict]] = []
         for result in self.results:
             if not result.forgeries:
                 continue
             for sent, calls in result.forgeries:
-                decided.append(
-                    (sent.record.id, forgeries.judge(sent, calls, control, result.step.sign))
-                )
+                decided.append((sent, forgeries.judge(sent, calls, control, result.step.sign)))
             outcome = judge.forgery_outcome(result.forgeries, control, result.step.sign)
             result.outcomes[0] = outcome
             result.verdict = judge.step_verdict(result.step, result.outcomes)
