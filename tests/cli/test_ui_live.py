@@ -131,6 +131,14 @@ def test_ctrl_c_with_a_page_open_stops_the_inspector_at_once(home: Path) -> None
 SECRET = "sk-ui-0123456789abcdef"
 
 
+def _detail_of(page: object, webhook_id: str) -> None:
+    """Wait until the detail pane shows `webhook_id` (a click loads it asynchronously)."""
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "id => (document.querySelector('#detail h2')?.textContent || '').includes(id)",
+        arg=webhook_id,
+    )
+
+
 def test_what_the_page_shows_is_each_webhooks_own(cli, home: Path, page) -> None:
     """Before: "API calls the handler made" listed calls made for later webhooks, and
     under a forgery the handler refused; a forgery showed as a red failure grouped into
@@ -185,20 +193,16 @@ def test_what_the_page_shows_is_each_webhooks_own(cli, home: Path, page) -> None
         )
         assert not {f["id"] for f in forged["webhooks"]} & set(grouped)
         negative.click()
-        page.wait_for_selector("#detail h2")  # type: ignore[attr-defined]
+        _detail_of(page, forgeries[0]["id"])
         assert "API calls the handler made" not in page.text_content("#detail")  # type: ignore[attr-defined]
 
         # Copy as curl: where a replay would go, and what is typed
         page.click(f"button.row[data-id='{received_id}']")  # type: ignore[attr-defined]
-        page.wait_for_selector("#curl")  # type: ignore[attr-defined]
+        # the detail of the webhook clicked, not the one shown before (it has a #curl too)
+        _detail_of(page, received_id)
         curl = page.text_content("#curl")  # type: ignore[attr-defined]
         assert curl.startswith(f"curl -X POST {handler.url} ") and "3000" not in curl
         page.fill("#replay-url", "http://127.0.0.1:4567/it's-here")  # type: ignore[attr-defined]
-        # the page redraws the command on its input event: wait for it (under load the
-        # read could come first)
-        page.wait_for_function(  # type: ignore[attr-defined]
-            "() => document.querySelector('#curl').textContent.includes('4567')"
-        )
         typed = page.text_content("#curl")  # type: ignore[attr-defined]
         assert typed.startswith("curl -X POST 'http://127.0.0.1:4567/it'\\''s-here' -H ")
 
