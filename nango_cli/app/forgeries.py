@@ -51,6 +51,16 @@ HISTORY_OUTCOME = {
 }
 
 
+def phrase(kind: str, code: int | None, error_class: str | None = None) -> str:
+    """A forgery's verdict in one phrase, as history rows and command summaries show
+    it: `rejected as expected (401)`, `not judged (no accepted control): no answer
+    (refused)`."""
+    text = HISTORY_OUTCOME.get(kind, kind)
+    if code is not None:
+        return f"{text} ({code})"
+    return f"{text}: no answer" + (f" ({error_class})" if error_class else "")
+
+
 @dataclass(frozen=True)
 class Control:
     """Whether the run saw the handler accept a correctly signed webhook, and if not,
@@ -177,3 +187,15 @@ def record(store: Store, verdicts: list[tuple[SentWebhook, ForgeryVerdict]]) -> 
         sent.record.meta["verdict"] = verdict.kind
     if verdicts:
         store.set_verdicts([(sent.record.id, v.kind) for sent, v in verdicts])
+
+
+def phrases(sent: list[SentWebhook]) -> dict[str, str]:
+    """The verdict phrase of each forgery in `sent` (once judged), by webhook id."""
+    found = {}
+    for item in sent:
+        kind = item.record.meta.get("verdict")
+        if item.expects_rejection and isinstance(kind, str):
+            last = item.attempts[-1] if item.attempts else None
+            code = last.status_code if last else None
+            found[item.record.id] = phrase(kind, code, last.error_class if last else None)
+    return found

@@ -45,8 +45,7 @@ def outcome(webhook: WebhookRecord) -> str:
     n = webhook.attempt_count
     decided = webhook.meta.get("verdict")
     if webhook.negative and decided in forgeries.HISTORY_OUTCOME:
-        code = webhook.last_status_code
-        return f"{forgeries.HISTORY_OUTCOME[str(decided)]} ({code or 'no answer'})"
+        return forgeries.phrase(str(decided), webhook.last_status_code)
     if webhook.negative and webhook.meta.get("expect") == "rejection":
         code = webhook.last_status_code
         if webhook.status == "delivered":

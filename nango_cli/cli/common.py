@@ -19,6 +19,7 @@ from nango_cli.cli.environment import current
 
 if TYPE_CHECKING:
     from nango_cli.app.config_file import ConfigFile
+    from nango_cli.app.fire import Verdict
     from nango_cli.app.live_settings import LiveSettings
     from nango_cli.app.settings import Settings
     from nango_cli.delivery.transport import TLSOptions
@@ -463,3 +464,21 @@ TimeoutOption = Annotated[
     str | None,
     typer.Option("--timeout", metavar="DURATION", help="Deadline per attempt, e.g. 20s."),
 ]
+
+
+def finish_delivery(verdict: Verdict, data: dict[str, Any], json_mode: bool) -> None:
+    """The fire service's verdict on what was sent, as an exit: 9 when a forgery was
+    acted on or could not be judged, 4 when a webhook was not delivered; a forgery
+    refused badly is a warning."""
+    from nango_cli.errors import CheckFailedError, DeliveryError
+
+    if verdict.kind in ("accepted-forgery", "not-judged"):
+        raise CheckFailedError(verdict.message, hint=verdict.hint, data=data)
+    if verdict.kind == "failed":
+        raise DeliveryError(verdict.message, hint=verdict.hint, data=data)
+    if verdict.kind == "refused-badly":
+        output.warn(f"{verdict.message}; {verdict.hint}")
+    if verdict.kind == "rejected-as-expected" and not json_mode:
+        output.note(verdict.message)
+    if json_mode:
+        output.emit(data)

@@ -18,6 +18,7 @@ from nango_cli.cli.common import (
     TimeoutOption,
     checked_url,
     delivery_flags,
+    finish_delivery,
     open_store,
     parse_counts,
     parse_pairs,
@@ -199,7 +200,7 @@ def fire(
         end_user_id=end_user_id,
         end_user_email=end_user_email,
         organization_id=organization_id,
-        forward_headers=parse_pairs(header, "--header", ":"),
+        forward_headers=_forward_headers(header),
         unmatched=unmatched,
         action_id=action_id,
         sets=list(set_ or []),
@@ -277,5 +278,15 @@ def send(plan: "DeliveryPlan", opts: "FireOptions", current: "Settings", json_mo
         verdict = judge(sent, store)
     data = views.sent_data(plan, sent)
     if not json_mode:
-        views.summary(sent)
-    views.finish(verdict, data, json_mode)
+        from nango_cli.app.forgeries import phrases as forgery_phrases
+
+        views.summary(sent, forgery_phrases(sent))
+    finish_delivery(verdict, data, json_mode)
+
+
+def _forward_headers(given: list[str] | None) -> list[tuple[str, str]]:
+    from nango_cli.protocol.headers import refuse_hop_by_hop
+
+    pairs = parse_pairs(given, "--header", ":")
+    refuse_hop_by_hop([name for name, _ in pairs], "--header")
+    return pairs

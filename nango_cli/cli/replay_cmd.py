@@ -18,6 +18,7 @@ from nango_cli.cli.common import (
     TimeoutOption,
     checked_url,
     delivery_flags,
+    finish_delivery,
     open_store,
     read_input,
     settings,
@@ -164,5 +165,7 @@ def replay(
         verdict = judge(sent, store)  # a replayed forgery is judged as fire judges one
     data = views.sent_data(plan, sent)
     if not state.json:
-        views.summary(sent)
-    views.finish(verdict, data, state.json)
+        from nango_cli.app.forgeries import phrases as forgery_phrases
+
+        views.summary(sent, forgery_phrases(sent))
+    finish_delivery(verdict, data, state.json)

@@ -10,7 +10,6 @@ from nango_cli.cli import output
 from nango_cli.cli.output import Styled
 
 if TYPE_CHECKING:
-    from nango_cli.app.fire import Verdict
     from nango_cli.delivery.outbox import AttemptEvent, DeliveryPlan, SentWebhook
     from nango_cli.delivery.records import AttemptRecord
 
@@ -88,19 +87,15 @@ def sent_data(plan: DeliveryPlan, sent: list[SentWebhook]) -> dict[str, Any]:
     }
 
 
-def summary(sent: list[SentWebhook]) -> None:
-    """One line per webhook on stdout: id, delivered or failed, what it was."""
-    from nango_cli.app.forgeries import HISTORY_OUTCOME
-
+def summary(sent: list[SentWebhook], forgeries: dict[str, str] | None = None) -> None:
+    """One line per webhook on stdout: id, delivered or failed, what it was; a forgery
+    with the verdict phrase the core decided (`forgeries`, by webhook id)."""
     for item in sent:
         attempts = len(item.attempts)
         if item.expects_rejection:
-            # The verdict the core decided (app/forgeries.py), as the history shows it.
-            last = item.attempts[-1] if item.attempts else None
-            answer = (last.status_code if last else None) or "no answer"
-            decided = str(item.record.meta.get("verdict") or "not-judged")
+            decided = str(item.record.meta.get("verdict") or "")
             status = Styled(
-                f"{HISTORY_OUTCOME.get(decided, decided)} ({answer})",
+                (forgeries or {}).get(item.record.id, "a forgery, not judged"),
                 {"refused": "green", "acted-on": "red"}.get(decided, "yellow"),
             )
         else:
@@ -116,24 +111,6 @@ def summary(sent: list[SentWebhook]) -> None:
             status,
             f"  {label}{connection}  ({attempts} attempt{'s' if attempts != 1 else ''}){replay}",
         )
-
-
-def finish(verdict: Verdict, data: dict[str, Any], json_mode: bool) -> None:
-    """The fire service's verdict on what was sent, as an exit: 9 when a forgery was
-    acted on or could not be judged, 4 when a webhook was not delivered; a forgery
-    refused badly is a warning."""
-    from nango_cli.errors import CheckFailedError, DeliveryError
-
-    if verdict.kind in ("accepted-forgery", "not-judged"):
-        raise CheckFailedError(verdict.message, hint=verdict.hint, data=data)
-    if verdict.kind == "failed":
-        raise DeliveryError(verdict.message, hint=verdict.hint, data=data)
-    if verdict.kind == "refused-badly":
-        output.warn(f"{verdict.message}; {verdict.hint}")
-    if verdict.kind == "rejected-as-expected" and not json_mode:
-        output.note(verdict.message)
-    if json_mode:
-        output.emit(data)
 
 
 def pretty_body(body: bytes) -> str:
