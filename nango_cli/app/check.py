@@ -209,7 +209,9 @@ def run_checks(
     specs = [spec for spec in CHECKS if spec.name in names]
     scenario = check_scenario(target, specs)
     policy = make_policy(target.policy)
-    run_target = RunTarget(target.url, settings, api, target.tls, target.breaker)
+    run_target = RunTarget(
+        target.url, settings, api, target.tls, target.breaker, state_hosts=target.state_hosts
+    )
     runner = ScenarioRunner(
         scenario,
         run_target,

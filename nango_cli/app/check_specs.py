@@ -212,6 +212,7 @@ class CheckTarget:
     # setting); with `deletion_clears`, judged after the deletion webhook too.
     state_url: str | None = None
     deletion_clears: bool = False
+    state_hosts: frozenset[str] = frozenset()
     # Nango's breaker, to say whether this run's failures would have opened it.
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar, overload
 
 from nango_cli.errors import ConfigError, UsageError
+from nango_cli.support.timefmt import format_duration, parse_duration
 
 if TYPE_CHECKING:
     from nango_cli.app.config_file import ConfigFile, SyncDef
@@ -32,29 +33,6 @@ RETRY_POLICIES = ("docs", "server", "none")
 
 
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-
-
-def parse_duration(raw: object) -> float:
-    """Seconds from `20`, `2.5`, `500ms`, `20s`, `2m` or `1h`."""
-    if isinstance(raw, bool):
-        raise ValueError("expected a duration such as 20s, 500ms or 2m")
-    if isinstance(raw, int | float):
-        seconds = float(raw)
-    else:
-        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", str(raw))
-        if not match:
-            raise ValueError("expected a duration such as 20s, 500ms or 2m")
-        number, unit = float(match.group(1)), match.group(2) or "s"
-        seconds = number * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}[unit]
-    if seconds < 0 or seconds != seconds or seconds == float("inf"):
-        raise ValueError("a duration must be a finite, non-negative number")
-    return seconds
-
-
-def format_duration(seconds: float) -> str:
-    if seconds < 1 and seconds != 0:
-        return f"{round(seconds * 1000, 3):g}ms"
-    return f"{seconds:g}s"
 
 
 def validate_url(raw: object) -> str:
@@ -314,6 +292,14 @@ SETTINGS: dict[str, Setting] = {
         Setting("api_port", "int", 3003, "Port `api` (and `dev`) serves on.", _int_range(0, 65535)),
         Setting("ui_port", "int", 3458, "Port `ui` (and `dev`) serves on.", _int_range(0, 65535)),
         Setting(
+            "state_hosts",
+            "text",
+            None,
+            "Hosts besides this machine a scenario's or check's state URL may read "
+            "(comma-separated).",
+            _parse_text,
+        ),
+        Setting(
             "state_url",
             "text",
             None,
@@ -418,7 +404,13 @@ class Settings:
     api_port = _Typed[int]()
     ui_port = _Typed[int]()
     state_url = _Typed[str | None]()
+    state_hosts = _Typed[str | None]()
     project = _Typed[str | None]()
+
+    def allowed_state_hosts(self, flags: list[str] | None = None) -> frozenset[str]:
+        """The hosts a state URL may name besides this machine: flags and the setting."""
+        named = [*(flags or []), *(self.state_hosts or "").split(",")]
+        return frozenset(h.strip().lower() for h in named if h.strip())
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name].value

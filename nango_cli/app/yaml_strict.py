@@ -4,8 +4,9 @@ What PyYAML's safe loader does that surprises: `no` and `yes` become booleans (Y
 1.1), `2026-11-01` a date, a repeated key silently wins. Here, as YAML 1.2's core
 schema and Nango's own parser (js-yaml) read them: only `true`/`false` are booleans,
 dates stay strings, and a repeated key is an error. Hostile files are bounded: a
-nesting limit, few aliases (no "billion laughs"), and numbers too long to convert are
-an error rather than a crash. Every problem is a `YamlError` with line and column.
+nesting limit, few aliases, a bound on the values they expand to (no "billion
+laughs"), and numbers too long to convert are an error rather than a crash. Every
+problem is a `YamlError` with line and column.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from typing import Any, NamedTuple
 MAX_DEPTH = 64
 MAX_ALIASES = 256
 MAX_NUMBER_DIGITS = 400
+# Values once every alias is expanded: a few aliases of aliases multiply (nine per
+# level made 486 bytes take 20 s and 0.8 GB), so the count is checked before building.
+MAX_EXPANDED_NODES = 200_000
 
 
 class YamlError(ValueError):
@@ -66,6 +70,10 @@ def _loader() -> type:
                 return super().compose_node(parent, index)
             finally:
                 self.depth -= 1
+
+        def construct_document(self, node: Any) -> Any:
+            _check_expansion(node)
+            return super().construct_document(node)
 
         def construct_mapping(self, node: Any, deep: bool = False) -> Any:
             seen: dict[Any, Any] = {}
@@ -118,6 +126,40 @@ def _loader() -> type:
     Strict.add_constructor("tag:yaml.org,2002:timestamp", no_timestamps)
     Strict.add_constructor("tag:yaml.org,2002:int", bounded_int)
     return Strict
+
+
+def _check_expansion(root: Any) -> None:
+    """The number of values the document holds with its aliases expanded, counted on
+    the composed graph (each node once, its size remembered): a YamlError past
+    MAX_EXPANDED_NODES, or for an alias inside what it names."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: Any) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            mark = node.start_mark
+            raise YamlError("an alias inside the value it names", mark.line + 1, mark.column + 1)
+        open_nodes.add(key)
+        children = node.value if isinstance(node.value, list) else []
+        total = 1
+        for child in children:
+            parts = child if isinstance(child, tuple) else (child,)
+            total += sum(size(part) for part in parts)
+            if total > MAX_EXPANDED_NODES:
+                mark = node.start_mark
+                raise YamlError(
+                    f"more than {MAX_EXPANDED_NODES:,} values once its aliases are expanded",
+                    mark.line + 1,
+                    mark.column + 1,
+                )
+        open_nodes.discard(key)
+        sizes[key] = total
+        return total
+
+    size(root)
 
 
 _LOADER: type | None = None

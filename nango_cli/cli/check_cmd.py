@@ -20,7 +20,7 @@ from nango_cli.cli.common import (
     use,
 )
 from nango_cli.cli.output import Column, Styled
-from nango_cli.cli.scenario_support import JunitOption, ci_outputs
+from nango_cli.cli.scenario_support import JunitOption, StateHostOption, ci_outputs
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -128,6 +128,7 @@ def check(
     ] = False,
     project: ProjectOption = None,
     junit: JunitOption = None,
+    allow_state_host: StateHostOption = None,
     ca_cert: CaCertOption = None,
     insecure: InsecureOption = False,
     env: EnvOption = None,
@@ -156,6 +157,7 @@ def check(
     target.end_user = not no_end_user
     target.state_url = state_url or current.state_url
     target.deletion_clears = deletion_clears
+    target.state_hosts = current.allowed_state_hosts(allow_state_host)
     if deletion_clears and not target.state_url:
         from nango_cli.errors import UsageError
 

@@ -19,7 +19,12 @@ from nango_cli.cli.common import (
     tls_options,
     use,
 )
-from nango_cli.cli.scenario_support import JunitOption, api_for_run, ci_outputs
+from nango_cli.cli.scenario_support import (
+    JunitOption,
+    StateHostOption,
+    api_for_run,
+    ci_outputs,
+)
 
 if TYPE_CHECKING:
     from nango_cli.app.scenarios.model import Scenario
@@ -71,6 +76,7 @@ def run_scenarios(
         ),
     ] = None,
     junit: JunitOption = None,
+    allow_state_host: StateHostOption = None,
     ca_cert: CaCertOption = None,
     insecure: InsecureOption = False,
     env: EnvOption = None,
@@ -115,7 +121,13 @@ def run_scenarios(
     if not quiet:
         output.err(f"{len(scenarios)} scenario(s) against {target}")
     with api_for_run(api, api_port, current, quiet) as api_handle, open_store() as store:
-        run_target = RunTarget(target, current, api_handle, tls_options(ca_cert, insecure))
+        run_target = RunTarget(
+            target,
+            current,
+            api_handle,
+            tls_options(ca_cert, insecure),
+            state_hosts=current.allowed_state_hosts(allow_state_host),
+        )
         for scenario in scenarios:
             runner = ScenarioRunner(
                 scenario,
@@ -152,7 +164,7 @@ def schema(ctx: typer.Context, json_output: JsonOption = False) -> None:
 
     Example: nango-hooks scenario schema > scenario.schema.json
     """
-    from nango_cli.app.scenarios.schema import json_schema
+    from nango_cli.app.scenarios.json_schema import json_schema
 
     state = use(ctx, None, json_output)
     if state.json:
@@ -195,18 +207,19 @@ def init(
         found = project.discover(current.project)
         for name, info in found.syncs.items():
             syncs[name] = (info.integration, list(info.models))
-    if out.exists() and not force:
+    if (out.exists() or out.is_symlink()) and not force:
         raise UsageError(f"{out} exists", hint="choose another --output, or pass --force")
     text = starter(syncs).replace("{FILE}", str(out))
     scenario_files.parse(text, str(out))  # the starter is a valid scenario
     try:
-        files.atomic_write(out, text.encode())
+        written = files.atomic_write(out, text.encode())
     except OSError as exc:
         raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
     if state.json:
-        output.emit({"path": str(out)})
+        output.emit({"path": str(written.path)})
         return
-    output.err(f"wrote {out}: run it with `nango-hooks scenario run {out}`")
+    through = f" (through the link {out})" if written.through_symlink else ""
+    output.err(f"wrote {written.path}{through}: run it with `nango-hooks scenario run {out}`")
 
 
 @app.command("record")
@@ -280,11 +293,13 @@ def record(
         for target in [out] + [out.parent / n for n in recorded.sidecars]:
             target.unlink(missing_ok=True)
     try:
-        write_recorded(recorded, out)
+        linked = write_recorded(recorded, out)
     except FileExistsError as exc:
         raise UsageError(f"{exc} exists", hint="choose another --output, or pass --force") from None
     except OSError as exc:
         raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+    for target in linked:  # only with --force over a link of the user's own
+        output.note(f"wrote {target} through a link")
     data = {"path": str(out), "steps": recorded.steps, "sidecars": sorted(recorded.sidecars)}
     if state.json:
         output.emit(data)

@@ -29,6 +29,17 @@ JunitOption = Annotated[
 ]
 
 
+StateHostOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-state-host",
+        metavar="HOST",
+        help="A host besides this machine a state URL may read (repeatable). "
+        "[default: the state_hosts setting]",
+    ),
+]
+
+
 def running_api(explicit: str | None) -> tuple[str | None, str | None]:
     """--api URL, else the `nango-hooks api` (or `dev`) running on this machine; with
     the token of its internal endpoints when it is that one."""
@@ -84,11 +95,13 @@ def ci_outputs(junit: Path | None, suites: list[Suite], title: str) -> None:
 
     if junit is not None:
         try:
-            reports.write_junit(junit, suites)
+            linked = reports.write_junit(junit, suites)
         except OSError as exc:
             raise ConfigError(
                 f"cannot write {junit}: {exc.strerror or exc}", hint="check --junit's directory"
             ) from None
+        if linked is not None:
+            output.note(f"{junit} is a link: wrote {linked}")
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         try:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from nango_cli.cli import output
 from nango_cli.cli.output import Styled
+from nango_cli.support.text import one_line
 
 if TYPE_CHECKING:
     from nango_cli.app.scenarios.runner import RunResult, StepResult
@@ -23,8 +24,9 @@ _MARK = {
 def step_line(result: StepResult) -> None:
     mark, style = _MARK[result.verdict]
     outcomes = result.outcomes
-    summary = result.note or (outcomes[0].happened if outcomes else "")
-    shown = f"{result.step.name}"
+    summary = one_line(result.note or (outcomes[0].happened if outcomes else ""))
+    # Names come from the file: one line each, so a newline cannot print a spoofed line.
+    shown = one_line(result.step.name)
     output.out("  ", Styled(mark, style), f" {shown}  ", Styled(summary, "dim"))
     for outcome in outcomes[1:] if result.verdict == "pass" else []:
         output.out("      ", Styled(f"{outcome.name}: {outcome.happened}", "dim"))
@@ -45,8 +47,11 @@ def step_line(result: StepResult) -> None:
 
 
 def scenario_start(name: str, source: str | None, connection: str) -> None:
-    where = f" ({source})" if source and source != name else ""
-    output.out(Styled(f"{name}{where}", "bold"), Styled(f"  connection {connection}", "dim"))
+    where = f" ({one_line(source)})" if source and source != name else ""
+    output.out(
+        Styled(f"{one_line(name)}{where}", "bold"),
+        Styled(f"  connection {one_line(connection)}", "dim"),
+    )
 
 
 def scenario_end(run: RunResult) -> None:
@@ -54,7 +59,8 @@ def scenario_end(run: RunResult) -> None:
     warned = [s for s in run.steps if s.verdict == "warn"]
     total = len(run.steps)
     if failed:
-        text = f"{len(failed)} of {total} step(s) failed: " + ", ".join(s.step.name for s in failed)
+        names = ", ".join(one_line(s.step.name) for s in failed)
+        text = f"{len(failed)} of {total} step(s) failed: {names}"
         output.out("  ", Styled(text, "red"), Styled(f"  ({run.seconds:.1f}s)", "dim"))
     else:
         extra = f", {len(warned)} warning(s)" if warned else ""

@@ -16,6 +16,7 @@ sent (delivery/outbox.py), so commands that send nothing do not pay for it.
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import ssl
 import threading
@@ -328,5 +329,31 @@ def call_json(
                 method, url, headers=dict(headers or {}), json=json_body, params=params
             )
             return response.status_code, response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise CallFailed(str(exc) or type(exc).__name__) from None
+
+
+STATE_ANSWER_LIMIT = 16 * 1024 * 1024
+
+
+def get_json_bounded(
+    url: str, limit: int = STATE_ANSWER_LIMIT, timeout: float = 10.0
+) -> tuple[int, Any]:
+    """GET a JSON answer of at most `limit` bytes (read while reading): the status and
+    the parsed answer; for a redirect, which is not followed, the status and where it
+    points (`{"redirect": LOCATION}`)."""
+    try:
+        with (
+            httpx.Client(timeout=timeout, trust_env=False, follow_redirects=False) as client,
+            client.stream("GET", url) as response,
+        ):
+            if 300 <= response.status_code < 400:
+                return response.status_code, {"redirect": response.headers.get("location", "")}
+            data = bytearray()
+            for chunk in response.iter_bytes():
+                data += chunk
+                if len(data) > limit:
+                    raise CallFailed(f"its answer is larger than {limit // (1024 * 1024)} MB")
+            return response.status_code, json.loads(bytes(data)) if data else None
     except (httpx.HTTPError, ValueError) as exc:
         raise CallFailed(str(exc) or type(exc).__name__) from None

@@ -11,7 +11,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from nango_cli.protocol.vocabulary import FORWARD_DROPPED_PREFIXES
+from nango_cli.errors import UsageError
+from nango_cli.protocol.vocabulary import FORWARD_DROPPED_PREFIXES, HOP_BY_HOP
 
 
 def derive_integration(sync_name: str) -> str:
@@ -34,16 +35,27 @@ def derive_model(sync_name: str) -> str:
     return "".join(w[:1].upper() + w[1:] for w in words)
 
 
+# The most records one sync webhook may announce for the API (fire, a scenario step,
+# the pytest fixture): each is made and written before the webhook goes out.
+MAX_ANNOUNCED = 1_000_000
+
+
 def default_counts(
     added: int | None, updated: int | None, deleted: int | None
 ) -> tuple[int, int, int]:
     """What a sync success announces when counts are left out, everywhere one is built
     (`fire`, a scenario step, the pytest fixture): with no count at all, one added record
     (something to fetch); otherwise a count not given is 0 (`--deleted 2` deletes two and
-    adds none)."""
+    adds none). A UsageError past MAX_ANNOUNCED records in all."""
     if added is None and updated is None and deleted is None:
         return 1, 0, 0
-    return added or 0, updated or 0, deleted or 0
+    counts = (added or 0, updated or 0, deleted or 0)
+    if sum(counts) > MAX_ANNOUNCED:
+        raise UsageError(
+            f"a sync webhook announces at most {MAX_ANNOUNCED:,} records ({sum(counts):,} asked)",
+            hint="announce them over several webhooks, as Nango's runs do",
+        )
+    return counts
 
 
 def sync_success(
@@ -167,10 +179,12 @@ def forward(
 
 
 def forwardable_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """The external API's headers that Nango copies onto a forward, names unchanged."""
+    """The external API's headers that Nango copies onto a forward, names unchanged;
+    without the hop-by-hop and framing ones, which belong to the request they came on."""
     kept: dict[str, str] = {}
     for name, value in headers:
-        if not name.lower().startswith(FORWARD_DROPPED_PREFIXES):
+        lowered = name.lower()
+        if not lowered.startswith(FORWARD_DROPPED_PREFIXES) and lowered not in HOP_BY_HOP:
             kept[name] = value
     return kept
 

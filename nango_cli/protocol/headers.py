@@ -9,21 +9,17 @@ from nango_cli.errors import UsageError
 from nango_cli.protocol import vocabulary
 from nango_cli.protocol.signatures import SIGN_MODES, signature_headers
 
-# Headers that describe one hop of a request, not the webhook: never replayed or
-# proxied as they were (the sender computes its own).
-HOP_BY_HOP: Final = frozenset(
-    {
-        "host",
-        "content-length",
-        "connection",
-        "keep-alive",
-        "transfer-encoding",
-        "te",
-        "upgrade",
-        "expect",
-        "proxy-connection",
-    }
-)
+HOP_BY_HOP: Final = vocabulary.HOP_BY_HOP
+
+
+def refuse_hop_by_hop(names: Iterable[str], where: str) -> None:
+    """A UsageError for a header the user gave that describes one hop, not a webhook."""
+    for name in names:
+        if name.strip().lower() in HOP_BY_HOP:
+            raise UsageError(
+                f"{where}: {name} describes one hop of a request, not the webhook",
+                hint="nango-hooks frames each request itself (Content-Length); drop it",
+            )
 
 
 def wire_headers() -> dict[str, str]:

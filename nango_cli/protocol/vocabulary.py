@@ -53,6 +53,24 @@ LEGACY_HEADER: Final = "X-Nango-Signature"
 
 # Headers Nango drops when it forwards an external API's webhook: every header
 # whose lowercased name starts with one of these.
+# Headers that describe one hop of a request (RFC 9110 §7.6.1) or its framing, not a
+# webhook: never replayed, proxied or forwarded as they were (the sender computes its
+# own; Transfer-Encoding beside Content-Length is refused by Node.js, RFC 9112 §6.1).
+HOP_BY_HOP: Final = frozenset(
+    {
+        "host",
+        "content-length",
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "te",
+        "trailer",
+        "upgrade",
+        "expect",
+        "proxy-connection",
+    }
+)
+
 FORWARD_DROPPED_PREFIXES: Final = (
     "host",
     "authorization",

@@ -34,7 +34,9 @@ class Written(NamedTuple):
 
 
 def atomic_write(path: Path, content: bytes) -> Written:
-    """Replace `path` with `content`, 0600, atomically; a symlink is written through.
+    """Replace `path` with `content`, 0600, atomically: written to a new file (O_EXCL)
+    then renamed over it. A symlink of the user's own is written through (Written says
+    so, for the caller to tell); one owned by another user is refused.
 
     The parent directory must exist; it is neither created nor chmodded here
     (state directories are made by `ensure_state_dir`).
@@ -42,6 +44,13 @@ def atomic_write(path: Path, content: bytes) -> Written:
     import tempfile
 
     through = path.is_symlink()
+    if through and path.lstat().st_uid != os.getuid():
+        # As the kernel's protected_symlinks does in sticky directories: a link another
+        # user planted (in /tmp, say) must not aim our write at a file of theirs choosing.
+        raise UsageError(
+            f"cannot write {path}: it is a link owned by another user",
+            hint="remove the link, or choose another path",
+        )
     target = Path(os.path.realpath(path)) if through else path
     parent = target.parent
     if not parent.is_dir():
@@ -186,6 +195,31 @@ def read_file_limited(path: str | Path, limit: int, what: str) -> bytes:
         raise UsageError(
             f"{what}: cannot read {str(path)!r} ({exc.strerror})", hint="check the file"
         ) from None
+
+
+def inside(folder: Path, name: str) -> Path:
+    """`name` (relative) resolved in `folder`, links followed: a ValueError saying why
+    when it is absolute or ends up outside `folder` (`../`, a link out of it)."""
+    if Path(name).is_absolute():
+        raise ValueError(f"{name!r} is an absolute path: name a file in the scenario's folder")
+    base = folder.resolve()
+    found = (base / name).resolve()
+    if found != base and base not in found.parents:
+        raise ValueError(f"{name!r} is outside the scenario's folder ({base})")
+    return found
+
+
+def read_regular_limited(path: Path, limit: int, what: str) -> bytes:
+    """A regular file's bytes, at most `limit` (read while reading, not from st_size):
+    a device, a pipe or a directory is refused without waiting on it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise UsageError(f"{what}: cannot read {str(path)!r} ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UsageError(f"{what}: {str(path)!r} is not a regular file")
+        return read_limited(handle, limit, f"{what}: {path}")
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from nango_cli.errors import UsageError
@@ -64,3 +65,26 @@ def same_moment(first: str, second: str) -> bool:
     except ValueError:
         return False
     return abs((a - b).total_seconds()) < 0.001
+
+
+def parse_duration(raw: object) -> float:
+    """Seconds from `20`, `2.5`, `500ms`, `20s`, `2m` or `1h`."""
+    if isinstance(raw, bool):
+        raise ValueError("expected a duration such as 20s, 500ms or 2m")
+    if isinstance(raw, int | float):
+        seconds = float(raw)
+    else:
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", str(raw))
+        if not match:
+            raise ValueError("expected a duration such as 20s, 500ms or 2m")
+        number, unit = float(match.group(1)), match.group(2) or "s"
+        seconds = number * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}[unit]
+    if seconds < 0 or seconds != seconds or seconds == float("inf"):
+        raise ValueError("a duration must be a finite, non-negative number")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 1 and seconds != 0:
+        return f"{round(seconds * 1000, 3):g}ms"
+    return f"{seconds:g}s"

@@ -4,6 +4,7 @@ schema; every problem a usage error (exit 2) naming the file, line and column.""
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from nango_cli.app import yaml_strict
 from nango_cli.app.scenarios.model import Scenario
 from nango_cli.app.scenarios.schema import SchemaError, scenario_from
 from nango_cli.errors import UsageError
+from nango_cli.support import files
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 Positions = dict[tuple[str | int, ...], tuple[int, int]]
@@ -21,35 +23,64 @@ class ScenarioFileError(UsageError):
 
 
 def load(path: Path) -> Scenario:
-    """The scenario in `path`, validated."""
+    """The scenario in `path`, validated, its body files checked (they must be regular
+    files in its folder)."""
     shown = str(path)
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise ScenarioFileError(
-                f"{shown}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB",
-                hint="a scenario is a short file of steps",
-            )
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ScenarioFileError(
-            f"cannot read {shown}: {exc.strerror or exc}", hint="check the path"
-        ) from None
+        # At most MAX_FILE_BYTES read, whatever the file says its size is (/dev/zero).
+        raw = files.read_file_limited(path, MAX_FILE_BYTES, "scenario")
+    except UsageError as exc:
+        raise ScenarioFileError(exc.message, hint="a scenario is a short file of steps") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ScenarioFileError(
             f"{shown}: not UTF-8 text (byte {exc.start})", hint="save the file as UTF-8"
         ) from None
-    return parse(text, shown, json_file=path.suffix.lower() == ".json")
+    scenario = parse(text, shown, json_file=path.suffix.lower() == ".json")
+    _check_body_files(scenario, text, shown)
+    return scenario
+
+
+def _check_body_files(scenario: Scenario, text: str, shown: str) -> None:
+    """Each `body: FILE` names a regular file of at most 16 MB inside the scenario's
+    folder: nothing else is read (not ../, an absolute path, a link out of the folder,
+    a device or a pipe)."""
+    folder = Path(shown).parent
+    for index, step in enumerate(scenario.steps):
+        if step.kind != "body" or not isinstance(step.value, str):
+            continue
+        try:
+            found = files.inside(folder, step.value)
+            info = found.stat()
+            if not stat.S_ISREG(info.st_mode):
+                raise ValueError(f"{step.value!r} is not a regular file")
+            if info.st_size > files.DEFAULT_INPUT_LIMIT:
+                limit = files.format_size(files.DEFAULT_INPUT_LIMIT)
+                raise ValueError(f"{step.value!r} is larger than {limit}")
+        except FileNotFoundError:
+            problem = f"body file {step.value!r} does not exist in the scenario's folder"
+        except (ValueError, OSError) as exc:
+            problem = f"body file: {exc}"
+        else:
+            continue
+        where = _where(text, ("steps", index, "body"))
+        raise ScenarioFileError(
+            f"{shown}{where}: {problem}", hint="a body file sits beside the scenario file"
+        )
 
 
 def parse(text: str, shown: str, json_file: bool = False) -> Scenario:
     data = _parse_json(text, shown) if json_file else _parse_yaml(text, shown)
     try:
-        return scenario_from(data, shown)
+        scenario = scenario_from(data, shown)
     except SchemaError as exc:
         where = _where(text, exc.path)
         raise ScenarioFileError(f"{shown}{where}: {exc.message}", hint=exc.hint) from None
+    positions = positions_of(text)
+    for index, step in enumerate(scenario.steps):
+        step.line, step.column = positions.get(("steps", index), (None, None))
+    return scenario
 
 
 def _parse_yaml(text: str, shown: str) -> Any:

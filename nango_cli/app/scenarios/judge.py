@@ -4,14 +4,13 @@ happened, and whether it held (None: not judged)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from nango_cli.app import api_calls, forgeries
 from nango_cli.app.scenarios.model import Fetched, Step, Verdict
 from nango_cli.delivery.outbox import SentWebhook
-from nango_cli.storage import connections, records
+from nango_cli.storage import records
 from nango_cli.storage.api_log import ApiRequest, api_requests
 from nango_cli.storage.database import Database
 from nango_cli.storage.record_pages import decode_cursor
@@ -20,7 +19,7 @@ from nango_cli.support.timefmt import normalized, same_moment
 
 POLL_S = 0.05
 STATE_WAIT_S = 5.0
-_READS = ("/records", "/sync/records")
+READS = ("/records", "/sync/records")
 
 
 @dataclass
@@ -203,7 +202,7 @@ def _fetch_verdict(
     reads = [
         c
         for c in api_requests(store, a.sent_at, limit=5000)
-        if c.method == "GET" and c.path.rstrip("/") in _READS
+        if c.method == "GET" and c.path.rstrip("/") in READS
     ]
     ours = [c for c in reads if c.connection_id == a.connection and c.model == a.model]
     changed = records.positions(
@@ -280,95 +279,6 @@ def _no_fetch(reads: list[ApiRequest], ours: list[ApiRequest], a: Announced) -> 
             f"{a.connection!r}"
         )
     return f"no GET /records for connection {a.connection!r} and model {a.model!r}"
-
-
-# ---------------------------------------------------------------- state
-
-
-def state(
-    url: str,
-    store: Database,
-    connection: str,
-    integration: str,
-    model: str,
-    get_json: Callable[[str], tuple[int | None, Any]],
-    wait: float = STATE_WAIT_S,
-    clock: Any = time,
-    since: str | None = None,
-) -> Outcome:
-    """The app's copy (what `url` answers) equals the live records the API holds for the
-    connection and model; polled for up to `wait` seconds (a handler may apply later).
-    `since`: when the step began (to say whether the handler read anything since)."""
-    deadline = clock.monotonic() + wait
-    while True:
-        live = (
-            records.live_ids(store, connection, integration, model)
-            if connections.get_connection(store, connection, integration)
-            else set()
-        )
-        ok, happened, why = _compare(url, get_json, live)
-        if ok or clock.monotonic() >= deadline:
-            break
-        clock.sleep(POLL_S * 2)
-    if why == "missing" and since is not None and not _read_since(store, since, connection, model):
-        read_none = f": it read no {model} records of this connection since the webhook"
-        happened = happened.replace(": a page not read?", read_none)
-    expected = f"{url} holds the {len(live)} live {model} record(s)"
-    return Outcome("state", expected, happened, ok, _STATE_FIXES.get(why or ""), why=why)
-
-
-_STATE_FIXES = {
-    "missing": "fetch from the webhook's modifiedAfter (or your last cursor), page until "
-    "next_cursor is null, and keep every record that is not deleted",
-    "extra": "remove the records whose _nango_metadata.deleted_at is set (last_action "
-    "DELETED) instead of keeping them",
-}
-
-
-def _read_since(store: Database, since: str, connection: str, model: str) -> bool:
-    return any(
-        c.method == "GET"
-        and c.path.rstrip("/") in _READS
-        and c.connection_id == connection
-        and c.model == model
-        for c in api_requests(store, since, limit=5000)
-    )
-
-
-def _compare(
-    url: str, get_json: Callable[[str], tuple[int | None, Any]], live: set[str]
-) -> tuple[bool, str, str | None]:
-    code, data = get_json(url)
-    if code is None:
-        return False, f"{url} did not answer: {data}", "unreachable"
-    if code != 200:
-        return False, f"{url} answered {code}", "unreachable"
-    if not isinstance(data, list):
-        return (
-            False,
-            f"{url} must answer a JSON array of ids (or of objects with an id)",
-            "unreachable",
-        )
-    held = {
-        str(item["id"]) if isinstance(item, dict) and "id" in item else str(item) for item in data
-    }
-    if held == live:
-        return True, f"holds exactly the {len(live)} live record(s)", None
-    missing, extra = sorted(live - held), sorted(held - live)
-    parts = []
-    if missing:
-        parts.append(f"misses {len(missing)} live record(s) ({_ids(missing)}): a page not read?")
-    if extra:
-        parts.append(
-            f"still holds {len(extra)} record(s) Nango deleted or never had ({_ids(extra)}): "
-            "deletions not applied?"
-        )
-    return False, "; ".join(parts), "missing" if missing else "extra"
-
-
-def _ids(ids: list[str]) -> str:
-    shown = ", ".join(one_line(i, 40) for i in ids[:5])
-    return shown + (f", … {len(ids) - 5} more" if len(ids) > 5 else "")
 
 
 # ---------------------------------------------------------------- a step's verdict

@@ -65,11 +65,19 @@ class Step:
     expect: Expect = field(default_factory=Expect)
     # Whether `expect` was written (else the defaults: 2xx, 4xx for a forgery).
     explicit_status: bool = False
+    # Where the step starts in its file (for errors found while running).
     line: int | None = None
+    column: int | None = None
     # A failed step fails the run (false: it only warns).
     required: bool = True
     # The check a step belongs to, when `check` runs its built-in scenario.
     group: str | None = None
+
+    def where(self, source: str | None) -> str:
+        """`FILE:LINE:COLUMN: ` of the step, for errors found while running."""
+        if source and self.line is not None:
+            return f"{source}:{self.line}:{self.column or 1}: "
+        return f"{source}: " if source else ""
 
     @property
     def sign(self) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nango_cli.app.scenarios import refs
 from nango_cli.delivery.records import WebhookRecord
 from nango_cli.protocol import serialization
 from nango_cli.storage.api_log import ApiRequest
@@ -122,7 +123,10 @@ def _step_for(body: Any) -> dict[str, Any] | None:
         "providerConfigKey",
         "payload",
     }:
-        return {"forward": body.get("payload")}
+        step: dict[str, Any] = {"forward": body.get("payload")}
+        if isinstance(body.get("from"), str) and body["from"] != body.get("providerConfigKey"):
+            step["provider"] = body["from"]  # the provider Nango named the forward after
+        return step
     return None
 
 
@@ -225,7 +229,9 @@ def _webhook_step(
         step["integration"] = webhook.provider_config_key
     if webhook.negative:
         step["sign"] = _forged_how(webhook, body)
-    return step
+    # Text that came in a webhook stays text: `${` written `$${`, never a reference.
+    escaped: dict[str, Any] = refs.escape(step)
+    return escaped
 
 
 def _untampered(body: Any) -> Any:
@@ -341,17 +347,19 @@ def _dump(data: dict[str, Any], notes: list[list[str]], count: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_recorded(recorded: Recorded, path: Path) -> None:
-    """The scenario and its sidecars, 0600, nothing overwritten (FileExistsError)."""
+def write_recorded(recorded: Recorded, path: Path) -> list[Path]:
+    """The scenario and its sidecars, 0600, nothing overwritten (FileExistsError, a
+    dangling link included); the files written through a link of the user's own."""
     from nango_cli.support import files
 
     targets = [path] + [path.parent / name for name in recorded.sidecars]
     for target in targets:
-        if target.exists():
+        if target.exists() or target.is_symlink():
             raise FileExistsError(str(target))
-    files.atomic_write(path, recorded.text.encode())
+    written = [files.atomic_write(path, recorded.text.encode())]
     for name, body in recorded.sidecars.items():
-        files.atomic_write(path.parent / name, body)
+        written.append(files.atomic_write(path.parent / name, body))
+    return [w.path for w in written if w.through_symlink]
 
 
 def starter(syncs: dict[str, tuple[str, list[str]]]) -> str:

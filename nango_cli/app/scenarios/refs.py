@@ -14,7 +14,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-PATTERN = re.compile(r"\$\{([^${}]*)\}")
+# `${…}` is a reference; `$${` is a literal `${` (what `scenario record` writes for
+# text that held one, so received data never becomes a reference).
+PATTERN = re.compile(r"(?<!\$)\$\{([^${}]*)\}")
+ESCAPED = "$${"
+_TOKEN = re.compile(r"\$\$\{|\$\{([^${}]*)\}")
 FIELDS = ("connection", "integration", "status", "webhook_id", "body")
 
 
@@ -70,12 +74,16 @@ def check_reference(text: str, earlier: list[str], silent: tuple[str, ...] = ())
 
 
 def resolve(value: Any, lookup: Callable[[str], Any]) -> Any:
-    """`value` with every reference replaced by `lookup(reference)`."""
+    """`value` with every reference replaced by `lookup(reference)`, and every `$${`
+    made a plain `${`."""
     if isinstance(value, str):
         whole = PATTERN.fullmatch(value)
         if whole:
             return lookup(whole.group(1).strip())
-        return PATTERN.sub(lambda m: _text(lookup(m.group(1).strip())), value)
+        return _TOKEN.sub(
+            lambda m: "${" if m.group(0) == ESCAPED else _text(lookup(m.group(1).strip())),
+            value,
+        )
     if isinstance(value, dict):
         return {resolve(k, lookup): resolve(v, lookup) for k, v in value.items()}
     if isinstance(value, list):
@@ -98,3 +106,14 @@ def path_in(body: Any, path: list[str], text: str) -> Any:
         else:
             raise RefError(f"${{{text}}}: the body has no {'.'.join(path)}")
     return current
+
+
+def escape(value: Any) -> Any:
+    """`value` with every `${` written `$${`: text that stays text in a scenario."""
+    if isinstance(value, str):
+        return value.replace("${", ESCAPED)
+    if isinstance(value, dict):
+        return {escape(k): escape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [escape(item) for item in value]
+    return value

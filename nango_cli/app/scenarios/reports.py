@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nango_cli.support.text import terminal_safe
+
 # Characters XML 1.0 cannot carry (a handler's answer may hold any byte).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -121,20 +123,29 @@ def junit_xml(suites: list[Suite]) -> bytes:
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + document
 
 
-def write_junit(path: Path, suites: list[Suite]) -> None:
+def write_junit(path: Path, suites: list[Suite]) -> Path | None:
+    """Write the JUnit file; the file written when `path` was a link to it, else None."""
     from nango_cli.support import files
 
-    files.atomic_write(path, junit_xml(suites))
+    written = files.atomic_write(path, junit_xml(suites))
+    return written.path if written.through_symlink else None
 
 
 _MARK = {"pass": "✅", "fail": "❌", "warn": "⚠️", "not judged": "❔", "skipped": "⏭️"}
 
 
+# What Markdown would act on in a cell: links, images, emphasis, code, headings.
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+
+
 def _cell(text: str) -> str:
-    """Text for one Markdown table cell: one line, pipes and HTML escaped."""
-    text = _NOT_XML.sub("", " ".join(text.split()))
+    """Text for one Markdown table cell: one line; controls, bidi and format characters
+    shown as escapes (terminal_safe); HTML and Markdown escaped, so a name or an answer
+    from the handler renders as text (no link, no image, no table break)."""
+    text = terminal_safe(" ".join(text.split()), keep_newlines=False)
+    text = _NOT_XML.sub("", text)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("|", "\\|")[:300]
+    return _MARKDOWN.sub(r"\\\1", text)[:300]
 
 
 def summary_markdown(suites: list[Suite], title: str) -> str:

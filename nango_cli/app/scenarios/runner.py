@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from nango_cli.app import api_calls, fire, forgeries, replay
-from nango_cli.app.scenarios import judge, refs, steps
+from nango_cli.app.scenarios import judge, refs, state, steps
 from nango_cli.app.scenarios.judge import Announced, Outcome
 from nango_cli.app.scenarios.model import Fault, Scenario, Step, Verdict
-from nango_cli.app.scenarios.schema import fault_of
-from nango_cli.app.settings import Settings, parse_duration
+from nango_cli.app.scenarios.schema import SchemaError, check_resolved, fault_of
+from nango_cli.app.settings import Settings
 from nango_cli.delivery.breaker import CircuitBreaker
 from nango_cli.delivery.outbox import SentWebhook
 from nango_cli.delivery.transport import Sender, TLSOptions
@@ -30,7 +30,7 @@ from nango_cli.protocol import serialization
 from nango_cli.storage import api_log
 from nango_cli.storage.api_log import ApiRequest
 from nango_cli.storage.webhooks import Store
-from nango_cli.support.timefmt import now_timestamp
+from nango_cli.support.timefmt import now_timestamp, parse_duration
 
 
 class ApiHandle(Protocol):
@@ -57,6 +57,8 @@ class RunTarget:
     tls: TLSOptions = field(default_factory=TLSOptions)
     # Nango's breaker, to say whether the run's failures would have opened it.
     breaker: CircuitBreaker | None = None
+    # Hosts besides this machine a `state:` URL may name (--allow-state-host).
+    state_hosts: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -155,7 +157,7 @@ class ScenarioRunner:
         self.sender = sender or HttpxSender(target.tls)
         self.on_step = on_step
         self.sleep = sleep
-        self.get_json = get_json or _get_json
+        self.get_json = get_json or state.get_json
         self.connection = connection or scenario.connection or fresh_connection(scenario.name)
         self.results: list[StepResult] = []
         self.accepted_genuine = 0
@@ -168,6 +170,7 @@ class ScenarioRunner:
     # ------------------------------------------------------------ the run
 
     def run(self) -> RunResult:
+        state.check_urls(self.scenario, self.t.state_hosts)
         started = time.monotonic()
         try:
             for step in self.scenario.steps:
@@ -205,8 +208,17 @@ class ScenarioRunner:
         try:
             options = refs.resolve(step.options, self._lookup)
             value = refs.resolve(step.value, self._lookup)
+            check_resolved(step, options, value)
         except refs.RefError as exc:
-            raise UsageError(f"step {step.name!r}: {exc}") from None
+            raise UsageError(
+                f"{step.where(self.scenario.source)}step {step.name!r}: {exc}"
+            ) from None
+        except SchemaError as exc:
+            raise UsageError(
+                f"{step.where(self.scenario.source)}step {step.name!r}, once its references are "
+                f"resolved: {exc.message}",
+                hint="a reference keeps the type of what it names",
+            ) from None
         opts = steps.fire_options(step, options, value, self.scenario, self.connection, self.t.url)
         plan = steps.plan(opts, step, self.t.settings, self.t.tls)
         self._mark_log(any(w.expect_rejection for w in plan.webhooks))
@@ -408,7 +420,7 @@ class ScenarioRunner:
             )
             wait = max(0.0, deadline - time.monotonic())
             outcomes.append(
-                judge.state(
+                state.state(
                     url,
                     self.store,
                     connection,
@@ -475,12 +487,3 @@ def _body(sent: SentWebhook) -> Any:
         return serialization.parse_json(sent.record.body)
     except (ValueError, UnicodeDecodeError):
         return None
-
-
-def _get_json(url: str) -> tuple[int | None, Any]:
-    from nango_cli.delivery.httpx_sender import CallFailed, call_json
-
-    try:
-        return call_json("GET", url, timeout=10)
-    except CallFailed as exc:
-        return None, str(exc)

@@ -19,10 +19,12 @@ from nango_cli.app.scenarios.model import (
     Step,
 )
 from nango_cli.app.scenarios.refs import RefError, check_reference, references
-from nango_cli.protocol.vocabulary import FIREABLE_AUTH_OPERATIONS
+from nango_cli.protocol.bodies import MAX_ANNOUNCED
+from nango_cli.protocol.vocabulary import FIREABLE_AUTH_OPERATIONS, HOP_BY_HOP
 
 Path = tuple[str | int, ...]
 MAX_STEPS = 10_000
+MAX_FAULT_LATENCY_S = 600.0
 
 
 class SchemaError(ValueError):
@@ -40,8 +42,8 @@ class SchemaError(ValueError):
 # "object", "any", "string_map", "string_list", "sign"), a tuple of allowed values,
 # a list of types (any of them), or a dict of keys (an object with exactly those).
 
-_DURATION_TEXT = r"^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$"
-_STATUS_TEXT = r"^([1-5]xx|[1-5][0-9][0-9])$"
+DURATION_TEXT = r"^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$"
+STATUS_TEXT = r"^([1-5]xx|[1-5][0-9][0-9])$"
 
 TOP: dict[str, Any] = {
     "version": (1,),
@@ -141,9 +143,9 @@ def _type_name(kind: Any) -> str:
         "string": "text",
         "integer": "a whole number",
         "boolean": "true or false",
-        "duration": "a duration (5s, 500ms, 2m)",
+        "duration": "a duration from 0 to 1h (5s, 500ms, 2m)",
         "status": "a status: 2xx, 4xx, 5xx or a code such as 201",
-        "count": "a count, or counts by model ({Ticket: 3})",
+        "count": f"a count up to {MAX_ANNOUNCED:,}, or counts by model ({{Ticket: 3}})",
         "object": "an object",
         "any": "any value",
         "string_map": "an object of texts",
@@ -151,6 +153,25 @@ def _type_name(kind: Any) -> str:
         "null": "null",
         "steps": "a list of steps",
     }[kind]
+
+
+# The longest a `wait` or a `within` may be: a scenario is a test, not a daemon.
+MAX_DURATION_S = 3600.0
+
+
+def _duration_seconds(value: Any) -> float | None:
+    """Seconds of a duration the file may give (finite, 0 to an hour), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    if isinstance(value, str) and re.match(DURATION_TEXT, value) is None:
+        return None
+    from nango_cli.support.timefmt import parse_duration
+
+    try:
+        seconds = parse_duration(value)
+    except (ValueError, OverflowError):
+        return None
+    return seconds if seconds <= MAX_DURATION_S else None
 
 
 def _matches(value: Any, kind: Any, path: Path) -> bool:
@@ -179,20 +200,19 @@ def _matches(value: Any, kind: Any, path: Path) -> bool:
     if kind == "boolean":
         return isinstance(value, bool)
     if kind == "duration":
-        if isinstance(value, bool):
-            return False
-        if isinstance(value, int | float):
-            return value >= 0
-        return isinstance(value, str) and re.match(_DURATION_TEXT, value) is not None
+        return _duration_seconds(value) is not None
     if kind == "status":
         if isinstance(value, int) and not isinstance(value, bool):
             return 100 <= value <= 599
-        return isinstance(value, str) and re.match(_STATUS_TEXT, value) is not None
+        return isinstance(value, str) and re.match(STATUS_TEXT, value) is not None
     if kind == "count":
         if isinstance(value, int) and not isinstance(value, bool):
-            return value >= 0
+            return 0 <= value <= MAX_ANNOUNCED
         return isinstance(value, dict) and all(
-            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0
+            isinstance(k, str)
+            and isinstance(v, int)
+            and not isinstance(v, bool)
+            and 0 <= v <= MAX_ANNOUNCED
             for k, v in value.items()
         )
     if kind == "object":
@@ -293,11 +313,27 @@ def _step(raw: Any, path: Path, before: list[Step]) -> Step:
     name = str(raw.get("name") or f"{len(earlier) + 1}. {kind}")
     if name in earlier:
         raise SchemaError(f"two steps are named {name!r}", (*path, "name"))
+    # A `body` step's bytes come from a file: a reference does not read into them (a
+    # scenario would otherwise carry a field of any file into a URL or a webhook).
+    raw_steps = {s.name for s in before if s.kind == "body"}
+    last_sending = next((s for s in reversed(before) if s.name in sending), None)
+    if last_sending is not None and last_sending.kind == "body":
+        raw_steps.add("previous")
     for text in references({k: v for k, v in raw.items() if k != "name"}):
         try:
             check_reference(text, sending, silent)
         except RefError as exc:
             raise SchemaError(str(exc), path) from None
+        parts = text.split(".")
+        named = parts[1] if parts[0] == "steps" else parts[0]
+        rest = parts[2:] if parts[0] == "steps" else parts[1:]
+        if named in raw_steps and rest[:1] == ["body"]:
+            raise SchemaError(
+                f"${{{text}}}: reads into the bytes of body step {named!r}",
+                path,
+                "a reference reads what nango-hooks built (sync, auth, forward, async_action "
+                "bodies), or any step's connection, integration, status or webhook_id",
+            )
     if kind == "duplicate" and raw[kind] == "previous" and not sending:
         raise SchemaError(
             "duplicate: previous, but no step before this one sent a webhook",
@@ -321,6 +357,13 @@ def _step(raw: Any, path: Path, before: list[Step]) -> Step:
         )
     if kind == "api_fault":
         _fault(raw[kind], (*path, kind))
+    for header in raw.get("headers") or {}:
+        if str(header).strip().lower() in HOP_BY_HOP:
+            raise SchemaError(
+                f"header {header} describes one hop of a request, not the webhook",
+                (*path, "headers", str(header)),
+                "nango-hooks frames each request itself (Content-Length); drop it",
+            )
     options = {k: v for k, v in raw.items() if k in OPTIONS[kind]}
     for key in ("connection", "integration"):
         if key in raw:
@@ -350,13 +393,18 @@ def _fault(value: dict[str, Any], path: Path) -> Fault:
     if not 0 <= times <= 10_000:
         raise SchemaError("times must be from 0 to 10000", (*path, "times"))
     latency = value.get("latency")
+    if latency is not None and (_duration_seconds(latency) or 0) > MAX_FAULT_LATENCY_S:
+        raise SchemaError(
+            f"latency is at most {MAX_FAULT_LATENCY_S:g}s (what the API's fault endpoint takes)",
+            (*path, "latency"),
+        )
     short = value.get("short_pages")
     if short is not None and not isinstance(short, bool) and not 1 <= short <= 10_000:
         raise SchemaError(
             "short_pages is true (a third of limit) or the most records a page holds, 1 to 10000",
             (*path, "short_pages"),
         )
-    from nango_cli.app.settings import parse_duration
+    from nango_cli.support.timefmt import parse_duration
 
     return Fault(
         status=status,
@@ -372,7 +420,7 @@ def fault_of(step: Step) -> Fault:
 
 
 def _expect(raw: dict[str, Any]) -> Expect:
-    from nango_cli.app.settings import parse_duration
+    from nango_cli.support.timefmt import parse_duration
 
     fetched_raw = raw.get("fetched")
     fetched = None
@@ -394,71 +442,11 @@ def _expect(raw: dict[str, Any]) -> Expect:
     )
 
 
-# ---------------------------------------------------------------- JSON Schema
-
-
-def _json_schema(kind: Any) -> dict[str, Any]:
-    if isinstance(kind, tuple):
-        return {"enum": list(kind)}
-    if isinstance(kind, list):
-        return {"anyOf": [_json_schema(k) for k in kind]}
-    if isinstance(kind, dict):
-        return {
-            "type": "object",
-            "properties": {k: _json_schema(v) for k, v in kind.items()},
-            "additionalProperties": False,
-        }
-    duration = {
-        "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": _DURATION_TEXT}]
-    }
-    schemas: dict[str, dict[str, Any]] = {
-        "string": {"type": "string"},
-        "null": {"type": "null"},
-        "integer": {"type": "integer"},
-        "boolean": {"type": "boolean"},
-        "duration": duration,
-        "status": {
-            "anyOf": [
-                {"type": "integer", "minimum": 100, "maximum": 599},
-                {"type": "string", "pattern": _STATUS_TEXT},
-            ]
-        },
-        "count": {
-            "anyOf": [
-                {"type": "integer", "minimum": 0},
-                {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
-            ]
-        },
-        "object": {"type": "object"},
-        "any": {},
-        "string_map": {"type": "object", "additionalProperties": {"type": "string"}},
-        "string_list": {"type": "array", "items": {"type": "string"}},
-    }
-    return schemas[kind]
-
-
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of scenario files, version 1."""
-    steps = []
-    for kind in STEP_KINDS:
-        properties = {kind: _json_schema(VALUES[kind])}
-        properties.update({k: _json_schema(v) for k, v in {**COMMON, **OPTIONS[kind]}.items()})
-        steps.append(
-            {
-                "title": f"a {kind} step",
-                "type": "object",
-                "required": [kind],
-                "properties": properties,
-                "additionalProperties": False,
-            }
-        )
-    top = {k: _json_schema(v) for k, v in TOP.items() if v != "steps"}
-    top["steps"] = {"type": "array", "minItems": 1, "items": {"oneOf": steps}}
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "nango-hooks scenario, version 1",
-        "type": "object",
-        "required": ["version", "steps"],
-        "properties": top,
-        "additionalProperties": False,
-    }
+def check_resolved(step: Step, options: dict[str, Any], value: Any) -> None:
+    """A step's options and value once its references are resolved: the same types and
+    bounds as in the file (a reference may name a value of another type)."""
+    allowed = {**COMMON, **OPTIONS[step.kind]}
+    for key, item in options.items():
+        if key in allowed:
+            _value(item, allowed[key], (key,))
+    _value(value, VALUES[step.kind], (step.kind,))

@@ -18,6 +18,7 @@ from nango_cli.delivery.transport import TLSOptions
 from nango_cli.errors import UsageError
 from nango_cli.protocol import serialization
 from nango_cli.protocol.headers import signed_headers
+from nango_cli.support import files
 
 # The endUser a successful creation or override carries unless the step says otherwise
 # (`end_user: false`, or its own end_user_id): Connect sessions add one.
@@ -107,18 +108,21 @@ def _sync_options(
 
 
 def _body_bytes(value: Any, scenario: Scenario) -> bytes:
-    """An object, serialized as Nango would; or a file (next to the scenario) sent as is."""
+    """An object, serialized as Nango would; or a file in the scenario's folder, sent as
+    is: a regular file of at most 16 MB (schema.py refuses any other before the run)."""
     if isinstance(value, dict):
         return serialization.serialize(value)
-    base = Path(scenario.source).parent if scenario.source else Path.cwd()
-    path = base / str(value)
     try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise UsageError(
-            f"body file {path}: {exc.strerror or exc}",
-            hint="a body step's file is found next to the scenario file",
-        ) from None
+        path = files.inside(scenario_folder(scenario.source), str(value))
+    except ValueError as exc:
+        raise UsageError(f"body file: {exc}") from None
+    return files.read_regular_limited(path, files.DEFAULT_INPUT_LIMIT, "body file")
+
+
+def scenario_folder(source: str | None) -> Path:
+    """Where a scenario's files are: its own folder (the working directory for one
+    that was not read from a file)."""
+    return Path(source).parent if source else Path.cwd()
 
 
 def policy_for(step: Step, settings: Settings) -> RetryPolicy:
