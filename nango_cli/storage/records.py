@@ -26,6 +26,7 @@ Action = Literal["ADDED", "UPDATED", "DELETED"]
 
 
 _CHUNK = 500  # SQLite variables per IN (…) query
+_BATCH = 5_000  # records made and written at a time
 
 
 class Change(NamedTuple):
@@ -240,9 +241,15 @@ def apply_changes(
                 updated = [rid for rid, _ in items if rid in known]
                 touched.update(added + updated)
             else:
-                new = writer.generated(change, generator, change.added)
-                writer.insert(change, new, modified, modified)
-                added = [rid for rid, _ in new]
+                # Made and written a batch at a time: memory follows the batch, not the
+                # count (a million records a webhook is allowed).
+                remaining = change.added
+                while remaining > 0:
+                    new = writer.generated(change, generator, min(remaining, _BATCH))
+                    writer.insert(change, new, modified, modified)
+                    added.extend(rid for rid, _ in new)
+                    remaining -= len(new)
+                    _refresh_wire(db)
                 touched.update(added)
                 updated = _change_existing(
                     writer, change, generator, touched, (modified, earlier), "UPDATED"
@@ -284,19 +291,28 @@ def _change_existing(
     """Update or delete as many live records as the change says (not ones this run
     already touched), oldest first. `moment` is (modified, earlier-run time)."""
     count = change.updated if action == "UPDATED" else change.deleted
-    if count <= 0:
-        return []
     modified, earlier = moment
-    targets = _ensure(writer, change, generator, count, touched, earlier)
-    if action == "UPDATED":
-        targets = [
-            # any stable number per record will do: the new values only need to differ
-            (rid, dumps(generator.change(json.loads(data), writer.seed, sum(map(ord, rid)), turn)))
-            for turn, (rid, data) in enumerate(targets, writer.seq)
-        ]
-    writer.modify(change, targets, action, modified)
-    touched.update(rid for rid, _ in targets)
-    return [rid for rid, _ in targets]
+    done: list[str] = []
+    while len(done) < count:  # a batch at a time, as the added records
+        targets = _ensure(
+            writer, change, generator, min(count - len(done), _BATCH), touched, earlier
+        )
+        if action == "UPDATED":
+            targets = [
+                # any stable number per record will do: the new values only need to differ
+                (
+                    rid,
+                    dumps(
+                        generator.change(json.loads(data), writer.seed, sum(map(ord, rid)), turn)
+                    ),
+                )
+                for turn, (rid, data) in enumerate(targets, writer.seq)
+            ]
+        writer.modify(change, targets, action, modified)
+        touched.update(rid for rid, _ in targets)
+        done.extend(rid for rid, _ in targets)
+        _refresh_wire(writer.db)
+    return done
 
 
 def _refresh_wire(db: Any) -> None:
