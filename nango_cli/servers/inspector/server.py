@@ -18,6 +18,7 @@ web page the browser visits could try to reach:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import secrets
 from collections.abc import Callable
@@ -170,19 +171,22 @@ class UiServer(LocalServer):
         before = query.get("before")
         if before is not None and not (before.isascii() and before.isdigit() and len(before) < 19):
             return self.error_response(400, "before", "before must be a row number")
-        data = views.page(self.store, filters, int(before) if before else None)
+        start = int(before) if before else None
+        data = await self._in_thread(lambda: views.page(self.store, filters, start))
         return web.json_response(data)
 
     async def _detail(self, request: web.Request) -> web.StreamResponse:
         from aiohttp import web
 
-        data = views.detail(self.store, request.match_info["id"], self.settings)
+        webhook_id = request.match_info["id"]
+        data = await self._in_thread(lambda: views.detail(self.store, webhook_id, self.settings))
         return web.json_response(data)
 
     async def _raw(self, request: web.Request) -> web.StreamResponse:
         from aiohttp import web
 
-        webhook = self.store.get(request.match_info["id"], with_attempts=False)
+        webhook_id = request.match_info["id"]
+        webhook = await self._in_thread(lambda: self.store.get(webhook_id, with_attempts=False))
         return web.Response(
             body=webhook.body,
             content_type="application/octet-stream",
@@ -192,7 +196,7 @@ class UiServer(LocalServer):
     async def _check(self, request: web.Request) -> web.StreamResponse:
         from aiohttp import web
 
-        return web.json_response({"report": views.check_report()})
+        return web.json_response({"report": await self._in_thread(views.check_report)})
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         """Server-sent events: each webhook stored after the row the page last saw.
@@ -211,21 +215,26 @@ class UiServer(LocalServer):
             headers={"Content-Type": "text/event-stream", **SECURITY_HEADERS}
         )
         await response.prepare(request)
-        last = int(given) if given is not None else views.latest_rowid(self.store)
-        generation = views.generation(self.store)
+        # The store is read in a worker thread, never on the loop the API and the
+        # listener share under `dev` (100 open pages stalled them for seconds).
+        last = (
+            int(given)
+            if given is not None
+            else await self._in_thread(lambda: views.latest_rowid(self.store))
+        )
+        generation = await self._in_thread(lambda: views.generation(self.store))
         await response.write(b"retry: 500\n: connected\n\n")
         try:
             while True:
-                if views.generation(self.store) != generation:
-                    generation = views.generation(self.store)
-                    last = 0
+                generation, reset, last, rows = await self._in_thread(
+                    functools.partial(views.feed_step, self.store, last, generation)
+                )
+                if reset:
                     await response.write(b"event: reset\ndata: {}\n\n")
-                rows = views.newer(self.store, last)
                 for item in rows:
-                    last = max(last, int(item["rowid"]))
                     payload = json.dumps(item, ensure_ascii=True)
                     await response.write(
-                        f"id: {last}\nevent: webhook\ndata: {payload}\n\n".encode()
+                        f"id: {item['rowid']}\nevent: webhook\ndata: {payload}\n\n".encode()
                     )
                 if not rows:
                     await response.write(b": keep-alive\n\n")

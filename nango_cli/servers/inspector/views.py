@@ -120,6 +120,18 @@ def newer(store: Store, after: int, limit: int = 200) -> list[dict[str, Any]]:
     return [row(w, rowid) for rowid, w in store.by_row(HistoryFilter(limit=limit), after=after)]
 
 
+def feed_step(store: Store, last: int, seen: int) -> tuple[int, bool, int, list[dict[str, Any]]]:
+    """One look of the live feed (run off the event loop): the history's generation,
+    whether it was cleared or pruned since `seen` (then the feed goes on from the newest
+    row: the page reloads its list, nothing is replayed), where the feed now is, and
+    the rows stored after it (at most `newer`'s batch)."""
+    now = generation(store)
+    if now != seen:
+        return now, True, latest_rowid(store), []
+    rows = newer(store, last)
+    return now, False, max([last, *(int(r["rowid"]) for r in rows)]), rows
+
+
 def generation(store: Store) -> int:
     """Changes when the history is cleared or pruned (row numbers may then be reused)."""
     return store.generation()
