@@ -80,6 +80,8 @@ class DevServers:
             started.append(self.inspector)
             listener = await self.listener.start()
             started.append(self.listener)
+            if self.listener.stop_requested:  # Ctrl-C while starting: stop now
+                return
             on_ready(DevUrls(api, listener + "/", inspector))
             await self.listener.wait_stopped()
         finally:

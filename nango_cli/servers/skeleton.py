@@ -83,6 +83,9 @@ def is_wildcard(host: str) -> bool:
 
 # How long requests in flight may take to finish once a server is told to stop.
 SHUTDOWN_GRACE_S = 5.0
+# Stops a server decides itself (a count reached, its own timeout): nobody waits on a
+# terminal, so no "waiting for requests" notice.
+_SELF_DECIDED = frozenset({"count", "timeout", "invalid-signature"})
 
 
 class LocalServer:
@@ -121,6 +124,9 @@ class LocalServer:
         # feed) end at once instead of holding the shutdown for the grace period.
         self.closing_now: asyncio.Event | None = None
         self.stop_reason = "stopped"
+        # A stop asked for before the server started (Ctrl-C during start-up): it
+        # serves nothing and closes as soon as it is up.
+        self._stop_early: str | None = None
 
     # ------------------------------------------------------------ for subclasses
 
@@ -169,6 +175,9 @@ class LocalServer:
         from aiohttp import web
 
         self._stopped = asyncio.Event()
+        if self._stop_early is not None:
+            self.stop_reason = self._stop_early
+            self._stopped.set()
         self.closing_now = asyncio.Event()
         cap, backlog = connection_plan(self.limits.max_connections)
         self.limits.max_connections = cap
@@ -217,23 +226,46 @@ class LocalServer:
         await self.started()
         return base
 
+    def _requests_in_flight(self) -> int:
+        """Requests being answered now (aiohttp's handlers say so; idle keep-alive
+        connections are closed at once and are not counted)."""
+        server = self._runner.server if self._runner is not None else None
+        if server is None:
+            return 0
+        return sum(1 for h in server.connections if getattr(h, "_request_in_progress", True))
+
     def _lost(self) -> None:
         self._open -= 1
 
     async def close(self) -> None:
-        """Stop accepting, let in-flight requests finish, then `closing`."""
+        """Stop accepting, let in-flight requests finish (saying so when some are
+        open: a second Ctrl-C ends them at once), then `closing`."""
         if self.closing_now is not None:
             self.closing_now.set()
         if self._server is not None:
             self._server.close()
+        held = self._requests_in_flight()
+        if held and self.stop_reason not in _SELF_DECIDED:
+            self.notice(
+                "stopping",
+                f"stopping the {self.name}: waiting up to {SHUTDOWN_GRACE_S:g}s for "
+                f"{held} request(s) still being answered (Ctrl-C again to stop now)",
+            )
         if self._runner is not None:
             await self._runner.cleanup()
         await self.closing()
 
     def stop(self, reason: str = "stopped") -> None:
-        if self._stopped is not None and not self._stopped.is_set():
+        if self._stopped is None:
+            self._stop_early = reason
+        elif not self._stopped.is_set():
             self.stop_reason = reason
             self._stopped.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        """Whether `stop` was called (before the start included)."""
+        return self._stop_early is not None or bool(self._stopped and self._stopped.is_set())
 
     async def wait_stopped(self, timeout: float | None = None) -> None:
         assert self._stopped is not None

@@ -29,14 +29,30 @@ def name() -> str:
 
 
 def run_until_signalled(serve: Callable[[], Awaitable[T]], stop: Callable[[], None]) -> T:
-    """Run a server (listen, api, ui) until it ends or Ctrl-C/SIGTERM calls `stop`."""
+    """Run a server (listen, api, ui) until it ends or Ctrl-C/SIGTERM calls `stop`; a
+    second Ctrl-C/SIGTERM cancels it (requests still held end at once), which ends
+    as KeyboardInterrupt (exit 130)."""
     import signal
 
     async def main() -> T:
         loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        signals = 0
+
+        def on_signal() -> None:
+            nonlocal signals
+            signals += 1
+            if signals == 1:
+                stop()
+            elif task is not None:
+                task.cancel()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop)
-        return await serve()
+            loop.add_signal_handler(sig, on_signal)
+        try:
+            return await serve()
+        except asyncio.CancelledError:
+            raise KeyboardInterrupt from None
 
     return run(main())
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import random
 import signal
@@ -9,6 +11,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 from pathlib import Path
@@ -190,3 +193,91 @@ def test_sigkill_while_writing_config_leaves_old_or_new(home: Path, seed: int) -
             assert dev["url"] == f"http://127.0.0.1:{1000 + dev['retries']}/"
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert run("config", "get", "retries").returncode == 0
+
+
+def test_ctrl_c_says_what_it_waits_for_and_a_second_ends_it_at_once(home: Path) -> None:
+    """Before: with a request held (an API answer delayed by a fault), Ctrl-C waited out
+    the shutdown grace silently. Now the first says what it waits for and the second
+    ends the held request at once: exit 130."""
+    import httpx
+
+    from tests.listening import serving
+
+    with serving("api", "Nango API on") as api:
+        token = json.loads((home / "data" / "api.json").read_text())["token"]
+        faults = httpx.post(
+            f"{api.url}/_nango-hooks/faults",
+            json={"latency": 30, "times": 1},
+            headers={"X-Nango-Hooks-Token": token},
+        )
+        assert faults.status_code == 200
+
+        def hold() -> None:
+            headers = {"Authorization": "Bearer k", "Connection-Id": "c"}
+            # the server ends it: what the second Ctrl-C is for
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get(f"{api.url}/records", params={"model": "M"}, headers=headers, timeout=60)
+
+        held = threading.Thread(target=hold, daemon=True)
+        held.start()
+        time.sleep(0.5)  # the request is in, its answer held for 30 s
+        api.proc.send_signal(signal.SIGINT)
+        _wait_for(lambda: "Ctrl-C again to stop now" in api.err_path.read_text(), 10)
+        started = time.monotonic()
+        api.proc.send_signal(signal.SIGINT)
+        code = api.proc.wait(10)
+        stopped_in = time.monotonic() - started
+    said = api.err_path.read_text()
+    assert code == 130, said
+    assert "waiting up to 5s for 1 request(s) still being answered" in said
+    assert "Traceback" not in said and "unexpected" not in said
+    assert stopped_in < 5  # the held 30 s answer was not waited for
+
+
+@pytest.mark.parametrize("delay", [0.2, 0.35, 0.5, 0.65, 0.8])
+def test_ctrl_c_at_any_moment_of_start_up_exits_130(home: Path, delay: float) -> None:
+    """Before: a Ctrl-C while `dev` started could end in "unexpected RuntimeError", or be
+    lost while a server was still binding (it then served on)."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nango_cli",
+            "dev",
+            "--api-port",
+            "0",
+            "--listen-port",
+            "0",
+            "--ui-port",
+            "0",
+            "--no-forward",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    try:
+        code = proc.wait(15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    said = proc.stderr.read().decode() if proc.stderr else ""
+    assert code == 130, said
+    assert "unexpected" not in said and "Traceback" not in said, said
+
+
+def test_a_stop_asked_for_before_the_server_started_is_kept(home: Path) -> None:
+    """Before: a Ctrl-C that arrived while a server was still starting was dropped (its
+    stop event did not exist yet), and the server then served on."""
+    import asyncio
+
+    from nango_cli.servers.api import ApiOptions, ApiServer
+    from nango_cli.storage.webhooks import Store
+
+    with Store(home / "h.sqlite3") as store:
+        server = ApiServer(ApiOptions(port=0), store)
+        server.stop("interrupted")
+        asyncio.run(asyncio.wait_for(server.run(), 10))
+    assert server.stop_reason == "interrupted" and server.stop_requested

@@ -353,3 +353,49 @@ def test_record_keeps_received_text_as_text(cli, keyed, tmp_path: Path, receiver
     sent = json.loads(receiver.requests[-1].body)
     assert sent["payload"] == payload and sent["from"] == "github"
     assert jdata(ran.stdout)["scenarios"][0]["ok"] is True
+
+
+def test_the_inspectors_feed_reads_the_store_off_the_event_loop(
+    cli, keyed, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: each open page's feed read SQLite and built rows on the event loop that,
+    under `dev`, the API and the listener share (a prune with 5 pages open stalled the
+    API 2-3 s; 100 pages, 18-30 s). And after a clear the feed replayed the history
+    from row 0 though the page reloads its list."""
+    import httpx
+
+    from nango_cli.app import settings
+    from nango_cli.servers.inspector import views
+    from nango_cli.support import paths
+    from nango_cli.testing import running_inspector
+
+    threads: list[str] = []
+    original = views.feed_step
+
+    def recording(store, last, seen):  # type: ignore[no-untyped-def]
+        threads.append(threading.current_thread().name)
+        return original(store, last, seen)
+
+    monkeypatch.setattr(views, "feed_step", recording)
+    fired = ["fire", "--sync", "s", "-i", "g", "-m", "M", "--url", "http://127.0.0.1:9/"]
+    for _ in range(2):
+        cli(*fired, "--retry-policy", "none")
+    time.sleep(1.2)
+    cli(*fired, "--retry-policy", "none")  # the one that stays after the prune
+    with running_inspector(settings.load(), store=paths.history_db()) as ui:
+        loop_thread = ui.thread._thread.name
+        with httpx.stream("GET", f"{ui.url.rstrip('/')}/api/events?after=0", timeout=10) as feed:
+            lines = feed.iter_lines()
+            events: list[str] = []
+            while sum(1 for e in events if e == "event: webhook") < 3:
+                events.append(next(lines, "END"))
+                assert events[-1] != "END", events
+            assert cli("history", "prune", "--older-than", "1s").exit_code == 0
+            while "event: reset" not in events:
+                events.append(next(lines))
+            after_reset: list[str] = []
+            while sum(1 for e in after_reset if e == ": keep-alive") < 2:
+                after_reset.append(next(lines))
+    assert threads and loop_thread not in threads
+    # the page reloads its list on `reset`: the feed does not replay what is left
+    assert "event: webhook" not in after_reset
