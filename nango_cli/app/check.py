@@ -199,8 +199,10 @@ def run_checks(
         needs = SPECS[unavailable[0]].needs
         if needs == "api":
             raise UsageError(
-                f"check {unavailable[0]!r} needs the API the handler fetches from",
-                hint="start `nango-hooks api` (or `dev`) on this machine, or pass --api URL",
+                f"check {unavailable[0]!r} plays faults on the API the handler fetches from, "
+                "and this one's internal token is not known here",
+                hint="leave out --api (check serves the API itself), or use the `nango-hooks "
+                "api` or `dev` running on this machine",
             )
         raise UsageError(
             f"check {unavailable[0]!r} needs the {needs} setting",

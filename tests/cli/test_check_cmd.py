@@ -451,3 +451,26 @@ def test_check_forgeries_are_deliberate_negatives(cli) -> None:
     assert sum(1 for r in rows if r["negative"]) == 2
     result = cli("replay", "--failed")
     assert result.exit_code == 6 and "no webhooks to replay" in result.stderr
+
+
+def test_an_api_whose_token_is_unknown_runs_no_fetch_checks_and_says_so(cli) -> None:
+    """The fetch checks play faults on the API (short pages, a failed read); an API
+    named with --api that is not the one running here cannot take them: they are left
+    out, with a warning, instead of failing the run on a fault it cannot set."""
+    with handler(correct) as url:
+        result = cli("--json", "check", url, "--api", "http://127.0.0.1:9")
+    checks = {c["name"] for c in jpayload(result.stdout)["checks"]}
+    assert result.exit_code == 0, result.stdout
+    assert not checks & {"fetches-records", "api-fault"}
+    assert "fetches-records and api-fault not run" in result.stderr
+    only = cli(
+        "--json",
+        "check",
+        "http://127.0.0.1:9/",
+        "--only",
+        "api-fault",
+        "--api",
+        "http://127.0.0.1:9",
+    )
+    assert only.exit_code == 2
+    assert "internal token is not known" in json.loads(only.stdout)["error"]["message"]

@@ -18,6 +18,10 @@ class RunningApi:
     url: str
     token: str | None = None
 
+    @property
+    def can_fault(self) -> bool:
+        return bool(self.token)
+
     def settle(self) -> None:
         """Its log is written in batches: reading it through the internal endpoint
         writes the pending one first; without the token, wait one batch out."""

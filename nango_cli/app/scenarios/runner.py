@@ -38,6 +38,11 @@ class ApiHandle(Protocol):
 
     url: str
 
+    @property
+    def can_fault(self) -> bool:
+        """Whether `apply_fault` can reach it (a running API needs its token)."""
+        ...
+
     def apply_fault(self, fault: Fault) -> None: ...
 
     def settle(self) -> None:

@@ -38,6 +38,10 @@ class LocalApi:
         self.thread = ServerThread(self.server)
         self.url = ""
 
+    @property
+    def can_fault(self) -> bool:
+        return True
+
     def apply_fault(self, fault: Fault) -> None:
         self.server.faults.apply(
             clear=fault.clear,
