@@ -20,7 +20,12 @@ from nango_cli.cli.common import (
     use,
 )
 from nango_cli.cli.output import Column, Styled
-from nango_cli.cli.scenario_support import JunitOption, StateHostOption, ci_outputs
+from nango_cli.cli.scenario_support import (
+    ApiPortOption,
+    JunitOption,
+    StateHostOption,
+    ci_outputs,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -99,16 +104,7 @@ def check(
             "on this machine, else one served by this run]",
         ),
     ] = None,
-    api_port: Annotated[
-        int | None,
-        typer.Option(
-            "--api-port",
-            metavar="PORT",
-            min=0,
-            max=65535,
-            help="Port of the API this run serves (0: any free one). [default: api_port, 3003]",
-        ),
-    ] = None,
+    api_port: ApiPortOption = None,
     state_url: Annotated[
         str | None,
         typer.Option(

@@ -20,6 +20,7 @@ from nango_cli.cli.common import (
     use,
 )
 from nango_cli.cli.scenario_support import (
+    ApiPortOption,
     JunitOption,
     StateHostOption,
     api_for_run,
@@ -56,16 +57,7 @@ def run_scenarios(
             "one served by this run]",
         ),
     ] = None,
-    api_port: Annotated[
-        int | None,
-        typer.Option(
-            "--api-port",
-            metavar="PORT",
-            min=0,
-            max=65535,
-            help="Port of the API this run serves (0: any free one). [default: api_port, 3003]",
-        ),
-    ] = None,
+    api_port: ApiPortOption = None,
     connection: Annotated[
         str | None,
         typer.Option(

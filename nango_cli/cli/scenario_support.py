@@ -29,6 +29,18 @@ JunitOption = Annotated[
 ]
 
 
+# The API a run serves when none runs here: `scenario run` and `check`.
+ApiPortOption = Annotated[
+    int | None,
+    typer.Option(
+        "--api-port",
+        metavar="PORT",
+        min=0,
+        max=65535,
+        help="Port of the API this run serves (0: any free one). [default: api_port, 3003]",
+    ),
+]
+
 StateHostOption = Annotated[
     list[str] | None,
     typer.Option(
