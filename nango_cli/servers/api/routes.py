@@ -13,7 +13,9 @@ from nango_cli.servers.api.faults import Faults
 from nango_cli.servers.api.validation import (
     ApiError,
     invalid,
+    js_number,
     json_body,
+    records_since,
     text_value,
     timestamp,
     whole_number,
@@ -113,6 +115,26 @@ def _since(query: Query, names: tuple[str, str]) -> str | None:
     return None
 
 
+_FILTER_WORDS = frozenset({"added", "updated", "deleted", "ADDED", "UPDATED", "DELETED"})
+
+
+def filter_actions(joined: str) -> list[str]:
+    """The actions a filter lets through, as Nango's records store decides them
+    (packages/records/lib/stores/postgres/postgres.ts, getRecords: a `switch (true)`
+    over the upper-cased filter, first match wins): `updated,deleted` reads UPDATED
+    only, three words read the live records, a repeated word reads everything."""
+    has = {word: word in joined for word in ("ADDED", "UPDATED", "DELETED")}
+    if has["ADDED"] and has["UPDATED"]:
+        return ["ADDED", "UPDATED"]
+    if has["UPDATED"] and has["DELETED"]:
+        return ["UPDATED"]
+    if has["ADDED"] and has["DELETED"]:
+        return ["ADDED"]
+    if joined in ("ADDED", "UPDATED", "DELETED"):
+        return [joined]
+    return []  # no case matched: no filter
+
+
 def get_records(
     store: Database, query: Query, headers: Mapping[str, str], handled: Handled, faults: Faults
 ) -> bytes:
@@ -121,19 +143,21 @@ def get_records(
     model = _model(query, problems)
     limit = record_pages.DEFAULT_LIMIT
     if query.get("limit") is not None:
-        found = whole_number(query.get("limit") or "", 1, record_pages.MAX_LIMIT)
-        if found is None:
+        # z.coerce.number().min(1).max(10000) (getRecords.ts): 1e3 and 0x10 are numbers.
+        number = js_number(query.get("limit") or "")
+        if number is None or not 1 <= number <= record_pages.MAX_LIMIT:
             problems.append(("limit", f"must be a number from 1 to {record_pages.MAX_LIMIT}"))
         else:
-            limit = found
+            limit = int(number)  # a fraction is cut (Nango's store passes it to SQL)
     actions_wanted: list[str] = []
     if query.get("filter") is not None:
-        actions_wanted = [a.strip().upper() for a in (query.get("filter") or "").split(",")]
-        if (
-            not all(a in ("ADDED", "UPDATED", "DELETED") for a in actions_wanted)
-            or len(actions_wanted) > 2
-        ):
-            problems.append(("filter", "added, updated, deleted, or two of them comma-joined"))
+        # getRecords.ts: a comma list of added|updated|deleted, each in lower or upper
+        # case (not "Added"), of any length.
+        parts = (query.get("filter") or "").split(",")
+        if not all(p in _FILTER_WORDS for p in parts):
+            problems.append(("filter", "a comma list of added, updated, deleted"))
+        else:
+            actions_wanted = filter_actions(",".join(parts).upper())
     ids = query.getall("ids")
     if len(ids) > 100 or any(not 1 <= len(i) <= 256 or text_value(i) is None for i in ids):
         problems.append(("ids", "at most 100 ids of 1 to 256 characters"))
@@ -145,7 +169,9 @@ def get_records(
         problems.append(("variant", "must be text without control characters"))
     if problems:
         raise invalid("query", problems)
-    modified_after = _since(query, ("modified_after", "delta"))
+    modified_after = next(
+        (records_since(v, n) for n in ("modified_after", "delta") if (v := query.get(n))), None
+    )
     handled.model = model
     connection_id, key = connection_headers(store, headers, handled)
     after = 0

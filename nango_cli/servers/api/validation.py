@@ -69,6 +69,42 @@ def text_value(value: Any) -> str | None:
     return value
 
 
+# zod 4's `z.string().datetime()` as GET /records validates `modified_after` (Nango's
+# packages/server/lib/controllers/records/getRecords.ts, `withinLookback`): UTC with
+# `Z` only (an offset such as +01:00 is refused), seconds and fractions optional.
+_ZOD_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z")
+# What JavaScript's Number() reads (z.coerce.number()): decimals with an exponent,
+# 0x/0o/0b integers, surrounding white space; an empty text is 0.
+_JS_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?Infinity")
+_JS_RADIX = re.compile(r"0([xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)")
+
+
+def js_number(text: str) -> float | None:
+    """`Number(text)` as JavaScript computes it, or None for NaN."""
+    stripped = text.strip(" \t\n\r\v\f")
+    if not stripped:
+        return 0.0
+    if len(stripped) > 400:
+        return None
+    if _JS_RADIX.fullmatch(stripped):
+        return float(int(stripped[2:], {"x": 16, "o": 8, "b": 2}[stripped[1].lower()]))
+    if _JS_DECIMAL.fullmatch(stripped):
+        return float(stripped.replace("Infinity", "inf"))
+    return None
+
+
+def records_since(value: str, name: str) -> str:
+    """`modified_after` (or `delta`) of GET /records, as Nango's zod schema takes it,
+    within its 12-month lookback, in the stored form."""
+    if not _ZOD_DATETIME.fullmatch(value):
+        raise invalid(
+            "query",
+            [(name, "must be an ISO 8601 datetime in UTC (Z), e.g. 2026-11-01T00:00:00.000Z")],
+        )
+    seconds = value if value.count(":") == 2 else value[:-1] + ":00Z"
+    return timestamp(seconds, name)
+
+
 def timestamp(value: str, name: str, lookback_days: int | None = 365) -> str:
     """An ISO 8601 datetime (as Nango's validation takes it) in the stored form."""
     if not _ISO.fullmatch(value):
