@@ -42,6 +42,23 @@ def decode_cursor(cursor: str) -> int | None:
     return int(number)
 
 
+def filter_actions(joined: str) -> list[str]:
+    """The actions a filter lets through, as Nango's records store decides them
+    (packages/records/lib/stores/postgres/postgres.ts, getRecords: a `switch (true)`
+    over the upper-cased filter, first match wins): `updated,deleted` reads UPDATED
+    only, three words read the live records, a repeated word reads everything."""
+    has = {word: word in joined for word in ("ADDED", "UPDATED", "DELETED")}
+    if has["ADDED"] and has["UPDATED"]:
+        return ["ADDED", "UPDATED"]
+    if has["UPDATED"] and has["DELETED"]:
+        return ["UPDATED"]
+    if has["ADDED"] and has["DELETED"]:
+        return ["ADDED"]
+    if joined in ("ADDED", "UPDATED", "DELETED"):
+        return [joined]
+    return []  # no case matched: no filter
+
+
 class Page(NamedTuple):
     """A page of GET /records, the JSON already assembled."""
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from nango_cli.servers.api.routes import filter_actions
 from nango_cli.servers.api.validation import js_number
 from nango_cli.storage import records
+from nango_cli.storage.record_pages import filter_actions
 from nango_cli.storage.webhooks import Store
 from nango_cli.support.timefmt import now_timestamp
 from nango_cli.testing import RunningApi, running_api
@@ -120,3 +120,17 @@ def test_the_rules_in_isolation() -> None:
     ]
     assert filter_actions("UPDATED,DELETED") == ["UPDATED"]
     assert filter_actions("DELETED,ADDED") == ["ADDED"]
+
+
+def test_the_fetch_judge_counts_a_filtered_read_as_nango_serves_it() -> None:
+    """A handler reading with filter=updated,deleted never gets the deletions: the
+    fetched judgement must not count them as read (it did, splitting the words)."""
+    from nango_cli.app.scenarios.judge import Announced, _span
+    from nango_cli.storage.api_log import ApiRequest
+
+    since = "2026-12-01T10:00:00.000Z"
+    announced = Announced("c1", "github", "Issue", "base", since, 3, since, 1, 3)
+    query = {"filter": ["updated,deleted"], "modified_after": [since]}
+    read = ApiRequest("r1", since, "GET", "/records", query, 200, "c1", "github", "Issue", 2)
+    span = _span(read, announced)
+    assert span is not None and span.actions == frozenset({"UPDATED"})

@@ -13,7 +13,7 @@ from nango_cli.delivery.outbox import SentWebhook
 from nango_cli.storage import records
 from nango_cli.storage.api_log import ApiRequest, api_requests
 from nango_cli.storage.database import Database
-from nango_cli.storage.record_pages import decode_cursor
+from nango_cli.storage.record_pages import decode_cursor, filter_actions
 from nango_cli.support.text import one_line
 from nango_cli.support.timefmt import normalized, same_moment
 
@@ -179,12 +179,10 @@ def _span(call: ApiRequest, a: Announced) -> _Span | None:
     if start is None:
         return None
     end = decode_cursor(call.next_cursor) if call.next_cursor else _END
-    wanted = [
-        _ACTIONS[part.strip().lower()]
-        for value in call.query.get("filter") or []
-        for part in str(value).split(",")
-        if part.strip().lower() in _ACTIONS
-    ]
+    # What the API served for the filter, as Nango's store applies it (`updated,deleted`
+    # reads UPDATED only): a read covers those actions, all for no filter.
+    given = ",".join(str(v) for v in call.query.get("filter") or []).upper()
+    wanted = filter_actions(given) if given else []
     return _Span(start, end if end is not None else _END, frozenset(wanted or _ACTIONS.values()))
 
 

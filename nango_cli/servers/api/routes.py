@@ -118,23 +118,6 @@ def _since(query: Query, names: tuple[str, str]) -> str | None:
 _FILTER_WORDS = frozenset({"added", "updated", "deleted", "ADDED", "UPDATED", "DELETED"})
 
 
-def filter_actions(joined: str) -> list[str]:
-    """The actions a filter lets through, as Nango's records store decides them
-    (packages/records/lib/stores/postgres/postgres.ts, getRecords: a `switch (true)`
-    over the upper-cased filter, first match wins): `updated,deleted` reads UPDATED
-    only, three words read the live records, a repeated word reads everything."""
-    has = {word: word in joined for word in ("ADDED", "UPDATED", "DELETED")}
-    if has["ADDED"] and has["UPDATED"]:
-        return ["ADDED", "UPDATED"]
-    if has["UPDATED"] and has["DELETED"]:
-        return ["UPDATED"]
-    if has["ADDED"] and has["DELETED"]:
-        return ["ADDED"]
-    if joined in ("ADDED", "UPDATED", "DELETED"):
-        return [joined]
-    return []  # no case matched: no filter
-
-
 def get_records(
     store: Database, query: Query, headers: Mapping[str, str], handled: Handled, faults: Faults
 ) -> bytes:
@@ -157,7 +140,7 @@ def get_records(
         if not all(p in _FILTER_WORDS for p in parts):
             problems.append(("filter", "a comma list of added, updated, deleted"))
         else:
-            actions_wanted = filter_actions(",".join(parts).upper())
+            actions_wanted = record_pages.filter_actions(",".join(parts).upper())
     ids = query.getall("ids")
     if len(ids) > 100 or any(not 1 <= len(i) <= 256 or text_value(i) is None for i in ids):
         problems.append(("ids", "at most 100 ids of 1 to 256 characters"))
