@@ -134,3 +134,23 @@ def test_the_fetch_judge_counts_a_filtered_read_as_nango_serves_it() -> None:
     read = ApiRequest("r1", since, "GET", "/records", query, 200, "c1", "github", "Issue", 2)
     span = _span(read, announced)
     assert span is not None and span.actions == frozenset({"UPDATED"})
+
+
+def test_a_played_429_is_nangos_rate_limit_answer(api: RunningApi) -> None:
+    """packages/server/lib/middleware/ratelimit.middleware.ts: 429 with
+    `{"error": {"code": "too_many_request", "method", "path"}}`, Retry-After in whole
+    seconds and X-RateLimit-Limit/Remaining/Reset. Before: `too_many_requests`, a
+    message, and no headers (a handler honouring Retry-After had nothing to read)."""
+    import time
+
+    api.fault(429)
+    limited = _get(api)
+    assert limited.status_code == 429
+    assert limited.json() == {
+        "error": {"code": "too_many_request", "method": "GET", "path": "/records"}
+    }
+    assert limited.headers["Retry-After"] == "1"
+    assert limited.headers["X-RateLimit-Remaining"] == "0"
+    assert int(limited.headers["X-RateLimit-Limit"]) > 0
+    assert int(limited.headers["X-RateLimit-Reset"]) >= int(time.time())
+    assert _get(api).status_code == 200  # once, as asked

@@ -15,7 +15,7 @@ _CODES = {
     400: ("invalid_request", "Invalid request"),
     401: ("unknown_account", "Authentication failed"),
     404: ("not_found", "Not found"),
-    429: ("too_many_requests", "Too many requests, please retry later"),
+    429: ("too_many_request", "Too many requests"),  # served by validation.rate_limited
     500: ("server_error", "Failed to fetch records"),
     502: ("server_error", "Bad gateway"),
     503: ("server_error", "Service unavailable"),

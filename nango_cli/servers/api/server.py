@@ -25,7 +25,13 @@ from nango_cli.servers.api import routes
 from nango_cli.servers.api.faults import Faults, error_for
 from nango_cli.servers.api.log import RequestLog, redact_query
 from nango_cli.servers.api.routes import Handled, Query
-from nango_cli.servers.api.validation import ApiError, invalid, json_body, same_secret
+from nango_cli.servers.api.validation import (
+    ApiError,
+    invalid,
+    json_body,
+    rate_limited,
+    same_secret,
+)
 from nango_cli.servers.limits import Limits
 from nango_cli.servers.skeleton import LocalServer, Notice, request_body
 from nango_cli.storage import api_log
@@ -133,11 +139,12 @@ class ApiServer(LocalServer):
         error_code: str | None = None
         # Once per request: reading it may stat the config file (LiveSettings).
         secret = self.secret_key
+        headers: dict[str, str] = {}
         try:
             self._authenticate(request, secret)
             status, payload, body_text = await self._route(request, parts, handled)
         except ApiError as exc:
-            status, payload, error_code = exc.status, exc.body(), exc.code
+            status, payload, error_code, headers = exc.status, exc.body(), exc.code, exc.headers
             # A refused request is logged with what it asked for: the judges must see a
             # read that failed, and a call a handler made for a connection it was told of.
             handled.connection_id = handled.connection_id or request.headers.get("Connection-Id")
@@ -165,7 +172,9 @@ class ApiServer(LocalServer):
         )
         self.log.add(entry)
         self.on_request(entry)
-        return web.Response(status=status, body=payload, content_type="application/json")
+        return web.Response(
+            status=status, body=payload, content_type="application/json", headers=headers
+        )
 
     def _authenticate(self, request: web.Request, expected: str | None) -> None:
         header = request.headers.get("Authorization")
@@ -204,6 +213,8 @@ class ApiServer(LocalServer):
             handled.fault = self.faults.played(status, latency)
             if latency:
                 await asyncio.sleep(latency)
+            if status == 429:
+                raise rate_limited(request.method, request.path)
             if status is not None:
                 code, message = error_for(status)
                 raise ApiError(status, code, message)

@@ -24,18 +24,54 @@ MAX_TEXT = 1024
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, errors: Any = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        errors: Any = None,
+        headers: dict[str, str] | None = None,
+        fields: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.errors = errors
+        self.headers = headers or {}
+        # The error object's fields when Nango's answer has no message (its 429).
+        self.fields = fields
 
     def body(self) -> bytes:
+        if self.fields is not None:
+            return json.dumps({"error": {"code": self.code, **self.fields}}).encode()
         error: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.errors is not None:
             error["errors"] = self.errors
         return json.dumps({"error": error}).encode()
+
+
+# What the stand-in's rate limit says when a 429 is played: a window of a minute.
+RATE_LIMIT_PER_MIN = 60
+
+
+def rate_limited(method: str, path: str, retry_after_s: int = 1) -> ApiError:
+    """Nango's answer past its rate limit (packages/server/lib/middleware/
+    ratelimit.middleware.ts): 429 `{"error": {"code": "too_many_request", "method",
+    "path"}}` with Retry-After (whole seconds) and the X-RateLimit-* headers."""
+    reset = int(datetime.now(UTC).timestamp()) + retry_after_s
+    return ApiError(
+        429,
+        "too_many_request",
+        "Too many requests",
+        headers={
+            "Retry-After": str(retry_after_s),
+            "X-RateLimit-Limit": str(RATE_LIMIT_PER_MIN),
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": str(reset),
+        },
+        fields={"method": method, "path": path},
+    )
 
 
 def invalid(where: str, problems: list[tuple[str, str]]) -> ApiError:
