@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from nango_cli.app import api_calls
+from nango_cli.app.check_specs import describe
 from nango_cli.delivery.outbox import SentWebhook
 from nango_cli.protocol import serialization
 from nango_cli.storage.api_log import ApiRequest, api_requests
@@ -173,11 +174,8 @@ def _answer(sent: SentWebhook, body: bool = True) -> str:
     if attempt is None:
         return "not sent"
     if attempt.status_code is None:
-        return f"no answer ({attempt.error_class}: {one_line(attempt.error or '', 80)})"
-    text = attempt.response_body.decode("utf-8", "replace").strip() if body else ""
-    first = one_line(text.splitlines()[0], 80) if text else ""
-    shown = f"{attempt.status_code} in {attempt.latency_ms or 0:.0f} ms"
-    return f"{shown}: {first}" if first else shown
+        return f"no answer ({describe(attempt)})"
+    return describe(attempt, detail=body)
 
 
 def record(store: Store, verdicts: list[tuple[SentWebhook, ForgeryVerdict]]) -> None:

@@ -149,16 +149,6 @@ class SentWebhook:
     def expects_rejection(self) -> bool:
         return self.record.meta.get("expect") == "rejection"
 
-    @property
-    def rejected_as_expected(self) -> bool:
-        """For a deliberate negative: every target answered it with a 4xx."""
-        if self.result is None or not self.result.targets:
-            return False
-        finals = [t.attempts[-1] for t in self.result.targets if t.attempts]
-        return len(finals) == len(self.result.targets) and all(
-            400 <= (a.status_code or 0) < 500 for a in finals
-        )
-
     def to_dict(self) -> dict[str, Any]:
         data = self.record.summary()
         data["status"] = (

@@ -240,9 +240,8 @@ def _fetch_verdict(
         )
         return False, happened, refused.describe(), "read-refused"
     if pages:
-        left = [c for c, span in pages if span.end != _END]
         missing = len(changed) - len(covered)
-        if left and all(span.end != _END for _, span in pages[-1:]):
+        if pages[-1][1].end != _END:  # its last read still had a next_cursor
             return (
                 False,
                 f"stopped after {len(pages)} page(s) ({got} records) with next_cursor still "
@@ -311,11 +310,8 @@ def step_verdict(step: Step, outcomes: list[Outcome]) -> Verdict:
     return "warn" if any(o.warn for o in outcomes) else "pass"
 
 
-def forgery_outcome(
-    under: list[tuple[SentWebhook, list[ApiRequest]]], control: forgeries.Control, sign: str
-) -> Outcome:
+def forgery_outcome(verdicts: list[forgeries.ForgeryVerdict]) -> Outcome:
     """A forged step's outcome: the worst of its webhooks' verdicts (app/forgeries.py)."""
-    verdicts = [forgeries.judge(s, calls, control, sign) for s, calls in under]
     worst = min(verdicts, key=lambda v: FORGERY_RANK[v.kind])
     return Outcome(
         "forgery",

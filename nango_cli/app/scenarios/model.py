@@ -21,6 +21,9 @@ SIGN_MODES = (
 )
 # Forgeries Nango never sends: a handler must answer them 4xx.
 FORGERIES = ("bad", "none", "tampered", "secret-key")
+# What `sign: tampered` appends to the connectionId after signing (and `scenario record`
+# recognises such a forgery by).
+TAMPERED_SUFFIX = "-tampered"
 
 Verdict = Literal["pass", "fail", "warn", "not judged", "skipped"]
 

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from nango_cli.app.scenarios import refs
+from nango_cli.app.scenarios.judge import READS
+from nango_cli.app.scenarios.model import TAMPERED_SUFFIX
 from nango_cli.delivery.records import WebhookRecord
-from nango_cli.protocol import serialization
+from nango_cli.protocol import serialization, vocabulary
 from nango_cli.storage.api_log import ApiRequest
 
-HMAC = "x-nango-hmac-sha256"
-LEGACY = "x-nango-signature"
+HMAC = vocabulary.HMAC_HEADER.lower()
+LEGACY = vocabulary.LEGACY_HEADER.lower()
 
 # Fields of a sync webhook that `fire` sets from its options; any other field, or
 # another value, keeps the exact body instead.
@@ -234,16 +236,20 @@ def _webhook_step(
     return escaped
 
 
+def _tampered(body: Any) -> bool:
+    return isinstance(body, dict) and str(body.get("connectionId", "")).endswith(TAMPERED_SUFFIX)
+
+
 def _untampered(body: Any) -> Any:
-    if isinstance(body, dict) and str(body.get("connectionId", "")).endswith("-tampered"):
-        return {**body, "connectionId": str(body["connectionId"])[: -len("-tampered")]}
+    if _tampered(body):
+        return {**body, "connectionId": str(body["connectionId"])[: -len(TAMPERED_SUFFIX)]}
     return body
 
 
 def _forged_how(webhook: WebhookRecord, body: Any) -> str:
     """How a deliberate negative was signed, from what it carried."""
     names = {k.lower() for k in webhook.headers}
-    if isinstance(body, dict) and str(body.get("connectionId", "")).endswith("-tampered"):
+    if _tampered(body):
         return "tampered"
     has_hmac, has_legacy = HMAC in names, LEGACY in names
     if not has_hmac and not has_legacy:
@@ -261,7 +267,7 @@ def _faults_before(
     """The faults the API played on the records requests made under the next webhook,
     as an `api_fault` step before it; returns the short-pages state after it."""
     played = [json.loads(c.fault) for c in under if c.fault]
-    reads = [c for c in under if c.path.rstrip("/") in _READS]
+    reads = [c for c in under if c.path.rstrip("/") in READS]
     now_short = next((p.get("short_pages", False) for p in played), False) if reads else short
     fault: dict[str, Any] = {}
     if now_short != short:
@@ -278,9 +284,6 @@ def _faults_before(
     return now_short
 
 
-_READS = ("/records", "/sync/records")
-
-
 def _expect_fetched(step: dict[str, Any], under: list[ApiRequest], webhook: WebhookRecord) -> None:
     """Note whether the handler read the webhook's model under it (and to a null
     next_cursor): `_fetched_expectation` turns the notes into the step's `fetched`."""
@@ -288,7 +291,7 @@ def _expect_fetched(step: dict[str, Any], under: list[ApiRequest], webhook: Webh
         c
         for c in under
         if c.method == "GET"
-        and c.path.rstrip("/") in _READS
+        and c.path.rstrip("/") in READS
         and c.connection_id == webhook.connection_id
         and c.model == webhook.model
     ]

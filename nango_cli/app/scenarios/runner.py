@@ -313,7 +313,9 @@ class ScenarioRunner:
             # A forgery's verdict is app/forgeries.py's (provisional until the run is
             # over: it counts only against an accepted control).
             under = self._calls_under(forged)
-            outcomes = [judge.forgery_outcome(under, forgeries.Control(True), step.sign)]
+            provisional = forgeries.Control(True)
+            verdicts = [forgeries.judge(s, calls, provisional, step.sign) for s, calls in under]
+            outcomes = [judge.forgery_outcome(verdicts)]
         else:
             under = []
             outcomes = [judge.status(expect.status or "2xx", sent)]
@@ -452,9 +454,12 @@ class ScenarioRunner:
         for result in self.results:
             if not result.forgeries:
                 continue
-            for sent, calls in result.forgeries:
-                decided.append((sent, forgeries.judge(sent, calls, control, result.step.sign)))
-            outcome = judge.forgery_outcome(result.forgeries, control, result.step.sign)
+            verdicts = [
+                forgeries.judge(sent, calls, control, result.step.sign)
+                for sent, calls in result.forgeries
+            ]
+            decided += zip([sent for sent, _ in result.forgeries], verdicts, strict=True)
+            outcome = judge.forgery_outcome(verdicts)
             result.outcomes[0] = outcome
             result.verdict = judge.step_verdict(result.step, result.outcomes)
             unjudged = unjudged or outcome.ok is None

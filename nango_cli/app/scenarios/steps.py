@@ -10,7 +10,7 @@ from typing import Any
 
 from nango_cli.app import fire
 from nango_cli.app.bodies import FireOptions
-from nango_cli.app.scenarios.model import FORGERIES, Scenario, Step
+from nango_cli.app.scenarios.model import FORGERIES, TAMPERED_SUFFIX, Scenario, Step
 from nango_cli.app.settings import Settings
 from nango_cli.delivery.outbox import DeliveryPlan, PlannedWebhook
 from nango_cli.delivery.retry import RetryPolicy, make_policy
@@ -176,7 +176,7 @@ def _signed(planned: list[PlannedWebhook], step: Step, settings: Settings) -> li
         if sign == "tampered":
             # Signed, then changed: what a body altered in transit looks like.
             changed = serialization.parse_json(body)
-            changed["connectionId"] = str(changed.get("connectionId", "")) + "-tampered"
+            changed["connectionId"] = str(changed.get("connectionId", "")) + TAMPERED_SUFFIX
             body = serialization.serialize(changed)
         forged = sign in FORGERIES
         signed.append(
