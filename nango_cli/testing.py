@@ -194,14 +194,22 @@ def running_api(
     host: str = "127.0.0.1",
     port: int = 0,
     env: str = "dev",
-    on_trigger: Callable[[str, str, list[str]], None] | None = None,
+    on_caused: Callable[[list[Any]], None] | None = None,
+    settings: Callable[[], Settings] | None = None,
 ) -> Iterator[RunningApi]:
     """The API stand-in in this process, serving what `store` holds. With a
     `secret_key`, requests must carry it as their bearer; without, any bearer is taken."""
     with _store(store) as opened:
         holder: list[RunningApi] = []
         server = ApiServer(
-            ApiOptions(host=host, port=port, secret_key=secret_key, env=env, on_trigger=on_trigger),
+            ApiOptions(
+                host=host,
+                port=port,
+                secret_key=secret_key,
+                env=env,
+                on_caused=on_caused,
+                settings=settings,
+            ),
             opened,
             on_notice=lambda notice: holder[0].notices.append(notice),
         )

@@ -45,6 +45,7 @@ def test_migrations_are_named_and_recorded_once(tmp_path: Path) -> None:
             "003_api_state",
             "004_generations",
             "005_api_faults",
+            "006_connection_state",
         ]
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -157,9 +158,31 @@ def test_a_store_from_before_the_fault_column_is_upgraded(tmp_path: Path) -> Non
     db.commit()
     db.close()
     with Store(path) as again:
-        assert again.applied_migrations()[-1] == "005_api_faults"
+        assert "005_api_faults" in again.applied_migrations()
         (kept,) = api_log.api_requests(again)
     assert (kept.id, kept.fault) == ("r1", None)
+
+
+def test_a_store_from_before_the_connection_state_is_upgraded(tmp_path: Path) -> None:
+    """A history written before 006 (no webhook_url_override, no sync schedules) gains
+    both on open, its connections kept (issue 27)."""
+    from nango_cli.storage import connections, syncs
+
+    path = tmp_path / "h.sqlite3"
+    with Store(path) as first:
+        connections.ensure_connection(first, "c1", "github")
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE connections DROP COLUMN webhook_url_override")
+    db.execute("DROP TABLE sync_schedules")
+    db.execute("DELETE FROM migrations WHERE name = '006_connection_state'")
+    db.commit()
+    db.close()
+    with Store(path) as again:
+        assert again.applied_migrations()[-1] == "006_connection_state"
+        kept = connections.get_connection(again, "c1", "github")
+        assert kept is not None and kept.webhook_url_override is None
+        syncs.set_paused(again, ["c1"], "github", ["s"], paused=True)
+        assert syncs.paused(again, "c1", "github", "s")
 
 
 def test_records_are_made_a_batch_at_a_time(tmp_path: Path) -> None:

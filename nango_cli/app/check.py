@@ -33,13 +33,12 @@ from nango_cli.app.check_specs import (
     nango_would,
 )
 from nango_cli.app.check_steps import check_scenario
+from nango_cli.app.scenarios.results import RunResult, StepResult
 from nango_cli.app.scenarios.runner import (
     ApiHandle,
     NothingListening,
-    RunResult,
     RunTarget,
     ScenarioRunner,
-    StepResult,
 )
 from nango_cli.app.settings import Settings
 from nango_cli.delivery.outbox import SentWebhook

@@ -1,6 +1,6 @@
 """The fire service: options + settings -> signed webhooks -> the API's state -> sent.
 
-Every caller that fires (the `fire` command, `api --fire-on-trigger`, the
+Every caller that fires (the `fire` command, the API's caused webhooks, the
 inspector's form, `listen --external`, the demo, the pytest plugin) goes through
 `fire` (or `prepare` then `deliver`, when it shows the plan first), so a webhook is
 never sent without the records, connection or result it announces.
@@ -78,8 +78,12 @@ def prepare(
     if opts.supplied is not None:
         if store is None:
             raise ValueError("--records needs the store to plan")
-        return plan_with_supplied(opts, settings, store, tls)
-    return plan(opts, settings, tls)
+        prepared = plan_with_supplied(opts, settings, store, tls)
+    else:
+        prepared = plan(opts, settings, tls)
+    if store is not None:
+        route_overrides(prepared, opts, store)
+    return prepared
 
 
 def deliver(
@@ -98,6 +102,7 @@ def deliver(
 
     if fire_plan.skipped:
         return Fired(fire_plan, [])
+    route_overrides(fire_plan, opts, store)
     applied = write_api_state(fire_plan, opts, settings, store)
     return Fired(fire_plan, execute(fire_plan, store, on_event, sender, sleep), tuple(applied))
 
@@ -106,6 +111,21 @@ def targets_for(opts: FireOptions, settings: Settings, connection_id: str | None
     """Where a webhook goes: --url flags, else the connection's own URL, else the
     environment's primary then secondary URL."""
     return list(opts.urls) or settings.targets_for(connection_id)
+
+
+def route_overrides(fire_plan: DeliveryPlan, opts: FireOptions, store: Store) -> None:
+    """A connection's webhook_url_override set through the API (PATCH /connections/{id})
+    replaces where its webhooks go, as Nango resolves it (the override alone, never the
+    environment's URLs); --url flags still win."""
+    if opts.urls:
+        return
+    from nango_cli.storage.connections import webhook_url_override
+
+    for webhook in fire_plan.webhooks:
+        if webhook.connection_id:
+            override = webhook_url_override(store, webhook.connection_id)
+            if override:
+                webhook.targets = [override]
 
 
 def _skip_reason(opts: FireOptions, settings: Settings, built_bodies: list[Any]) -> str | None:

@@ -141,7 +141,7 @@ def _explicit(path: Path) -> Path:
 
 # Read projects by path, with the files' sizes and times: one `fire` asks for the
 # project to resolve its sync and again for the models' schemas, and a long-running
-# `api --fire-on-trigger` asks for every trigger; an edited file is read afresh.
+# `api --webhooks` asks for every trigger; an edited file is read afresh.
 _loaded: dict[Path, tuple[tuple[tuple[int, int], ...], Project]] = {}
 
 

@@ -22,7 +22,6 @@ from nango_cli.cli.common import (
 from nango_cli.cli.output import Styled
 
 if TYPE_CHECKING:
-    from nango_cli.app.live_settings import LiveSettings
     from nango_cli.servers.skeleton import Notice
     from nango_cli.storage.api_log import ApiRequest
 
@@ -47,13 +46,18 @@ def api(
             help="Port (0: any free one). [default: the api_port setting, 3003]",
         ),
     ] = None,
-    fire_on_trigger: Annotated[
+    webhooks: Annotated[
         bool,
         typer.Option(
-            "--fire-on-trigger",
-            help="On POST /sync/trigger, fire each sync's completion webhook (as Nango would "
-            "after the run).",
+            "--webhooks",
+            help="Send the webhooks the calls cause, as Nango would: a sync's completion "
+            "after /sync/trigger, the deletion webhook after DELETE /connections/{id}, the "
+            "async_action webhook after an async /action/trigger (signed and sent as `fire` "
+            "does).",
         ),
+    ] = False,
+    fire_on_trigger: Annotated[
+        bool, typer.Option("--fire-on-trigger", hidden=True, help="Old name of --webhooks.")
     ] = False,
     allow_host: AllowHostOption = None,
     max_body: MaxBodyOption = "1MB",
@@ -66,9 +70,10 @@ def api(
 ) -> None:
     """Serve the Nango API calls a webhook handler makes, from what was fired.
 
-    GET /records (and the older /sync/records), GET /connections and
-    /connections/{id}, GET /action/{id}, POST /sync/trigger and PATCH
-    /records/prune, with Nango's shapes, cursors and errors. `fire` writes the
+    GET /records (and the older /sync/records), GET, PATCH and DELETE
+    /connections/{id}, GET /connections, POST /sync/trigger, /sync/start,
+    /sync/pause, GET /sync/status, POST /action/trigger, GET /action/{id} and
+    PATCH /records/prune, with Nango's shapes, cursors and errors. `fire` writes the
     records, connections and action results its webhooks announce. Point the SDK at
     it: new Nango({ host: 'http://127.0.0.1:3003', secretKey }). With --json, one
     envelope per request (NDJSON).
@@ -77,13 +82,13 @@ def api(
 
       nango-hooks api
 
-      nango-hooks api --port 0 --fire-on-trigger
+      nango-hooks api --port 0 --webhooks
     """
 
-    from nango_cli.app import running
+    from nango_cli.app import api_effects, running
     from nango_cli.servers.api import ApiOptions, ApiServer
     from nango_cli.servers.skeleton import is_loopback
-    from nango_cli.support import eventloop
+    from nango_cli.support import eventloop, paths
 
     state = use(ctx, env, json_output, stream=True)
     out, err = output.stdio()
@@ -111,7 +116,11 @@ def api(
         # Read afresh for each request: a secret key set after the start applies at once.
         secret_key=lambda: live().secret_key,
         env=current.env,
-        on_trigger=_trigger(live, printer) if fire_on_trigger else None,
+        declared_syncs=api_effects.declared_syncs(live),
+        rotate_signing_key=api_effects.config_rotation(
+            paths.config_file(state.config), current.env
+        ),
+        settings=live,
         allowed_hosts=tuple(allow_host or ()),
         limits=server_limits(max_body, body_budget, max_connections, idle_timeout, body_timeout),
     )
@@ -127,6 +136,10 @@ def api(
             "the records"
         )
     with open_store() as store:
+        if webhooks or fire_on_trigger:
+            options.on_caused = api_effects.firing(
+                live, store.path, api_view.caused_reporter(printer)
+            )
         server = ApiServer(options, store, on_request, on_notice)
 
         try:
@@ -155,36 +168,3 @@ def _banner(url: str, current: Any) -> None:
         )
     output.err(f"SDK: new Nango({{ host: '{url}', secretKey }})")
     output.err(Styled("Ctrl-C to stop", "dim"))
-
-
-def _trigger(live: "LiveSettings", printer: "output.BackgroundPrinter") -> Any:
-    """--fire-on-trigger: each triggered sync's completion webhook, fired as `fire` would."""
-    from nango_cli.app.fire import FireOptions
-    from nango_cli.app.fire import fire as fire_service
-    from nango_cli.errors import NangoHooksError
-
-    def fire(connection_id: str, provider_config_key: str, names: list[str]) -> None:
-        for name in names:
-            opts = FireOptions(
-                kind="sync",
-                sync_name=name,
-                connection_id=connection_id,
-                integration=provider_config_key,
-            )
-            try:
-                with open_store() as store:
-                    sent = fire_service(opts, live(), store).sent
-            except NangoHooksError as exc:
-                text = f"--fire-on-trigger: {name}: {exc.message}"
-                printer.submit(
-                    printer.stderr, output.render(printer.stderr, Styled(text, "yellow"))
-                )
-                continue
-            for item in sent:
-                outcome = "delivered" if item.delivered else "not delivered"
-                text = f"--fire-on-trigger: sync {name}/{item.record.model} {outcome}"
-                printer.submit(
-                    printer.stderr, output.render(printer.stderr, f"{text} ({item.record.id})")
-                )
-
-    return fire

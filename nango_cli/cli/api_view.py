@@ -1,6 +1,6 @@
 """What the API stand-in prints: one line per request (`api` and `dev`). Rendering only."""
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nango_cli.cli import output
 from nango_cli.cli.output import Styled
@@ -39,3 +39,30 @@ def request_line(request: "ApiRequest") -> str:
         f" {' '.join(got)}" if got else "",
         Styled(f" {request.duration_ms:.1f} ms", "dim") if request.duration_ms is not None else "",
     )
+
+
+def caused_lines(opts: Any, fired: Any) -> list[str]:
+    """What became of the webhooks one API call caused (`api --webhooks`, `dev`)."""
+    from nango_cli.errors import NangoHooksError
+
+    what = {"sync": opts.sync_name, "auth": opts.auth_operation}.get(opts.kind, opts.kind)
+    if isinstance(fired, NangoHooksError):
+        return [f"caused webhook ({opts.kind} {what}) not sent: {fired.message}"]
+    if fired.skipped:
+        return [f"caused webhook ({opts.kind} {what}) not sent: {fired.skipped}"]
+    lines = []
+    for item in fired.sent:
+        outcome = "delivered" if item.delivered else "not delivered"
+        model = f"/{item.record.model}" if item.record.model else ""
+        lines.append(f"caused webhook {opts.kind} {what}{model} {outcome} ({item.record.id})")
+    return lines
+
+
+def caused_reporter(printer: output.BackgroundPrinter) -> Any:
+    """`api --webhooks` and `dev`: each caused webhook's line, on stderr."""
+
+    def report(opts: Any, fired: Any) -> None:
+        for text in caused_lines(opts, fired):
+            printer.submit(printer.stderr, output.render(printer.stderr, text))
+
+    return report

@@ -59,7 +59,9 @@ def dev(
 ) -> None:
     """Develop a handler: the Nango API, a listener, the inspector, one Ctrl-C.
 
-    The API stand-in is what your handler calls back (NANGO_HOST); the listener
+    The API stand-in is what your handler calls back (NANGO_HOST), and your
+    backend's calls to it cause the webhooks Nango would send (a /sync/trigger's
+    completion, a deleted connection's auth webhook); the listener
     verifies and stores what comes to it and forwards it to your handler (the
     environment's url); the inspector shows every webhook and the API calls your
     handler made. Then, in another terminal: nango-hooks fire, nango-hooks check.
@@ -69,8 +71,9 @@ def dev(
 
     Example: nango-hooks dev
     """
-    from nango_cli.app import running
+    from nango_cli.app import api_effects, running
     from nango_cli.servers.dev import DevPorts, DevServers, run_forever
+    from nango_cli.support import paths
 
     state = use(ctx, env, json_output, stream=True)
     live = live_settings(state)
@@ -93,7 +96,16 @@ def dev(
         ui=current.ui_port if ui_port is None else ui_port,
     )
     with open_store() as store:
-        servers = DevServers(live, store, ports, on_event, on_request, forward=not no_forward)
+        servers = DevServers(
+            live,
+            store,
+            ports,
+            on_event,
+            on_request,
+            forward=not no_forward,
+            on_caused=api_effects.firing(live, store.path, api_view.caused_reporter(printer)),
+            rotate=api_effects.config_rotation(paths.config_file(state.config), current.env),
+        )
 
         def on_ready(urls: "DevUrls") -> None:
             _banner(urls, current, servers.forward_to)

@@ -29,7 +29,7 @@ from nango_cli.cli.scenario_support import (
 
 if TYPE_CHECKING:
     from nango_cli.app.scenarios.model import Scenario
-    from nango_cli.app.scenarios.runner import RunResult
+    from nango_cli.app.scenarios.results import RunResult
 
 app = typer.Typer(
     help="Run lifecycle scenarios against a handler: what it fetches, holds, answers.",

@@ -90,6 +90,7 @@ def api_for_run(
         port=chosen,
         secret_key=current.secret_key,
         env=current.env,
+        settings=lambda: current,
     ) as api:
         if not quiet:
             from nango_cli.app.settings import mask_secret

@@ -10,7 +10,7 @@ from nango_cli.cli.output import Styled
 from nango_cli.support.text import one_line
 
 if TYPE_CHECKING:
-    from nango_cli.app.scenarios.runner import RunResult, StepResult
+    from nango_cli.app.scenarios.results import RunResult, StepResult
 
 _MARK = {
     "pass": ("✓", "green"),

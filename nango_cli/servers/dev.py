@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from nango_cli.app.api_effects import OnCaused, declared_syncs
 from nango_cli.app.live_settings import LiveSettings
 from nango_cli.servers.api import ApiOptions, ApiServer
 from nango_cli.servers.inspector.server import UiOptions, UiServer
@@ -40,6 +41,8 @@ class DevServers:
         on_event: Callable[[Any], None],
         on_request: Callable[[Any], None],
         forward: bool = True,
+        on_caused: OnCaused | None = None,
+        rotate: Callable[[], str | None] | None = None,
     ) -> None:
         settings = live()
         self.live = live
@@ -62,6 +65,10 @@ class DevServers:
                 port=ports.api,
                 secret_key=lambda: live().secret_key,
                 env=settings.env,
+                declared_syncs=declared_syncs(live),
+                on_caused=on_caused,
+                settings=live,
+                rotate_signing_key=rotate,
             ),
             store,
             on_request,

@@ -118,6 +118,7 @@ class Connection(NamedTuple):
     tags: dict[str, str]
     metadata: dict[str, Any] | None
     errors: list[dict[str, str]]
+    webhook_url_override: str | None = None
 
     def api_end_user(self) -> dict[str, Any] | None:
         """endUser as Nango's API shows it (ApiEndUser)."""
@@ -158,7 +159,7 @@ class Connection(NamedTuple):
             "last_fetched_at": now_timestamp(),
             "metadata": self.metadata,
             "connection_config": {},
-            "webhook_url_override": None,
+            "webhook_url_override": self.webhook_url_override,
             "errors": self.errors,
             "end_user": self.api_end_user(),
             "tags": self.tags,
@@ -168,7 +169,7 @@ class Connection(NamedTuple):
 
 _CONNECTION_COLUMNS = (
     "id, connection_id, provider_config_key, provider, auth_mode, created_at, updated_at, "
-    "end_user, tags, metadata, errors"
+    "end_user, tags, metadata, errors, webhook_url_override"
 )
 
 
@@ -185,6 +186,7 @@ def _connection(row: Sequence[Any]) -> Connection:
         json.loads(row[8] or "{}"),
         json.loads(row[9]) if row[9] else None,
         json.loads(row[10] or "[]"),
+        row[11],
     )
 
 
@@ -232,3 +234,60 @@ def known_integration(store: Database, provider_config_key: str) -> bool:
             (provider_config_key,),
         ).fetchone()
     return row is not None
+
+
+def delete_connection(store: Database, connection_id: str, provider_config_key: str) -> bool:
+    """DELETE /connections/{id}: the connection, its records and its sync schedules are
+    gone, as Nango's connectionService.deleteConnection leaves them. False when there was
+    no such live connection."""
+    stamp = now_timestamp()
+    with store.transaction() as db:
+        done = db.execute(
+            "UPDATE connections SET deleted_at = ?, updated_at = ?, webhook_url_override = NULL "
+            "WHERE connection_id = ? AND provider_config_key = ? AND deleted_at IS NULL",
+            (stamp, stamp, connection_id, provider_config_key),
+        ).rowcount
+        if not done:
+            return False
+        for table in ("records", "sync_schedules"):
+            db.execute(
+                f"DELETE FROM {table} WHERE connection_id = ? AND provider_config_key = ?",
+                (connection_id, provider_config_key),
+            )
+    return True
+
+
+def set_webhook_url_override(
+    store: Database, connection_id: str, provider_config_key: str, url: str | None
+) -> None:
+    """PATCH /connections/{id} `webhook_url_override` ("" arrives here as None: cleared)."""
+    with store.transaction() as db:
+        db.execute(
+            "UPDATE connections SET webhook_url_override = ?, updated_at = ? "
+            "WHERE connection_id = ? AND provider_config_key = ? AND deleted_at IS NULL",
+            (url, now_timestamp(), connection_id, provider_config_key),
+        )
+
+
+def set_tags(
+    store: Database, connection_id: str, provider_config_key: str, tags: dict[str, str]
+) -> None:
+    with store.transaction() as db:
+        db.execute(
+            "UPDATE connections SET tags = ?, updated_at = ? "
+            "WHERE connection_id = ? AND provider_config_key = ? AND deleted_at IS NULL",
+            (dumps(tags), now_timestamp(), connection_id, provider_config_key),
+        )
+
+
+def webhook_url_override(store: Database, connection_id: str) -> str | None:
+    """Where Nango sends this connection's webhooks instead of the environment's URLs
+    (a connection id names one connection per integration; the newest override wins)."""
+    with store.reading() as db:
+        row = db.execute(
+            "SELECT webhook_url_override FROM connections WHERE connection_id = ? "
+            "AND deleted_at IS NULL AND webhook_url_override IS NOT NULL "
+            "ORDER BY updated_at DESC LIMIT 1",
+            (connection_id,),
+        ).fetchone()
+    return str(row[0]) if row else None

@@ -189,3 +189,24 @@ def m005_api_faults(db: sqlite3.Connection) -> None:
     # The fault the API played on a request (JSON: {"status": 500}, {"latency": 2.0},
     # {"short_pages": 2}), so `scenario record` can play it again.
     db.execute("ALTER TABLE api_requests ADD COLUMN fault TEXT")
+
+
+@migration
+def m006_connection_state(db: sqlite3.Connection) -> None:
+    # What a backend's API calls change, as Nango keeps it: a connection's
+    # webhook_url_override (PATCH /connections/{id}) and paused sync schedules
+    # (POST /sync/pause, /sync/start).
+    _run_script(
+        db,
+        """
+        ALTER TABLE connections ADD COLUMN webhook_url_override TEXT;
+        CREATE TABLE sync_schedules (
+            connection_id TEXT NOT NULL,
+            provider_config_key TEXT NOT NULL,
+            sync_name TEXT NOT NULL,
+            paused INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (connection_id, provider_config_key, sync_name)
+        )
+        """,
+    )

@@ -70,14 +70,28 @@ class Page(NamedTuple):
 def metadata_json(row: Sequence[Any]) -> str:
     first_seen, modified, action, deleted_at, pruned_at, seq = row
     return (
-        f'{{"first_seen_at":"{first_seen}","last_modified_at":"{modified}",'
+        f'{{"first_seen_at":"{postgres_time(first_seen)}",'
+        f'"last_modified_at":"{postgres_time(modified)}",'
         f'"last_action":"{action}","deleted_at":{_json_or_null(deleted_at)},'
         f'"pruned_at":{_json_or_null(pruned_at)},"cursor":"{encode_cursor(seq)}"}}'
     )
 
 
+def postgres_time(stamp: str) -> str:
+    """A stored time (`2026-12-01T10:00:00.120Z`) as Nango's API shows it in
+    `_nango_metadata`: Postgres's `to_json` of a timestamptz (the records store selects
+    `to_json(created_at) as first_seen_at`, … in packages/records/lib/models/
+    records.ts, getRecords), an offset instead of `Z`, no trailing zeros in the fraction
+    (`2026-12-01T10:00:00.12+00:00`)."""
+    if not stamp.endswith("Z"):
+        return stamp
+    whole, _, fraction = stamp[:-1].partition(".")
+    fraction = fraction.rstrip("0")
+    return f"{whole}.{fraction}+00:00" if fraction else f"{whole}+00:00"
+
+
 def _json_or_null(value: str | None) -> str:
-    return "null" if value is None else f'"{value}"'
+    return "null" if value is None else f'"{postgres_time(value)}"'
 
 
 def with_metadata(data: str, metadata: str) -> str:

@@ -418,3 +418,19 @@ def positions(
             (connection_id, provider_config_key, model, variant, first_seq, last_seq),
         ).fetchall()
     return [(int(row[0]), str(row[1])) for row in rows]
+
+
+def empty_cache(
+    store: Database, connection_id: str, provider_config_key: str, model: str
+) -> list[dict[str, Any]]:
+    """`/sync/trigger` with `opts.emptyCache`: every record of the model is removed, as
+    Nango deletes them before the run; returns the live ones (what the run finds again)."""
+    where, params = where_equal(
+        connection_id=connection_id, provider_config_key=provider_config_key, model=model
+    )
+    with store.transaction() as db:
+        rows = db.execute(
+            "SELECT data FROM records" + where + " AND deleted_at IS NULL ORDER BY seq", params
+        ).fetchall()
+        db.execute("DELETE FROM records" + where, params)
+    return [json.loads(row[0]) for row in rows]

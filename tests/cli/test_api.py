@@ -345,7 +345,9 @@ def test_fire_on_trigger(cli, configured: Receiver, project: Path) -> None:
         deadline = time.monotonic() + 10
         while len(configured.requests) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
+        said = server.err_path.read_text()
     bodies = [json.loads(r.body) for r in configured.requests]
+    assert len(bodies) == 3, said
     assert sorted((b["type"], b.get("model") or "") for b in bodies) == [
         ("auth", ""),
         ("sync", "GithubComment"),

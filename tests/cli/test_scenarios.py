@@ -391,6 +391,7 @@ def test_the_schema_describes_every_step_kind(cli) -> None:
         "async_action",
         "body",
         "duplicate",
+        "call",
         "api_fault",
         "wait",
     ]

@@ -64,6 +64,14 @@ def _json_schema(kind: Any) -> dict[str, Any]:
         "any": {},
         "string_map": {"type": "object", "additionalProperties": {"type": "string"}},
         "string_list": {"type": "array", "items": {"type": "string"}},
+        "calls": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {k: {"type": "string"} for k in ("method", "path", "body_contains")},
+                "additionalProperties": False,
+            },
+        },
     }
     return schemas[kind]
 

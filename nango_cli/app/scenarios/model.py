@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 # The kinds of webhook a step can send (as `fire` knows them), then the other steps.
 WEBHOOK_KINDS = ("sync", "auth", "forward", "async_action", "body")
-STEP_KINDS = (*WEBHOOK_KINDS, "duplicate", "api_fault", "wait")
+STEP_KINDS = (*WEBHOOK_KINDS, "duplicate", "call", "api_fault", "wait")
 # How a step's webhooks are signed: as Nango does (both), or a forgery to be refused.
 SIGN_MODES = (
     "both",
@@ -45,6 +45,8 @@ class Expect:
     state: str | None = None  # a URL template: {connection}, {model}, {integration}
     within: float | None = None  # the handler's answer, in seconds
     body_contains: str | None = None
+    # API calls the handler made while it handled the step: {method, path, body_contains}.
+    called: list[dict[str, str]] | None = None
 
 
 @dataclass

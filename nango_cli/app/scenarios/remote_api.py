@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from nango_cli.app.api_calls import LOG_SETTLE_S
 from nango_cli.app.scenarios.model import Fault
@@ -36,6 +37,11 @@ class RunningApi:
                 )
                 return
         time.sleep(LOG_SETTLE_S)
+
+    def take_caused(self, timeout: float = 30.0) -> list[Any]:
+        """A running API sends what calls cause itself (with `--webhooks`), to the
+        environment's URLs: nothing comes back to the scenario."""
+        return []
 
     def apply_fault(self, fault: Fault) -> None:
         from nango_cli.delivery.httpx_sender import CallFailed, call_json

@@ -40,7 +40,7 @@ class Suite:
 
 
 def suite_of_run(run: Any) -> Suite:
-    """A scenario's run (runner.RunResult) as a suite: one case per step."""
+    """A scenario's run (results.RunResult) as a suite: one case per step."""
     cases = []
     for result in run.steps:
         outcomes = result.outcomes

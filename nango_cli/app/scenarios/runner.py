@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from nango_cli.app import api_calls, fire, forgeries, replay
-from nango_cli.app.scenarios import judge, refs, state, steps
+from nango_cli.app.scenarios import calls, judge, refs, state, steps
 from nango_cli.app.scenarios.judge import Announced, Outcome
-from nango_cli.app.scenarios.model import Fault, Scenario, Step, Verdict
+from nango_cli.app.scenarios.model import Fault, Scenario, Step
+from nango_cli.app.scenarios.results import RunResult, StepResult
 from nango_cli.app.scenarios.schema import SchemaError, check_resolved, fault_of
 from nango_cli.app.settings import Settings
 from nango_cli.delivery.breaker import CircuitBreaker
@@ -49,6 +50,10 @@ class ApiHandle(Protocol):
         """Return once the API's request log holds every request it has answered."""
         ...
 
+    def take_caused(self, timeout: float = 30.0) -> list[Any]:
+        """The webhooks (as fire options) the calls answered so far caused."""
+        ...
+
 
 class NothingListening(DeliveryError):
     pass
@@ -64,74 +69,6 @@ class RunTarget:
     breaker: CircuitBreaker | None = None
     # Hosts besides this machine a `state:` URL may name (--allow-state-host).
     state_hosts: frozenset[str] = frozenset()
-
-
-@dataclass
-class StepResult:
-    step: Step
-    verdict: Verdict
-    outcomes: list[Outcome] = field(default_factory=list)
-    sent: list[SentWebhook] = field(default_factory=list)
-    note: str | None = None  # what a wait or a fault did
-    cause: str | None = None  # the handler's own failed API call, when one explains it
-    seconds: float = 0.0
-    # What the step's sync webhooks announced (a duplicate: what its original did).
-    announced: list[Announced] = field(default_factory=list)
-    # Each forgery with the API calls made under it, judged again once the run is over.
-    forgeries: list[tuple[SentWebhook, list[ApiRequest]]] = field(default_factory=list)
-
-    @property
-    def failed(self) -> bool:
-        return self.verdict == "fail" or (self.verdict == "not judged" and self.step.required)
-
-    @property
-    def webhook_ids(self) -> list[str]:
-        return [s.record.id for s in self.sent]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.step.name,
-            "kind": self.step.kind,
-            "verdict": self.verdict,
-            "required": self.step.required,
-            "webhook_ids": self.webhook_ids,
-            "expectations": [o.__dict__ for o in self.outcomes],
-            "note": self.note,
-            "cause": self.cause,
-            "seconds": round(self.seconds, 3),
-        }
-
-
-@dataclass
-class RunResult:
-    scenario: Scenario
-    connection: str
-    steps: list[StepResult]
-    api_url: str | None
-    seconds: float
-    # The first webhook that would have opened Nango's breaker, and those it would then
-    # have refused (with `RunTarget.breaker`).
-    breaker_opened_by: str | None = None
-    breaker_refusals: list[str] = field(default_factory=list)
-    not_judged_reason: str | None = None
-    # Correctly signed webhooks sent, and those the handler accepted.
-    sent_genuine: int = 0
-    accepted_genuine: int = 0
-
-    @property
-    def failed(self) -> bool:
-        return any(s.failed for s in self.steps)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "scenario": self.scenario.name,
-            "source": self.scenario.source,
-            "connection": self.connection,
-            "api": self.api_url,
-            "ok": not self.failed,
-            "seconds": round(self.seconds, 3),
-            "steps": [s.to_dict() for s in self.steps],
-        }
 
 
 def fresh_connection(name: str) -> str:
@@ -224,16 +161,19 @@ class ScenarioRunner:
                 f"resolved: {exc.message}",
                 hint="a reference keeps the type of what it names",
             ) from None
+        if step.kind == "call":
+            return calls.run(self, step, value)
         opts = steps.fire_options(step, options, value, self.scenario, self.connection, self.t.url)
         plan = steps.plan(opts, step, self.t.settings, self.t.tls)
         self._mark_log(any(w.expect_rejection for w in plan.webhooks))
+        log_after = calls.log_position(self) if step.expect.called else None
         began = now_timestamp()
         fired = fire.deliver(
             plan, opts, self.t.settings, self.store, sender=self.sender, sleep=self.sleep
         )
-        self._observe(fired.sent)
+        self.observe(fired.sent)
         announced = [Announced.of(applied, began) for applied in fired.applied]
-        return self._judge(step, fired.sent, announced)
+        return self.judge_step(step, fired.sent, announced, log_after)
 
     def _duplicate(self, step: Step) -> StepResult:
         """The original's bytes and headers again, through the replay service (a Nango
@@ -245,8 +185,8 @@ class ScenarioRunner:
         plan = steps.step_plan(plan, step, self.t.settings)
         self._mark_log(any(w.expect_rejection for w in plan.webhooks))
         sent = replay.send(plan, self.store, sender=self.sender, sleep=self.sleep)
-        self._observe(sent)
-        return self._judge(step, sent, original.announced)
+        self.observe(sent)
+        return self.judge_step(step, sent, original.announced)
 
     def _fault(self, step: Step) -> StepResult:
         fault = fault_of(step)
@@ -278,7 +218,7 @@ class ScenarioRunner:
 
     # ------------------------------------------------------------ sending
 
-    def _observe(self, sent: list[SentWebhook]) -> None:
+    def observe(self, sent: list[SentWebhook]) -> None:
         """Stop at once when nothing listens; count accepted genuine webhooks; feed
         Nango's breaker what Nango would have seen (it never sends a forgery, so those
         do not count)."""
@@ -306,7 +246,13 @@ class ScenarioRunner:
 
     # ------------------------------------------------------------ judging
 
-    def _judge(self, step: Step, sent: list[SentWebhook], announced: list[Announced]) -> StepResult:
+    def judge_step(
+        self,
+        step: Step,
+        sent: list[SentWebhook],
+        announced: list[Announced],
+        log_after: int | None = None,
+    ) -> StepResult:
         expect = step.expect
         forged = [s for s in sent if s.expects_rejection]
         if forged and not expect.status:
@@ -335,6 +281,8 @@ class ScenarioRunner:
         if expect.state is not None:
             since = announced[0].sent_at if announced else None
             outcomes += self._state(step, sent, expect.state, deadline, since)
+        if expect.called:
+            outcomes += calls.called(self, step, log_after, deadline)
         judge.explain_swallowed(outcomes, sent)
         cause = None
         if outcomes[0].ok is False and not forged:
@@ -465,6 +413,10 @@ class ScenarioRunner:
             unjudged = unjudged or outcome.ok is None
         forgeries.record(self.store, decided)
         return reason if unjudged else None
+
+    def resolve(self, value: Any) -> Any:
+        """`value` with its `${...}` references resolved."""
+        return refs.resolve(value, self._lookup)
 
     def _lookup(self, text: str) -> Any:
         parts = text.split(".")

@@ -65,6 +65,7 @@ COMMON: dict[str, Any] = {
         "state": "string",
         "within": "duration",
         "body_contains": "string",
+        "called": "calls",
     },
 }
 SIGN = tuple(SIGN_MODES)
@@ -75,6 +76,7 @@ VALUES: dict[str, Any] = {
     "async_action": "any",
     "body": ["object", "string"],
     "duplicate": "string",
+    "call": {"method": "string", "path": "string", "body": "any", "headers": "string_map"},
     "api_fault": {
         "status": "integer",
         "times": "integer",
@@ -124,6 +126,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "async_action": {"action_id": "string", "set": "object", "sign": SIGN, "retry": "boolean"},
     "body": {"sign": SIGN, "retry": "boolean"},
     "duplicate": {"retry": "boolean"},
+    "call": {},
     "api_fault": {},
     "wait": {},
 }
@@ -150,6 +153,7 @@ def _type_name(kind: Any) -> str:
         "any": "any value",
         "string_map": "an object of texts",
         "string_list": "a list of texts",
+        "calls": "a list of calls ({method, path, body_contains})",
         "null": "null",
         "steps": "a list of steps",
     }[kind]
@@ -223,6 +227,9 @@ def _matches(value: Any, kind: Any, path: Path) -> bool:
         return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
     if kind == "string_list":
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind == "calls":
+        call = {"method": "string", "path": "string", "body_contains": "string"}
+        return isinstance(value, list) and all(_matches(v, call, path) for v in value)
     raise AssertionError(kind)
 
 
@@ -357,6 +364,8 @@ def _step(raw: Any, path: Path, before: list[Step]) -> Step:
         )
     if kind == "api_fault":
         _fault(raw[kind], (*path, kind))
+    if kind == "call":
+        _call(raw[kind], (*path, kind))
     for header in raw.get("headers") or {}:
         if str(header).strip().lower() in HOP_BY_HOP:
             raise SchemaError(
@@ -415,6 +424,34 @@ def _fault(value: dict[str, Any], path: Path) -> Fault:
     )
 
 
+CALL_METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE")
+
+
+def _call(value: dict[str, Any], path: Path) -> None:
+    """A call stays on the API stand-in: a method, and a path on it (no scheme, no
+    host, not its internal endpoints)."""
+    method = value.get("method")
+    if not isinstance(method, str) or method.upper() not in CALL_METHODS:
+        raise SchemaError(
+            "call needs a method: " + ", ".join(CALL_METHODS),
+            (*path, "method"),
+            "e.g. {method: POST, path: /sync/trigger, body: {...}}",
+        )
+    target = value.get("path")
+    if (
+        not isinstance(target, str)
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "://" in target
+        or target.split("?")[0].startswith("/_nango-hooks")
+    ):
+        raise SchemaError(
+            "call needs a path on the API stand-in, starting with /",
+            (*path, "path"),
+            "e.g. /sync/trigger or /connections/${scenario.connection}?provider_config_key=K",
+        )
+
+
 def fault_of(step: Step) -> Fault:
     return _fault(step.value, ())
 
@@ -439,6 +476,7 @@ def _expect(raw: dict[str, Any]) -> Expect:
         state=raw.get("state"),
         within=parse_duration(within) if within is not None else None,
         body_contains=raw.get("body_contains"),
+        called=raw.get("called"),
     )
 
 

@@ -4,11 +4,16 @@ own, over its own connection to the store (the pytest plugin uses
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
+from nango_cli.app import api_effects
+from nango_cli.app.bodies import FireOptions
 from nango_cli.app.scenarios.model import Fault
+from nango_cli.app.settings import Settings
 from nango_cli.servers.api.server import ApiOptions, ApiServer
 from nango_cli.servers.skeleton import Notice
 from nango_cli.servers.threaded import ServerThread
@@ -27,10 +32,22 @@ class LocalApi:
         host: str = "127.0.0.1",
         on_notice: Callable[[Notice], None] | None = None,
         port_flag: str = "--api-port",
+        settings: Callable[[], Settings] | None = None,
     ) -> None:
         self.store = Store(store_path)
+        # What calls caused (a scenario's `call` step sends them to its handler).
+        self._caused: list[FireOptions] = []
+        self._lock = threading.Lock()
         self.server = ApiServer(
-            ApiOptions(host=host, port=port, secret_key=secret_key, env=env),
+            ApiOptions(
+                host=host,
+                port=port,
+                secret_key=secret_key,
+                env=env,
+                settings=settings,
+                declared_syncs=api_effects.declared_syncs(settings) if settings else _none,
+                on_caused=self._keep if settings else None,
+            ),
             self.store,
             on_notice=on_notice,
         )
@@ -50,6 +67,17 @@ class LocalApi:
             short_pages=fault.short_pages,
             times=fault.times,
         )
+
+    def _keep(self, caused: list[FireOptions]) -> None:
+        with self._lock:
+            self._caused.extend(caused)
+
+    def take_caused(self, timeout: float = 30.0) -> list[FireOptions]:
+        """The webhooks the calls answered so far caused, once worked out."""
+        self.server.causes.wait(timeout)
+        with self._lock:
+            taken, self._caused = self._caused, []
+        return taken
 
     def settle(self) -> None:
         """Write the request log's pending batch now, and wait for it."""
@@ -74,3 +102,7 @@ class LocalApi:
             self.thread.stop()
         finally:
             self.store.close()
+
+
+def _none(key: str) -> set[Any]:
+    return set()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from nango_cli.servers.api.faults import Faults
 from nango_cli.servers.api.validation import (
@@ -289,6 +288,12 @@ def get_connection(store: Database, connection_id: str, query: Query, handled: H
         problems.append(("provider_config_key", "must be text without control characters"))
     if text_value(connection_id) is None:
         problems.append(("connectionId", "must be text without control characters"))
+    # stringBool in Nango's helpers/validation.ts (getConnection.ts): "true" or "false".
+    problems += [
+        (name, 'must be "true" or "false"')
+        for name in ("force_refresh", "refresh_token", "refresh_github_app_jwt_token")
+        if query.get(name) not in (None, "true", "false")
+    ]
     if problems:
         raise invalid("query", problems)
     assert key is not None
@@ -301,6 +306,80 @@ def get_connection(store: Database, connection_id: str, query: Query, handled: H
     return json.dumps(found.full()).encode()
 
 
+def _connection_query(connection_id: str, query: Query, handled: Handled) -> str:
+    """The strict `?provider_config_key=` of DELETE and PATCH /connections/{id}."""
+    problems = [
+        (name, "unrecognized parameter") for name in sorted(query.names() - {"provider_config_key"})
+    ]
+    key = query.get("provider_config_key")
+    if text_value(key) is None:
+        problems.append(("provider_config_key", "required, as text"))
+    if text_value(connection_id) is None:
+        problems.append(("connectionId", "must be text without control characters"))
+    if problems:
+        raise invalid("query", problems)
+    assert key is not None
+    handled.connection_id, handled.provider_config_key = connection_id, key
+    return key
+
+
+def delete_connection(
+    store: Database, connection_id: str, query: Query, handled: Handled
+) -> connections.Connection:
+    """DELETE /connections/{id} (packages/server/lib/controllers/connection/connectionId/
+    deleteConnection.ts): the connection, its records and schedules are gone; an unknown
+    one is 400 `unknown_connection` with no message. Returns what was deleted."""
+    key = _connection_query(connection_id, query, handled)
+    found = connections.get_connection(store, connection_id, key)
+    if found is None or not connections.delete_connection(store, connection_id, key):
+        raise ApiError(400, "unknown_connection", "", fields={})
+    return found
+
+
+def patch_connection(
+    store: Database, connection_id: str, query: Query, text: str, handled: Handled
+) -> bytes:
+    """PATCH /connections/{id} (patchConnection.ts; `webhook_url_override` from
+    @nangohq/types 0.71.10's PatchPublicConnection): a strict body of `tags`,
+    `end_user` and `webhook_url_override` ("" clears it)."""
+    key = _connection_query(connection_id, query, handled)
+    body = json_body(text)
+    problems = [
+        (name, "unrecognized key")
+        for name in sorted(set(body) - {"tags", "end_user", "webhook_url_override"})
+    ]
+    override = body.get("webhook_url_override")
+    if "webhook_url_override" in body and not (
+        override == ""
+        or (
+            isinstance(override, str)
+            and override.startswith(("http://", "https://"))
+            and text_value(override) is not None
+        )
+    ):
+        problems.append(("webhook_url_override", 'an http(s) URL, or "" to clear it'))
+    tags = body.get("tags")
+    if "tags" in body and not (
+        isinstance(tags, dict)
+        and len(tags) <= 10
+        and all(text_value(k) is not None and isinstance(v, str) for k, v in tags.items())
+    ):
+        problems.append(("tags", "an object of at most 10 string values"))
+    if "end_user" in body and not isinstance(body["end_user"], dict):
+        problems.append(("end_user", "an object"))
+    if problems:
+        raise invalid("body", problems)
+    if not connections.known_integration(store, key):
+        raise ApiError(400, "unknown_provider_config", "Provider does not exists")
+    if connections.get_connection(store, connection_id, key) is None:
+        raise ApiError(404, "not_found", "Failed to find connection")
+    if "webhook_url_override" in body:
+        connections.set_webhook_url_override(store, connection_id, key, override or None)
+    if isinstance(tags, dict):
+        connections.set_tags(store, connection_id, key, tags)
+    return b'{"success":true}'
+
+
 def get_action(store: Database, action_id: str) -> bytes:
     """GET /action/{id}: an async action's result."""
     if text_value(action_id) is None:
@@ -309,38 +388,3 @@ def get_action(store: Database, action_id: str) -> bytes:
     if result is None:
         raise ApiError(404, "not_found", f"No async action with id {action_id!r}")
     return result
-
-
-def sync_command(
-    store: Database, text: str, headers: Mapping[str, str], handled: Handled
-) -> tuple[str | None, str, list[str]]:
-    """POST /sync/trigger and /sync/start: (connection id or None, integration, syncs)."""
-    body = json_body(text)
-    syncs = body.get("syncs")
-    connection_id: Any = body.get("connection_id") or headers.get("Connection-Id")
-    key: Any = body.get("provider_config_key") or headers.get("Provider-Config-Key")
-    problems = []
-    if (
-        not isinstance(syncs, list)
-        or len(syncs) > 256
-        or not all(
-            text_value(s) is not None
-            or (isinstance(s, dict) and text_value(s.get("name")) is not None)
-            for s in syncs
-        )
-    ):
-        problems.append(("syncs", "a list of sync names (or {name, variant})"))
-    if not key:
-        raise ApiError(400, "missing_provider_config_key", "Missing provider_config_key")
-    if text_value(key) is None:
-        problems.append(("provider_config_key", "must be text without control characters"))
-    if connection_id is not None and text_value(connection_id) is None:
-        problems.append(("connection_id", "must be text without control characters"))
-    if problems:
-        raise invalid("body", problems)
-    assert isinstance(syncs, list)
-    handled.connection_id, handled.provider_config_key = connection_id, str(key)
-    if connection_id and connections.get_connection(store, connection_id, str(key)) is None:
-        raise ApiError(400, "unknown_connection", "Unknown connection")
-    names = [s if isinstance(s, str) else str(s["name"]) for s in syncs]
-    return connection_id, str(key), names

@@ -14,14 +14,20 @@ file only the user can read), never any bearer.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from nango_cli.app import api_effects
+from nango_cli.app.api_effects import OnCaused
+from nango_cli.app.settings import Settings
 from nango_cli.delivery.records import new_id
-from nango_cli.servers.api import routes
+from nango_cli.servers.api import routes, sync_routes
+from nango_cli.servers.api.causes import Causes
 from nango_cli.servers.api.faults import Faults, error_for
 from nango_cli.servers.api.log import RequestLog, redact_query
 from nango_cli.servers.api.routes import Handled, Query
@@ -31,10 +37,11 @@ from nango_cli.servers.api.validation import (
     json_body,
     rate_limited,
     same_secret,
+    text_value,
 )
 from nango_cli.servers.limits import Limits
 from nango_cli.servers.skeleton import LocalServer, Notice, request_body
-from nango_cli.storage import api_log
+from nango_cli.storage import actions, api_log, syncs
 from nango_cli.storage.api_log import ApiRequest
 from nango_cli.storage.webhooks import Store
 from nango_cli.support.timefmt import now_timestamp
@@ -59,9 +66,17 @@ class ApiOptions:
     # fixed or read afresh for each request (the config file may change meanwhile).
     secret_key: str | Callable[[], str | None] | None = None
     env: str = "dev"
-    # Called with (connection_id, provider_config_key, sync names) on POST /sync/trigger,
-    # in a worker thread: `--fire-on-trigger` fires the syncs' completion webhooks.
-    on_trigger: Callable[[str, str, list[str]], None] | None = None
+    # The syncs the project and the config declare for an integration (the store adds
+    # those a sync webhook named): /sync/* refuse the others as Nango does.
+    declared_syncs: Callable[[str], set[str]] = lambda key: set()
+    # Where the webhooks a call causes go (app/api_effects.py), called in a worker
+    # thread; None: webhooks are off and a trigger changes nothing.
+    on_caused: OnCaused | None = None
+    # The settings the caused webhooks are planned with (the sync's models).
+    settings: Callable[[], Settings] | None = None
+    # POST /environment/webhook-signing-key/rotate: makes and keeps a new key, returns
+    # it (None: the environment has none); None: not served here.
+    rotate_signing_key: Callable[[], str | None] | None = None
     allowed_hosts: tuple[str, ...] = ()
     internal_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     limits: Limits = field(
@@ -93,6 +108,7 @@ class ApiServer(LocalServer):
         self.log = RequestLog(store.path, lambda text: self.notice("log", text))
         self.served = 0
         self._seeding: Any = None
+        self.causes = Causes(options.on_caused, self.notice)
 
     @property
     def secret_key(self) -> str | None:
@@ -231,21 +247,118 @@ class ApiServer(LocalServer):
             return 200, routes.get_connection(self.store, parts[1], query, handled), None
         if method == "GET" and len(parts) == 2 and parts[0] == "action":
             return 200, routes.get_action(self.store, parts[1]), None
-        if method == "POST" and parts in (["sync", "trigger"], ["sync", "start"]):
+        if parts[:1] == ["sync"] and len(parts) == 2:
+            return await self._sync(request, parts[1], query, handled)
+        if len(parts) == 2 and parts[0] in ("connections", "connection"):
+            if method == "DELETE":
+                found = routes.delete_connection(self.store, parts[1], query, handled)
+                self.causes.add(lambda: [api_effects.deletion_webhook(found)])
+                return 200, b'{"success":true}', None
+            if method == "PATCH":
+                text = await self._text(request)
+                return (
+                    200,
+                    routes.patch_connection(self.store, parts[1], query, text, handled),
+                    text,
+                )
+        if method == "POST" and parts == ["environment", "webhook-signing-key", "rotate"]:
+            status, rotated = await self._rotate(query)
+            return status, rotated, None
+        if method == "POST" and parts == ["action", "trigger"]:
             text = await self._text(request)
-            connection_id, key, names = routes.sync_command(self.store, text, headers, handled)
-            trigger = self.options.on_trigger
-            if parts[1] == "trigger" and trigger is not None and connection_id:
-                loop = asyncio.get_running_loop()
-                loop.run_in_executor(None, trigger, connection_id, key, names)
-            return 200, b'{"success":true}', text
+            return await self._action(request, text, handled)
         if method == "PATCH" and parts == ["records", "prune"]:
             text = await self._text(request)
             return 200, routes.prune(self.store, text, headers, handled), text
-        raise ApiError(
+        raise self._not_served(request)
+
+    async def _sync(
+        self, request: web.Request, verb: str, query: Query, handled: Handled
+    ) -> tuple[int, bytes, str | None]:
+        declared = self.options.declared_syncs
+        if request.method == "GET" and verb == "status":
+            body = await asyncio.to_thread(sync_routes.status, self.store, query, handled, declared)
+            return 200, body, None
+        if request.method != "POST" or verb not in ("trigger", "start", "pause"):
+            raise self._not_served(request)
+        text = await self._text(request)
+        if verb == "trigger":
+            asked = sync_routes.trigger_request(
+                self.store, text, query, request.headers, handled, declared
+            )
+            settings = self.options.settings
+            if settings is not None:
+                self.causes.add(
+                    lambda: api_effects.trigger_webhooks(
+                        self.store,
+                        settings(),
+                        asked.connection_ids,
+                        asked.provider_config_key,
+                        asked.names,
+                        asked.empty_cache,
+                    )
+                )
+        else:
+            asked = sync_routes.command_request(self.store, text, handled, declared)
+            syncs.set_paused(
+                self.store,
+                asked.connection_ids,
+                asked.provider_config_key,
+                asked.names,
+                paused=verb == "pause",
+            )
+        return 200, b'{"success":true}', text
+
+    async def _action(
+        self, request: web.Request, text: str, handled: Handled
+    ) -> tuple[int, bytes, str | None]:
+        """POST /action/trigger: with `X-Async: true`, 202 `{id, statusUrl}`, the result
+        kept for GET /action/{id} and the async_action webhook sent; without, the
+        result at once. nango-hooks runs no action: the result is the documented default."""
+        connection_id, key = routes.connection_headers(self.store, request.headers, handled)
+        body = json_body(text)
+        if text_value(body.get("action_name")) is None:
+            raise invalid("body", [("action_name", "required, as text")])
+        if request.headers.get("X-Async", "").lower() != "true":
+            return 200, json.dumps(actions.DEFAULT_ACTION_RESULT).encode(), text
+        action_id = str(uuid.uuid4())
+        announced = {
+            "connectionId": connection_id,
+            "providerConfigKey": key,
+            "payload": {"id": action_id},
+        }
+        await asyncio.to_thread(actions.store_action_result, self.store, announced, None)
+        self.causes.add(
+            lambda: [api_effects.async_action_webhook(connection_id, key, action_id, None)]
+        )
+        answer = {"id": action_id, "statusUrl": f"/action/{action_id}"}
+        return 202, json.dumps(answer).encode(), text
+
+    async def _rotate(self, query: Query) -> tuple[int, bytes]:
+        """postPublicRotateWebhookSigningKey.ts: no query; `{data: {webhook_signing_key}}`,
+        404 when the environment has no key."""
+        if query.items:
+            raise invalid("query", [(name, "unrecognized parameter") for name in query.names()])
+        rotate = self.options.rotate_signing_key
+        if rotate is None:
+            raise ApiError(
+                404,
+                "not_found",
+                "this API stand-in keeps no signing key to rotate (`nango-hooks api` and "
+                "`dev` rotate the environment's key in the config file)",
+            )
+        new = await asyncio.to_thread(rotate)
+        if new is None:
+            raise ApiError(404, "not_found", "This environment has no webhook signing key")
+        self.notice("keys", "webhook signing key rotated: the previous key still verifies")
+        return 200, json.dumps({"data": {"webhook_signing_key": new}}).encode()
+
+    @staticmethod
+    def _not_served(request: web.Request) -> ApiError:
+        return ApiError(
             404,
             "not_found",
-            f"nango-hooks api does not serve {method} {request.path} "
+            f"nango-hooks api does not serve {request.method} {request.path} "
             "(see `nango-hooks api --help`)",
         )
 

@@ -82,6 +82,18 @@ def invalid(where: str, problems: list[tuple[str, str]]) -> ApiError:
     return ApiError(400, code, "; ".join(f"{p}: {m}" for p, m in problems), errors)
 
 
+def issues_error(where: str, issues: list[dict[str, Any]]) -> ApiError:
+    """400 with zod's issues as Nango's zodErrorToHTTP passes them on (`code`,
+    `message`, `path`)."""
+    code = {"query": "invalid_query_params", "headers": "invalid_headers", "body": "invalid_body"}[
+        where
+    ]
+    message = "; ".join(
+        f"{'.'.join(str(p) for p in i['path']) or where}: {i['message']}" for i in issues
+    )
+    return ApiError(400, code, message, issues)
+
+
 def whole_number(text: str, low: int, high: int) -> int | None:
     """`text` as a number from `low` to `high`, or None. Only ASCII digits (str.isdigit
     also takes "²", which int() rejects), and never more than the range needs, so a
