@@ -74,11 +74,34 @@ def fix_for(call: ApiRequest, env: str) -> str:
         return "it asked for a connection nango-hooks does not know: use the webhook's connectionId"
     if code in ("unknown_connection", "unknown_provider_config", "missing_provider_config_key"):
         return "use the webhook's connectionId and providerConfigKey in the call"
+    if code == "invalid_query_params" and _beyond_lookback(call):
+        return (
+            "its modified_after is older than 12 months, which Nango refuses (GET /records "
+            "looks back 12 months at most): fetch from the webhook's modifiedAfter, or "
+            "page from a cursor, or from the start without modified_after"
+        )
     if call.status >= 500:
         return "the API failed it (an injected fault?); the handler must answer 5xx or retry"
     if call.status == 404:
         return "nango-hooks api does not serve that path; is NANGO_HOST the API's address?"
     return "the call's parameters were refused; `nango-hooks api` prints why"
+
+
+def _beyond_lookback(call: ApiRequest) -> bool:
+    """Whether the call's modified_after (or delta) is a time before Nango's lookback."""
+    from datetime import UTC, datetime
+
+    for name in ("modified_after", "delta"):
+        for value in call.query.get(name, []):
+            try:
+                moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            if moment < datetime.now(UTC) - timedelta(days=365):
+                return True
+    return False
 
 
 def failed_call(calls: list[ApiRequest], env: str) -> FailedCall | None:

@@ -21,6 +21,7 @@ from nango_cli.app.check_specs import (
     BODY_LIMITS,
     BREAKER_CHECK,
     CHECKS,
+    FIXES,
     LARGE_BODY_BYTES,
     SPECS,
     CheckResult,
@@ -65,6 +66,7 @@ def _accepted(
         happened += f" (a {LARGE_BODY_BYTES // 1000} kB body was refused: {BODY_LIMITS})"
         brief += f" (a {LARGE_BODY_BYTES // 1000} kB body)"
         fix = BODY_LIMITS
+    fix = fix or FIXES.get(spec.name)
     return spec.result(
         happened,
         "warn" if spec.role == "advisory" else "fail",

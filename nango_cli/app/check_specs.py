@@ -60,12 +60,30 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("sync", "2xx within the timeout", "the webhook Nango sends after every sync run"),
     CheckSpec("sync-error", "2xx", "sent when a sync fails (setting on by default)"),
     CheckSpec(
+        "sync-checkpoints",
+        "2xx for each",
+        "since 2026 a sync webhook may carry `checkpoints`: absent, null, or with from: "
+        "null on a first run (Nango's checkpoint syncs)",
+    ),
+    CheckSpec(
         "auth-creation",
         "2xx",
         "sent when a connection is created; Connect sessions add endUser",
     ),
     CheckSpec("auth-refresh-failure", "2xx", "sent when a token refresh fails"),
+    CheckSpec(
+        "auth-refresh-recovery",
+        "2xx",
+        "since Nango #7202 (2026) a successful refresh after a failed one sends `auth` "
+        "`refresh` with success: true: the connection recovered",
+    ),
     CheckSpec("forward", "2xx", "external API webhooks forwarded by Nango"),
+    CheckSpec(
+        "forward-unmatched",
+        "2xx",
+        "an external webhook that matches no connection is forwarded as the external API's "
+        "raw body, unwrapped: no type, no connectionId",
+    ),
     CheckSpec("async-action", "2xx", "sent when an async action completes"),
     CheckSpec(
         "unknown-type", "2xx (ignored)", "Nango adds webhook types without a breaking-change notice"
@@ -134,6 +152,16 @@ CHECK_NAMES = tuple(c.name for c in CHECKS)
 SPECS = {c.name: c for c in CHECKS}
 # Not a webhook of its own: reported when the run's failures would have opened it.
 BREAKER_CHECK = "circuit-breaker"
+
+# The usual fix when a handler fails one of the checks of what Nango sends since 2026.
+FIXES = {
+    "sync-checkpoints": "read checkpoints only when present and not null (checkpoints?.from "
+    "may be null on a first run); nothing else in the webhook changed",
+    "auth-refresh-recovery": "an auth webhook with operation refresh may have success: true "
+    "(the connection works again): branch on `success` before reading `error`",
+    "forward-unmatched": "a body without `type` is an external API's own webhook Nango could "
+    "not match to a connection: answer 2xx (and log it) instead of reading connectionId",
+}
 
 LARGE_BODY_BYTES = 1_000_000
 # What handlers commonly refuse a large body with, so the warning can name the fix.

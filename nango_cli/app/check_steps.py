@@ -43,6 +43,20 @@ def steps_for(spec: CheckSpec, t: CheckTarget) -> list[Step]:
                 error_message="nango-hooks check: simulated failure",
             )
         ]
+    if name == "sync-checkpoints":
+        # As Nango sends them since its checkpoint syncs: the key absent, null, and a
+        # first run's (from: null).
+        first_run = {"from": None, "to": {"cursor": "nango-hooks-check", "page": 1}}
+        return [
+            _sync(f"{name} (absent)", t, name, added=1),
+            _sync(f"{name} (null)", t, name, added=1, set={"checkpoints": None}),
+            _sync(f"{name} (from null)", t, name, added=1, set={"checkpoints": first_run}),
+        ]
+    if name == "auth-refresh-recovery":
+        return [Step("auth", name, value="refresh", group=name)]
+    if name == "forward-unmatched":
+        external = {"event": "nango-hooks-check", "account": "no-such-connection"}
+        return [Step("forward", name, value=external, options={"unmatched": True}, group=name)]
     if name in ("auth-creation", "auth-refresh-failure", "auth-deletion"):
         operation = name.split("-")[1]
         options: dict[str, Any] = {"failed": True} if operation == "refresh" else {}

@@ -147,11 +147,10 @@ def _skip_reason(opts: FireOptions, settings: Settings, built_bodies: list[Any])
                 "connection deletion webhooks are off in this environment "
                 "(send_connection_deletions)"
             )
-        if opts.auth_operation == "refresh":
-            if not opts.failed:
-                return "Nango sends refresh webhooks only when a refresh fails (add --failed)"
-            if not settings.send_refresh_errors:
-                return "refresh error webhooks are off in this environment (send_refresh_errors)"
+        # A successful refresh is sent only as a recovery, after a failed one (Nango
+        # #7202, 2026), under the same setting as the failures.
+        if opts.auth_operation == "refresh" and not settings.send_refresh_errors:
+            return "refresh webhooks are off in this environment (send_refresh_errors)"
     if opts.kind == "async_action" and not settings.send_async_actions:
         return "async action webhooks are off in this environment (send_async_actions)"
     return None

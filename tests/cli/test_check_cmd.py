@@ -135,9 +135,12 @@ def test_a_correct_handler_passes_everything(cli) -> None:
     assert list(checks) == [
         "sync",
         "sync-error",
+        "sync-checkpoints",
         "auth-creation",
         "auth-refresh-failure",
+        "auth-refresh-recovery",
         "forward",
+        "forward-unmatched",
         "async-action",
         "unknown-type",
         "duplicate",
@@ -157,7 +160,7 @@ def test_a_correct_handler_passes_everything(cli) -> None:
     assert table.exit_code == 0 and "tampered-body" in table.stdout
     # each check listed once, then one summary line; no padding off a terminal
     assert table.stdout.count("tampered-body") == 1
-    assert table.stdout.rstrip().splitlines()[-1].startswith("18 passed; end state not judged")
+    assert table.stdout.rstrip().splitlines()[-1].startswith("21 passed; end state not judged")
     assert all(line == line.rstrip() for line in table.stdout.splitlines())
     assert "tampered-body" not in table.stderr
 
@@ -437,8 +440,10 @@ def test_failures_that_would_open_the_circuit_breaker_are_warned_about(cli) -> N
     assert "60s" in breaker["why"] and "every connection" in breaker["why"]
     rows = {r["id"]: r for r in jdata(cli("history", "--json", "-n", "100").stdout)}
     opener = rows[breaker["webhook_ids"][0]]
-    # the 6th genuine webhook opened it: sync, sync-error, 2 auth, forward, async action
-    assert opener["type"] == "async_action"
+    # the 6th genuine webhook opened it: sync, sync-error, the three sync-checkpoints
+    # webhooks, then auth-creation's
+    assert opener["type"] == "auth"
+    assert breaker["webhook_ids"][0] == checks["auth-creation"]["webhook_ids"][0]
     with handler(correct) as url:
         code, checks = _run(cli, url)
     assert "circuit-breaker" not in checks

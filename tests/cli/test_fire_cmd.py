@@ -431,17 +431,22 @@ def test_toggles_skip_what_nango_would_not_send(cli, configured: Receiver) -> No
     assert cli("fire", "--sync", "s", "--added", "1").exit_code == 0  # not empty: sent
     assert cli("fire", "--sync", "s", "--added", "0", "--force").exit_code == 0
     assert len(configured.requests) == 2
-    refresh = cli("fire", "--auth", "refresh", "-i", "github")
-    assert refresh.exit_code == 0 and "only when a refresh fails" in refresh.stderr
+    # a failed refresh, then the recovery (Nango #7202): both under send_refresh_errors
     assert cli("fire", "--auth", "refresh", "-i", "github", "--failed").exit_code == 0
-    assert len(configured.requests) == 3
+    assert cli("fire", "--auth", "refresh", "-i", "github").exit_code == 0
+    recovered = json.loads(configured.requests[-1].body)
+    assert (recovered["operation"], recovered["success"]) == ("refresh", True)
+    assert len(configured.requests) == 4
+    cli("config", "set", "send_refresh_errors", "off")
+    refresh = cli("fire", "--auth", "refresh", "-i", "github")
+    assert refresh.exit_code == 0 and "send_refresh_errors" in refresh.stderr
     cli("config", "set", "send_auth_creation", "off")
     assert cli("fire", "--auth", "creation", "-i", "github").exit_code == 0
     cli("config", "set", "send_sync_errors", "off")
     assert cli("fire", "--sync", "s", "--failed").exit_code == 0
     cli("config", "set", "send_async_actions", "no")
     assert cli("fire", "--async-action", "-i", "github").exit_code == 0
-    assert len(configured.requests) == 3
+    assert len(configured.requests) == 4
 
 
 def test_config_errors_come_before_anything_is_sent(cli, receiver: Receiver, home) -> None:

@@ -18,6 +18,7 @@ import hmac
 import json
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, web
@@ -39,6 +40,7 @@ class Bugs:
     stop_on_short_page: bool = False  # takes a page shorter than `limit` for the last
     swallow_errors: bool = False  # 200 although its fetch failed (the records are lost)
     verify_late: bool = False  # fetches first, verifies after (then answers 401)
+    stale_modified_after: bool = False  # fetches from 13 months back (Nango refuses it)
     page_limit: int = 2
     # Legitimate designs, not bugs: each must pass everything the correct handler passes.
     retry_inside: bool = False  # retries a failed fetch itself (then answers 200)
@@ -143,6 +145,9 @@ class PyHandler:
         resume = self.state.cursors.get(resume_key) if self.bugs.resume_from_cursor else None
         if resume:
             params["cursor"] = resume
+        elif self.bugs.stale_modified_after:
+            long_ago = datetime.now(UTC) - timedelta(days=400)
+            params["modified_after"] = long_ago.strftime("%Y-%m-%dT%H:%M:%S.000Z")
         elif body.get("modifiedAfter") and not self.bugs.full_fetch:
             params["modified_after"] = body["modifiedAfter"]
         headers = {

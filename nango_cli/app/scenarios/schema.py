@@ -118,6 +118,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     },
     "forward": {
         "provider": "string",
+        "unmatched": "boolean",
         "headers": "string_map",
         "set": "object",
         "sign": SIGN,

@@ -70,6 +70,7 @@ def fire_options(
         opts.forward_body = serialization.serialize(value)
         opts.forward_headers = list((options.get("headers") or {}).items())
         opts.provider = options.get("provider")
+        opts.unmatched = bool(options.get("unmatched"))
     elif step.kind == "async_action":
         opts.result = None if value is True else value
         opts.action_id = options.get("action_id")
