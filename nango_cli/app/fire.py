@@ -117,8 +117,13 @@ def route_overrides(fire_plan: DeliveryPlan, opts: FireOptions, store: Store) ->
     """A connection's webhook_url_override set through the API (PATCH /connections/{id})
     replaces where its webhooks go, as Nango resolves it (the override alone, never the
     environment's URLs); --url flags still win."""
-    if opts.urls:
-        return
+    if not opts.urls:
+        apply_overrides(fire_plan, store)
+
+
+def apply_overrides(fire_plan: DeliveryPlan, store: Store) -> None:
+    """Send each webhook of a connection that has a webhook_url_override there (a
+    scenario's steps too: they follow Nango's routing over the run's handler URL)."""
     from nango_cli.storage.connections import webhook_url_override
 
     for webhook in fire_plan.webhooks:

@@ -6,6 +6,7 @@ import typer
 
 from nango_cli.cli import api_view, output
 from nango_cli.cli.common import (
+    ActionResultOption,
     AllowHostOption,
     BodyBudgetOption,
     BodyTimeoutOption,
@@ -14,6 +15,7 @@ from nango_cli.cli.common import (
     MaxBodyOption,
     MaxConnectionsOption,
     StreamJsonOption,
+    action_results,
     live_settings,
     open_store,
     server_limits,
@@ -59,6 +61,7 @@ def api(
     fire_on_trigger: Annotated[
         bool, typer.Option("--fire-on-trigger", hidden=True, help="Old name of --webhooks.")
     ] = False,
+    action_result: ActionResultOption = None,
     allow_host: AllowHostOption = None,
     max_body: MaxBodyOption = "1MB",
     body_budget: BodyBudgetOption = "16MB",
@@ -121,6 +124,7 @@ def api(
             paths.config_file(state.config), current.env
         ),
         settings=live,
+        action_results=action_results(action_result),
         allowed_hosts=tuple(allow_host or ()),
         limits=server_limits(max_body, body_budget, max_connections, idle_timeout, body_timeout),
     )

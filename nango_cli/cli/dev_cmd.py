@@ -5,7 +5,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from nango_cli.cli import api_view, listen_view, output
-from nango_cli.cli.common import EnvOption, StreamJsonOption, live_settings, open_store, use
+from nango_cli.cli.common import (
+    ActionResultOption,
+    EnvOption,
+    StreamJsonOption,
+    action_results,
+    live_settings,
+    open_store,
+    use,
+)
 from nango_cli.cli.output import Styled
 
 if TYPE_CHECKING:
@@ -54,6 +62,7 @@ def dev(
             "--no-forward", help="The listener only receives (does not forward to your handler)."
         ),
     ] = False,
+    action_result: ActionResultOption = None,
     env: EnvOption = None,
     json_output: StreamJsonOption = False,
 ) -> None:
@@ -105,6 +114,7 @@ def dev(
             forward=not no_forward,
             on_caused=api_effects.firing(live, store.path, api_view.caused_reporter(printer)),
             rotate=api_effects.config_rotation(paths.config_file(state.config), current.env),
+            action_results=action_results(action_result),
         )
 
         def on_ready(urls: "DevUrls") -> None:

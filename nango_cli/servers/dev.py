@@ -43,6 +43,7 @@ class DevServers:
         forward: bool = True,
         on_caused: OnCaused | None = None,
         rotate: Callable[[], str | None] | None = None,
+        action_results: dict[str, Any] | None = None,
     ) -> None:
         settings = live()
         self.live = live
@@ -69,6 +70,7 @@ class DevServers:
                 on_caused=on_caused,
                 settings=live,
                 rotate_signing_key=rotate,
+                action_results=action_results or {},
             ),
             store,
             on_request,

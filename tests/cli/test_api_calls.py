@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Cli
+from tests.conftest import Cli, run
 from tests.listening import Listening, serving
 from tests.nango_node import run_node
 from tests.receiver import Receiver
@@ -346,3 +346,30 @@ def test_rotating_the_signing_key_signs_the_next_webhook_with_the_new_one(
     path.write_bytes(sent.body)
     assert cli("verify", str(path), "--signature", expected).exit_code == 0
     assert cli("verify", str(path), "--signature", old).exit_code == 0
+
+
+def test_an_action_result_given_on_the_command_line_is_what_the_action_gives(
+    cli: Cli, configured: Receiver
+) -> None:
+    """`--action-result NAME=JSON`: the result POST /action/trigger gives for that action
+    (at once, or at GET /action/{id} with X-Async); other actions get the default."""
+    assert cli("fire", "--auth", "creation", "-i", "s", "-c", "c1").exit_code == 0
+    headers = {**AUTH, "Connection-Id": "c1", "Provider-Config-Key": "s"}
+    with serving("api", "Nango API on", "--action-result", 'create-issue={"issue": 7}') as api:
+        at_once = httpx.post(
+            f"{api.url}/action/trigger", json={"action_name": "create-issue"}, headers=headers
+        )
+        assert at_once.json() == {"issue": 7}
+        started = httpx.post(
+            f"{api.url}/action/trigger",
+            json={"action_name": "create-issue"},
+            headers={**headers, "X-Async": "true"},
+        ).json()
+        kept = httpx.get(f"{api.url}{started['statusUrl']}", headers=AUTH)
+        assert kept.json() == {"issue": 7}
+        other = httpx.post(
+            f"{api.url}/action/trigger", json={"action_name": "other"}, headers=headers
+        )
+        assert other.json()["success"] is True
+    bad = run("api", "--port", "0", "--action-result", "create-issue={nope")
+    assert bad.returncode == 2 and "--action-result create-issue: not valid JSON" in bad.stderr

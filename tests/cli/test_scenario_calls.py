@@ -160,3 +160,38 @@ def test_a_call_stays_on_the_api(tmp_path: Path, call: str, said: str) -> None:
     done = run(*args, env={"NANGO_HOOKS_HOME": str(tmp_path / "h")})
     assert done.returncode != 0
     assert said in done.stderr and "bad.yaml:4:" in done.stderr, done.stderr
+
+
+def test_a_connections_override_routes_the_scenarios_later_webhooks(
+    tmp_path: Path, nango_node: Path
+) -> None:
+    """PATCH /connections/{id} with webhook_url_override, as the backend (or a teammate)
+    sets it: Nango sends that connection's webhooks there alone, so the next step's do
+    not reach the scenario's handler."""
+    from tests.receiver import Receiver
+
+    with Receiver() as elsewhere:
+        scenario = f"""\
+version: 1
+name: override
+integration: github
+sync: github-tickets
+steps:
+  - name: connect
+    auth: creation
+  - name: point the connection elsewhere
+    call:
+      method: PATCH
+      path: /connections/${{scenario.connection}}?provider_config_key=github
+      body: {{webhook_url_override: "{elsewhere.url}"}}
+  - name: a sync after it
+    sync: github-tickets
+    added: {{GithubTicket: 1}}
+"""
+        code, data = _run(tmp_path, nango_node, scenario)
+        assert code == 0, json.dumps(data, indent=1)
+        (sent_id,) = _steps(data)["a sync after it"]["webhook_ids"]
+        (arrived,) = elsewhere.requests
+    body = json.loads(arrived.body)
+    assert (body["type"], body["model"]) == ("sync", "GithubTicket")
+    assert _body(tmp_path, sent_id) == body

@@ -51,6 +51,7 @@ def run(runner: ScenarioRunner, step: Step, value: dict[str, Any]) -> StepResult
     for opts in api.take_caused(CALL_TIMEOUT_S):
         opts.urls = [runner.t.url]
         plan = fire.prepare(opts, runner.t.settings, runner.store, runner.t.tls)
+        fire.apply_overrides(plan, runner.store)
         fired = fire.deliver(
             plan, opts, runner.t.settings, runner.store, sender=runner.sender, sleep=runner.sleep
         )

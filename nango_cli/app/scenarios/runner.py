@@ -165,6 +165,7 @@ class ScenarioRunner:
             return calls.run(self, step, value)
         opts = steps.fire_options(step, options, value, self.scenario, self.connection, self.t.url)
         plan = steps.plan(opts, step, self.t.settings, self.t.tls)
+        fire.apply_overrides(plan, self.store)
         self._mark_log(any(w.expect_rejection for w in plan.webhooks))
         log_after = calls.log_position(self) if step.expect.called else None
         began = now_timestamp()

@@ -77,6 +77,8 @@ class ApiOptions:
     # POST /environment/webhook-signing-key/rotate: makes and keeps a new key, returns
     # it (None: the environment has none); None: not served here.
     rotate_signing_key: Callable[[], str | None] | None = None
+    # What POST /action/trigger gives for an action, by name (`--action-result`).
+    action_results: dict[str, Any] = field(default_factory=dict)
     allowed_hosts: tuple[str, ...] = ()
     internal_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     limits: Limits = field(
@@ -314,22 +316,25 @@ class ApiServer(LocalServer):
     ) -> tuple[int, bytes, str | None]:
         """POST /action/trigger: with `X-Async: true`, 202 `{id, statusUrl}`, the result
         kept for GET /action/{id} and the async_action webhook sent; without, the
-        result at once. nango-hooks runs no action: the result is the documented default."""
+        result at once. nango-hooks runs no action: the result is the one `--action-result`
+        gave for it, else the documented default."""
         connection_id, key = routes.connection_headers(self.store, request.headers, handled)
         body = json_body(text)
         if text_value(body.get("action_name")) is None:
             raise invalid("body", [("action_name", "required, as text")])
+        result = self.options.action_results.get(str(body["action_name"]))
         if request.headers.get("X-Async", "").lower() != "true":
-            return 200, json.dumps(actions.DEFAULT_ACTION_RESULT).encode(), text
+            answer = actions.DEFAULT_ACTION_RESULT if result is None else result
+            return 200, json.dumps(answer).encode(), text
         action_id = str(uuid.uuid4())
         announced = {
             "connectionId": connection_id,
             "providerConfigKey": key,
             "payload": {"id": action_id},
         }
-        await asyncio.to_thread(actions.store_action_result, self.store, announced, None)
+        await asyncio.to_thread(actions.store_action_result, self.store, announced, result)
         self.causes.add(
-            lambda: [api_effects.async_action_webhook(connection_id, key, action_id, None)]
+            lambda: [api_effects.async_action_webhook(connection_id, key, action_id, result)]
         )
         answer = {"id": action_id, "statusUrl": f"/action/{action_id}"}
         return 202, json.dumps(answer).encode(), text
