@@ -195,3 +195,52 @@ steps:
     body = json.loads(arrived.body)
     assert (body["type"], body["model"]) == ("sync", "GithubTicket")
     assert _body(tmp_path, sent_id) == body
+
+
+def test_webhooks_the_handlers_own_calls_caused_are_not_sent_as_a_calls(tmp_path: Path) -> None:
+    """A handler that triggers a sync itself when it gets one: what that causes is not
+    the next `call` step's to send or be judged on; the step says it left it out."""
+    import httpx
+
+    from tests.cli.test_check_cmd import handler
+
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}"
+
+    def triggers_again(headers: dict, body: bytes, seen: dict) -> int:
+        data = json.loads(body)
+        if data.get("type") == "sync" and not seen.get("triggered"):
+            seen["triggered"] = True
+            trigger = {
+                "syncs": [data["syncName"]],
+                "provider_config_key": data["providerConfigKey"],
+                "connection_id": data["connectionId"],
+            }
+            httpx.post(
+                f"{api}/sync/trigger", json=trigger, headers={"Authorization": f"Bearer {SECRET}"}
+            )
+        return 200
+
+    scenario = """\
+version: 1
+name: own calls
+integration: github
+sync: github-tickets
+steps:
+  - sync: github-tickets
+    added: {GithubTicket: 1}
+  - name: pause
+    call:
+      method: POST
+      path: /sync/pause
+      body: {syncs: [github-tickets], provider_config_key: github}
+"""
+    path = tmp_path / "own.yaml"
+    path.write_text(scenario)
+    with handler(triggers_again) as url:
+        args = ["--json", "scenario", "run", str(path), "--url", url, "--api-port", str(port)]
+        done = run(*args, env=_env(tmp_path), timeout=60)
+    assert done.returncode == 0, done.stdout
+    note = _steps(json.loads(done.stdout)["data"])["pause"]["note"]
+    assert "causes no webhook" in note
+    assert "1 webhook(s) the handler's own API calls caused earlier were not sent" in note

@@ -27,7 +27,12 @@ def run(runner: ScenarioRunner, step: Step, value: dict[str, Any]) -> StepResult
     api = runner.t.api
     method, path = str(value["method"]).upper(), str(value["path"])
     if api is None:
-        return StepResult(step, "fail", note="no API stand-in to call: run without --no-api")
+        return StepResult(
+            step, "fail", note="no API stand-in to call: run with the API (the default)"
+        )
+    # Webhooks the handler's own calls caused earlier are not this call's: a scenario
+    # sends what its `call` steps cause, nothing else.
+    earlier = api.take_caused(CALL_TIMEOUT_S)
     bearer = runner.t.settings.secret_key or "nango-hooks"
     headers = {"Authorization": f"Bearer {bearer}", **(value.get("headers") or {})}
     began = now_timestamp()
@@ -58,12 +63,20 @@ def run(runner: ScenarioRunner, step: Step, value: dict[str, Any]) -> StepResult
         runner.observe(fired.sent)
         sent += fired.sent
         announced += [Announced.of(applied, began) for applied in fired.applied]
+    dropped = (
+        f"; {len(earlier)} webhook(s) the handler's own API calls caused earlier were not "
+        "sent (a scenario sends what its call steps cause)"
+        if earlier
+        else ""
+    )
     if not sent:
         outcomes = called(runner, step, log_after, time.monotonic() + 5.0)
         failed = any(o.ok is False for o in outcomes)
-        note = f"{method} {path}: {status}; it causes no webhook"
+        note = f"{method} {path}: {status}; it causes no webhook{dropped}"
         return StepResult(step, "fail" if failed else "pass", outcomes, note=note)
-    return runner.judge_step(step, sent, announced, log_after)
+    result = runner.judge_step(step, sent, announced, log_after)
+    result.note = f"{method} {path}: {status}{dropped}"
+    return result
 
 
 def log_position(runner: ScenarioRunner) -> int | None:
