@@ -5,8 +5,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from nango_cli.cli import api_view, output
+from nango_cli.cli.api_options import ActionResultOption, action_results
 from nango_cli.cli.common import (
-    ActionResultOption,
     AllowHostOption,
     BodyBudgetOption,
     BodyTimeoutOption,
@@ -15,7 +15,6 @@ from nango_cli.cli.common import (
     MaxBodyOption,
     MaxConnectionsOption,
     StreamJsonOption,
-    action_results,
     live_settings,
     open_store,
     server_limits,

@@ -5,11 +5,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from nango_cli.cli import api_view, listen_view, output
+from nango_cli.cli.api_options import ActionResultOption, action_results
 from nango_cli.cli.common import (
-    ActionResultOption,
     EnvOption,
     StreamJsonOption,
-    action_results,
     live_settings,
     open_store,
     use,
