@@ -78,12 +78,8 @@ def prepare(
     if opts.supplied is not None:
         if store is None:
             raise ValueError("--records needs the store to plan")
-        prepared = plan_with_supplied(opts, settings, store, tls)
-    else:
-        prepared = plan(opts, settings, tls)
-    if store is not None:
-        route_overrides(prepared, opts, store)
-    return prepared
+        return plan_with_supplied(opts, settings, store, tls)
+    return plan(opts, settings, tls, store)
 
 
 def deliver(
@@ -102,35 +98,37 @@ def deliver(
 
     if fire_plan.skipped:
         return Fired(fire_plan, [])
-    route_overrides(fire_plan, opts, store)
     applied = write_api_state(fire_plan, opts, settings, store)
     return Fired(fire_plan, execute(fire_plan, store, on_event, sender, sleep), tuple(applied))
 
 
-def targets_for(opts: FireOptions, settings: Settings, connection_id: str | None) -> list[str]:
-    """Where a webhook goes: --url flags, else the connection's own URL, else the
-    environment's primary then secondary URL."""
-    return list(opts.urls) or settings.targets_for(connection_id)
+def targets_for(
+    opts: FireOptions, settings: Settings, connection_id: str | None, store: Store | None = None
+) -> list[str]:
+    """Where a webhook goes: --url flags, else the connection's webhook_url_override set
+    through the API (PATCH /connections/{id}; Nango sends there alone), else its URL in
+    the config, else the environment's primary then secondary URL."""
+    if opts.urls:
+        return list(opts.urls)
+    override = _override(store, connection_id)
+    return [override] if override else settings.targets_for(connection_id)
 
 
-def route_overrides(fire_plan: DeliveryPlan, opts: FireOptions, store: Store) -> None:
-    """A connection's webhook_url_override set through the API (PATCH /connections/{id})
-    replaces where its webhooks go, as Nango resolves it (the override alone, never the
-    environment's URLs); --url flags still win."""
-    if not opts.urls:
-        apply_overrides(fire_plan, store)
+def _override(store: Store | None, connection_id: str | None) -> str | None:
+    if store is None or not connection_id:
+        return None
+    from nango_cli.storage.connections import webhook_url_override
+
+    return webhook_url_override(store, connection_id)
 
 
 def apply_overrides(fire_plan: DeliveryPlan, store: Store) -> None:
-    """Send each webhook of a connection that has a webhook_url_override there (a
-    scenario's steps too: they follow Nango's routing over the run's handler URL)."""
-    from nango_cli.storage.connections import webhook_url_override
-
+    """A scenario's steps follow Nango's routing over the run's handler URL: each
+    webhook of a connection with a webhook_url_override goes there."""
     for webhook in fire_plan.webhooks:
-        if webhook.connection_id:
-            override = webhook_url_override(store, webhook.connection_id)
-            if override:
-                webhook.targets = [override]
+        override = _override(store, webhook.connection_id)
+        if override:
+            webhook.targets = [override]
 
 
 def _skip_reason(opts: FireOptions, settings: Settings, built_bodies: list[Any]) -> str | None:
@@ -161,7 +159,14 @@ def _skip_reason(opts: FireOptions, settings: Settings, built_bodies: list[Any])
     return None
 
 
-def plan(opts: FireOptions, settings: Settings, tls: TLSOptions | None = None) -> DeliveryPlan:
+def plan(
+    opts: FireOptions,
+    settings: Settings,
+    tls: TLSOptions | None = None,
+    store: Store | None = None,
+) -> DeliveryPlan:
+    """The signed webhooks of a fire and where they go (with `store`, a connection's
+    webhook_url_override counts)."""
     if opts.sign_mode not in signatures.SIGN_MODES:
         raise UsageError(
             f"invalid --sign {opts.sign_mode!r}",
@@ -174,7 +179,7 @@ def plan(opts: FireOptions, settings: Settings, tls: TLSOptions | None = None) -
     for body in built.bodies:
         data = built.raw if built.raw is not None else serialization.serialize(body, notes)
         webhook = PlannedWebhook.for_body(body, data, {})
-        webhook.targets = targets_for(opts, settings, webhook.connection_id)
+        webhook.targets = targets_for(opts, settings, webhook.connection_id, store)
         if not webhook.targets and not opts.dry_run:
             raise ConfigError(
                 f"no webhook URL for environment {settings.env!r}",
@@ -353,7 +358,7 @@ def plan_with_supplied(
     from nango_cli.storage import records
 
     assert opts.supplied is not None
-    first = plan(opts, settings, tls)
+    first = plan(opts, settings, tls, store)
     if len(first.webhooks) != 1:
         raise UsageError(
             "--records needs a sync with one model",
@@ -366,7 +371,7 @@ def plan_with_supplied(
     known = records.known_ids(store, change, [str(r["id"]) for r in opts.supplied])
     new = sum(1 for r in opts.supplied if str(r["id"]) not in known)
     opts.added, opts.updated = {None: new}, {None: len(opts.supplied) - new}
-    return plan(opts, settings, tls)
+    return plan(opts, settings, tls, store)
 
 
 def write_api_state(

@@ -373,3 +373,21 @@ def test_an_action_result_given_on_the_command_line_is_what_the_action_gives(
         assert other.json()["success"] is True
     bad = run("api", "--port", "0", "--action-result", "create-issue={nope")
     assert bad.returncode == 2 and "--action-result create-issue: not valid JSON" in bad.stderr
+
+
+def test_an_override_is_enough_without_an_environment_url(cli: Cli, api: Listening) -> None:
+    """Before: `fire` refused with "no webhook URL for environment 'dev'" although Nango
+    would send the connection's webhooks to its override."""
+    with Receiver() as tunnel:
+        url = f"{api.url}/connections/c1"
+        patched = httpx.patch(
+            url,
+            params={"provider_config_key": "s"},
+            json={"webhook_url_override": tunnel.url},
+            headers=AUTH,
+        )
+        assert patched.json() == {"success": True}
+        assert cli("config", "unset", "url").exit_code == 0
+        fired = cli("fire", "--sync", "s", "-c", "c1", "--added", "1")
+        assert fired.exit_code == 0, fired.stderr
+        assert [json.loads(r.body)["connectionId"] for r in tunnel.requests] == ["c1"]
