@@ -315,6 +315,14 @@ SETTINGS: dict[str, Setting] = {
             "(default: ./ or ./nango-integrations/).",
             _parse_text,
         ),
+        Setting(
+            "nango_host",
+            "url",
+            "https://api.nango.dev",
+            "The Nango API `tunnel` changes a connection's webhook URL on (a self-hosted "
+            "Nango's address, or a stand-in's).",
+            validate_url,
+        ),
     )
 }
 
@@ -406,6 +414,7 @@ class Settings:
     state_url = _Typed[str | None]()
     state_hosts = _Typed[str | None]()
     project = _Typed[str | None]()
+    nango_host = _Typed[str]()
 
     def allowed_state_hosts(self, flags: list[str] | None = None) -> frozenset[str]:
         """The hosts a state URL may name besides this machine: flags and the setting."""

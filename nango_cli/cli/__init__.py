@@ -34,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fire": ("fire_cmd", "Simulate a Nango webhook: build, sign, send with retries, record."),
     "replay": ("replay_cmd", "Resend stored webhooks, unchanged unless --resign or --set."),
     "listen": ("listen_cmd", "Receive webhooks locally: print, verify, check, store, answer."),
+    "tunnel": (
+        "tunnel_cmd",
+        "Receive one connection's real Nango webhooks here, then put its URL back.",
+    ),
     "check": ("check_cmd", "Test a webhook handler against Nango's contract."),
     "scenario": (
         "scenario_cmd",

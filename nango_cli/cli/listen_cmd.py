@@ -1,10 +1,10 @@
 """`nango-hooks listen`: a local listener that tails, verifies, stores and answers webhooks."""
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from nango_cli.cli import listen_view, output
+from nango_cli.cli import listen_view, serve_listener
 from nango_cli.cli.common import (
     AllowHostOption,
     BodyBudgetOption,
@@ -17,15 +17,9 @@ from nango_cli.cli.common import (
     checked_url,
     complete_syncs,
     live_settings,
-    open_store,
     server_limits,
     use,
 )
-from nango_cli.cli.output import Styled
-
-if TYPE_CHECKING:
-    from nango_cli.app.live_settings import LiveSettings
-    from nango_cli.servers.listener.server import ListenOptions
 
 ANSWER = "Answering"
 FILTER = "Filtering (answered and stored either way)"
@@ -328,79 +322,7 @@ def listen(
         resolve_sync(
             FireOptions(sync_name=trigger_sync, integration=options.integration), current, []
         )
-    _run(options, live, state.json, verbose, (ui_host, ui_port) if ui else None)
-
-
-def _run(
-    options: "ListenOptions",
-    live: "LiveSettings",
-    json_mode: bool,
-    verbose: bool,
-    ui: tuple[str, int] | None = None,
-) -> None:
-    from nango_cli.app import running
-    from nango_cli.servers.listener.server import Listener, ListenerNotice, is_loopback
-    from nango_cli.support import eventloop
-
-    printer = output.BackgroundPrinter()
-    env = live().env
-
-    def on_event(event: object) -> None:
-        # Called on the listener's loop: rendered here, written by the printer's thread.
-        for stream, text in listen_view.render(event, json_mode, verbose):
-            printer.submit(stream, text)
-
-    shown = [live.keys()]
-
-    def keys() -> object:
-        # The config file is read again when it changes: a key set after the start
-        # verifies the next webhook, and one line says so.
-        ring = live.keys()
-        if ring != shown[0]:
-            shown[0] = ring
-            on_event(ListenerNotice("config", listen_view.keys_line(env, ring)))
-        return ring
-
-    def on_ready(url: str) -> None:
-        listen_view.banner(url, options, env, shown[0])
-        running.announce("listener", url, env)
-
-    async def serve(listener: "Listener", store: object) -> object:
-        inspector = None
-        if ui is not None:
-            # The inspector next to the listener, on the same loop and store; on loopback
-            # unless --ui-host says otherwise, wherever the listener binds.
-            from nango_cli.servers.inspector.server import UiOptions, UiServer
-
-            ui_options = UiOptions(ui[0], ui[1], "--ui-port", options.allowed_hosts)
-            inspector = UiServer(ui_options, store, live, on_notice=on_event)  # type: ignore[arg-type]
-            url = await inspector.start()
-            output.err(Styled(f"Inspector on {url}", "bold"))
-            running.announce("ui", url, env)
-        try:
-            return await listener.run(on_ready)
-        finally:
-            if inspector is not None:
-                await inspector.close()
-                running.withdraw("ui")
-
-    if not is_loopback(options.host):
-        output.warn(
-            f"listening on {options.host}, not loopback: anyone who can reach this machine "
-            "can post webhooks to it"
-        )
-    if ui is not None and not is_loopback(ui[0]):
-        output.warn(
-            f"the inspector on {ui[0]}, not loopback: anyone who can reach this machine can "
-            "read every stored webhook and replay edited ones, signed, to any URL"
-        )
-    try:
-        with open_store() as store:
-            listener = Listener(options, store, on_event, live, keys)  # type: ignore[arg-type]
-            summary = eventloop.run_until_signalled(
-                lambda: serve(listener, store), lambda: listener.stop("interrupted")
-            )
-    finally:
-        running.withdraw("listener")
-        printer.close()
-    listen_view.finish(summary, options)  # type: ignore[arg-type]
+    summary = serve_listener.run(
+        options, live, state.json, verbose, (ui_host, ui_port) if ui else None
+    )
+    listen_view.finish(summary, options)

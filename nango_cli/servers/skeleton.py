@@ -296,6 +296,8 @@ class LocalServer:
         if not host_header:
             return False
         host = host_header.strip().lower()
+        if host in self.allowed_hosts:  # allowed with its port: a tunnel's public address
+            return True
         name, port = _split_host(host)
         if port is not None and port != self.bound_port:
             return False

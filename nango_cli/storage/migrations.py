@@ -210,3 +210,30 @@ def m006_connection_state(db: sqlite3.Connection) -> None:
         )
         """,
     )
+
+
+@migration
+def m007_tunnel_leases(db: sqlite3.Connection) -> None:
+    # `tunnel`: what it set on a connection in Nango and what was there before, written
+    # before the change, so a crash leaves what `tunnel --restore` needs; and the
+    # installation's id, which tags the overrides it sets.
+    _run_script(
+        db,
+        """
+        CREATE TABLE tunnel_leases (
+            id INTEGER PRIMARY KEY,
+            env TEXT NOT NULL,
+            host TEXT NOT NULL,
+            connection_id TEXT NOT NULL,
+            integration TEXT NOT NULL,
+            previous TEXT,
+            value_set TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            outcome TEXT
+        );
+        CREATE TABLE installation (id TEXT NOT NULL);
+        INSERT INTO installation (id) VALUES (lower(hex(randomblob(8))))
+        """,
+    )
