@@ -26,7 +26,7 @@ try:
     app(prog_name="nango-hooks")  # not __main__.main, which leaves with os._exit
 except SystemExit:
     pass
-heavy = ["pydantic", "httpx", "aiohttp", "rich", "yaml", "asyncio", "uvloop"]
+heavy = ["pydantic", "httpx", "aiohttp", "rich", "yaml", "asyncio", "uvloop", "mcp"]
 print(json.dumps([m for m in heavy if m in sys.modules]), file=sys.stderr)
 """
 
