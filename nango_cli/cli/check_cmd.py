@@ -24,6 +24,7 @@ from nango_cli.cli.scenario_support import (
     ApiPortOption,
     JunitOption,
     StateHostOption,
+    SummaryMdOption,
     ci_outputs,
 )
 
@@ -124,6 +125,7 @@ def check(
     ] = False,
     project: ProjectOption = None,
     junit: JunitOption = None,
+    summary_md: SummaryMdOption = None,
     allow_state_host: StateHostOption = None,
     ca_cert: CaCertOption = None,
     insecure: InsecureOption = False,
@@ -162,7 +164,7 @@ def check(
         # The fetch checks play faults on the API (short pages, a failed read): only
         # on one this process serves, or a running one whose token it has.
         target.api_url = handle.url if handle.can_fault else None
-        _run(state, target, current, only_names, skipped, junit, handle)
+        _run(state, target, current, only_names, skipped, (junit, summary_md), handle)
 
 
 def _target(
@@ -222,9 +224,10 @@ def _run(
     current: "Settings",
     only_names: list[str],
     skipped: set[str],
-    junit: "Path | None",
+    reports: "tuple[Path | None, Path | None]",
     handle: "ApiHandle",
 ) -> None:
+    junit, summary_md = reports
     from nango_cli.app.check import run_checks
     from nango_cli.app.check_specs import available, save_report
     from nango_cli.errors import CheckFailedError
@@ -254,7 +257,8 @@ def _run(
         "summary": summary,
         "state_judged": bool(target.state_url),
     }
-    ci_outputs(junit, [_suite(results, run.seconds, target.connection_id)], "nango-hooks check")
+    suites = [_suite(results, run.seconds, target.connection_id)]
+    ci_outputs(junit, suites, "nango-hooks check", summary_md)
     if not state.json:
         _table(results)
         output.out()

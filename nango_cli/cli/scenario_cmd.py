@@ -23,6 +23,7 @@ from nango_cli.cli.scenario_support import (
     ApiPortOption,
     JunitOption,
     StateHostOption,
+    SummaryMdOption,
     api_for_run,
     ci_outputs,
 )
@@ -68,6 +69,7 @@ def run_scenarios(
         ),
     ] = None,
     junit: JunitOption = None,
+    summary_md: SummaryMdOption = None,
     allow_state_host: StateHostOption = None,
     ca_cert: CaCertOption = None,
     insecure: InsecureOption = False,
@@ -134,7 +136,8 @@ def run_scenarios(
             runs.append(run)
             if not quiet:
                 scenario_view.scenario_end(run)
-    ci_outputs(junit, [reports.suite_of_run(r) for r in runs], "nango-hooks scenario run")
+    suites = [reports.suite_of_run(r) for r in runs]
+    ci_outputs(junit, suites, "nango-hooks scenario run", summary_md)
     data = {"url": target, "scenarios": [r.to_dict() for r in runs]}
     failed = [r for r in runs if r.failed]
     if failed:

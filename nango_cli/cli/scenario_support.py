@@ -27,6 +27,16 @@ JunitOption = Annotated[
         dir_okay=False,
     ),
 ]
+SummaryMdOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--summary-md",
+        metavar="PATH",
+        help="Write the Markdown summary there (what GitHub's job summary shows), for any "
+        "CI: GitLab, Buildkite, a PR comment.",
+        dir_okay=False,
+    ),
+]
 
 
 # The API a run serves when none runs here: `scenario run` and `check`.
@@ -101,20 +111,28 @@ def api_for_run(
         yield api
 
 
-def ci_outputs(junit: Path | None, suites: list[Suite], title: str) -> None:
-    """--junit PATH, and GitHub's job summary when GITHUB_STEP_SUMMARY is set."""
+def ci_outputs(
+    junit: Path | None, suites: list[Suite], title: str, summary_md: Path | None = None
+) -> None:
+    """--junit PATH, --summary-md PATH, and GitHub's job summary when
+    GITHUB_STEP_SUMMARY is set."""
     from nango_cli.app.scenarios import reports
     from nango_cli.errors import ConfigError
 
-    if junit is not None:
+    for path, flag in ((junit, "--junit"), (summary_md, "--summary-md")):
+        if path is None:
+            continue
         try:
-            linked = reports.write_junit(junit, suites)
+            if flag == "--junit":
+                linked = reports.write_junit(path, suites)
+            else:
+                linked = reports.write_summary(path, suites, title)
         except OSError as exc:
             raise ConfigError(
-                f"cannot write {junit}: {exc.strerror or exc}", hint="check --junit's directory"
+                f"cannot write {path}: {exc.strerror or exc}", hint=f"check {flag}'s directory"
             ) from None
         if linked is not None:
-            output.note(f"{junit} is a link: wrote {linked}")
+            output.note(f"{path} is a link: wrote {linked}")
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         try:

@@ -479,3 +479,13 @@ def test_an_api_whose_token_is_unknown_runs_no_fetch_checks_and_says_so(cli) -> 
     )
     assert only.exit_code == 2
     assert "internal token is not known" in json.loads(only.stdout)["error"]["message"]
+
+
+def test_summary_md_for_any_ci(cli, tmp_path: Path) -> None:
+    written = tmp_path / "check.md"
+    with handler(correct) as url:
+        code, _ = _run(cli, url, "--only", "sync,wrong-key", "--summary-md", str(written))
+    assert code == 0
+    text = written.read_text()
+    assert text.startswith("### nango-hooks check")
+    assert "| ✅ | sync |" in text and "| ✅ | wrong-key |" in text

@@ -267,6 +267,37 @@ def test_junit_and_the_github_summary(
     assert "| ❌ | changes |" in text and "| ✅ | connect |" in text
 
 
+def test_summary_md_writes_the_same_summary_for_any_ci(
+    cli, api_port: int, scenario_file: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """--summary-md: what GitHub's job summary gets, in a file GitLab or a PR comment can
+    use; the same bytes as the GitHub summary of the same run."""
+    github = tmp_path / "github.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(github))
+    written = tmp_path / "summary.md"
+    with PyHandler(KEY, f"http://127.0.0.1:{api_port}", SECRET, Bugs(ignore_deletions=True)) as h:
+        result = _run(cli, _write(scenario_file, h), h, api_port, "--summary-md", str(written))
+    assert result.exit_code == 9
+    text = written.read_text()
+    assert text == github.read_text()
+    assert text.startswith("### nango-hooks scenario run")
+    assert "| ❌ | changes |" in text and "deletions not applied" in text
+    assert oct(written.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_summary_stays_under_githubs_limit_and_says_what_it_left_out() -> None:
+    from nango_cli.app.scenarios.reports import SUMMARY_LIMIT, Case, Suite, summary_markdown
+
+    cases = [Case(f"step {i}", "fail", "2xx", "x" * 2000) for i in range(5000)]
+    text = summary_markdown([Suite("big", cases)], "nango-hooks scenario run")
+    assert len(text.encode()) <= SUMMARY_LIMIT
+    shown = text.count("| ❌ | step ")
+    assert 1000 < shown < 5000
+    assert f"{5000 - shown} more step(s) not shown" in text
+    small = summary_markdown([Suite("small", cases[:3])], "t")
+    assert "not shown" not in small and small.count("| ❌ |") == 3
+
+
 def test_record_then_run_round_trips(cli, api_port: int, tmp_path: Path) -> None:
     from nango_cli.support import paths
     from nango_cli.testing import running_api

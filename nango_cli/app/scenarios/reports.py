@@ -148,29 +148,63 @@ def _cell(text: str) -> str:
     return _MARKDOWN.sub(r"\\\1", text)[:300]
 
 
-def summary_markdown(suites: list[Suite], title: str) -> str:
-    lines = [f"### {_cell(title)}", ""]
+# GitHub refuses a step's job summary over 1 MiB (and shows none of it).
+SUMMARY_LIMIT = 1024 * 1024
+_TRUNCATED = (
+    "\n_… {n} more step(s) not shown: the summary stays under GitHub's 1 MiB limit; "
+    "the JUnit report (`--junit`) has every step._\n"
+)
+
+
+def summary_markdown(suites: list[Suite], title: str, limit: int = SUMMARY_LIMIT) -> str:
+    """The Markdown summary: a table per suite, at most `limit` bytes (UTF-8): the
+    steps past it are counted, not shown."""
+    header = f"### {_cell(title)}\n\n"
+    parts = [header]
+    size = len(header.encode())
+    reserve = len(_TRUNCATED.encode()) + 20
+    left_out = 0
     for suite in suites:
         failed = sum(1 for c in suite.cases if c.failed)
         state = f"{failed} failed" if failed else "all passed"
-        lines += [
-            f"**{_cell(suite.name)}**: {len(suite.cases)} step(s), {state} ({suite.seconds:.1f}s)",
-            "",
-            "| | step | expected | happened |",
-            "|---|---|---|---|",
-        ]
+        block = (
+            f"**{_cell(suite.name)}**: {len(suite.cases)} step(s), {state} "
+            f"({suite.seconds:.1f}s)\n\n| | step | expected | happened |\n|---|---|---|---|\n"
+        )
+        rows = []
         for case in suite.cases:
             happened = case.happened + (f" (cause: {case.cause})" if case.cause else "")
-            lines.append(
+            rows.append(
                 f"| {_MARK.get(case.verdict, '')} | {_cell(case.name)} | "
-                f"{_cell(case.expected)} | {_cell(happened)} |"
+                f"{_cell(case.expected)} | {_cell(happened)} |\n"
             )
-        lines.append("")
-    return "\n".join(lines) + "\n"
+        for text in (block, *rows, "\n"):
+            cost = len(text.encode())
+            if left_out or size + cost + reserve > limit:
+                left_out += text.startswith("| ")
+                continue
+            parts.append(text)
+            size += cost
+    if left_out:
+        parts.append(_TRUNCATED.format(n=left_out))
+    return "".join(parts)
+
+
+def write_summary(path: Path, suites: list[Suite], title: str) -> Path | None:
+    """--summary-md: the summary written (0600, atomically); the file written when
+    `path` was a link to it, else None."""
+    from nango_cli.support import files
+
+    written = files.atomic_write(path, summary_markdown(suites, title).encode())
+    return written.path if written.through_symlink else None
 
 
 def append_github_summary(path: str, suites: list[Suite], title: str) -> None:
     """Append to GitHub's job summary file (GITHUB_STEP_SUMMARY): GitHub's file, opened
-    for appending, its mode left alone."""
+    for appending, its mode left alone; within what the 1 MiB leaves after what the
+    step wrote before."""
+    import os
+
+    used = os.path.getsize(path) if os.path.exists(path) else 0
     with open(path, "a", encoding="utf-8") as summary:
-        summary.write(summary_markdown(suites, title))
+        summary.write(summary_markdown(suites, title, max(SUMMARY_LIMIT - used, 4096)))
