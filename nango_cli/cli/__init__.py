@@ -57,6 +57,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Print signature test vectors for webhook verifiers in any language.",
     ),
     "history": ("history_cmd", "Browse, inspect, export and import recorded webhooks."),
+    "mcp": ("mcp_cmd", "Serve nango-hooks as MCP tools for coding agents (stdio)."),
     "config": ("config_cmd", "Show and change settings: URLs, keys, retries, environments."),
     "completions": ("completions_cmd", "Print the shell completion script for bash, zsh or fish."),
 }
