@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+# (nango_cli/delivery/__init__.py keeps httpx's own command-line client out.)
 import httpcore
 import httpx
 
