@@ -146,10 +146,24 @@ def build(
         return document
 
     @server.tool(name="nango_hooks_verify", annotations=READ_ONLY)
-    def verify(body: str, signature: str, legacy: bool = False) -> dict[str, Any]:
-        """Check a raw body against an X-Nango-Hmac-Sha256 value (legacy: an
-        X-Nango-Signature) with the environment's signing keys."""
-        return cli("verify", "-", *_flags(signature=signature, legacy=legacy), stdin=body.encode())
+    def verify(
+        body: str,
+        headers: dict[str, str] | None = None,
+        signature: str | None = None,
+        legacy: bool = False,
+    ) -> dict[str, Any]:
+        """Check a raw body against its signature with the environment's signing keys:
+        the request's `headers` (X-Nango-Hmac-Sha256 is used, else X-Nango-Signature),
+        or a `signature` value (`legacy`: an X-Nango-Signature)."""
+        given = {k.lower(): v for k, v in (headers or {}).items()}
+        if signature is None and "x-nango-hmac-sha256" in given:
+            signature = given["x-nango-hmac-sha256"]
+        elif signature is None and "x-nango-signature" in given:
+            signature, legacy = given["x-nango-signature"], True
+        if signature is None:
+            raise ToolError("no signature: pass the request's headers, or signature")
+        flags = _flags(signature=signature, legacy=legacy)
+        return cli("verify", "-", *flags, stdin=body.encode())
 
     @server.tool(name="nango_hooks_settings_show", annotations=READ_ONLY)
     def settings_show() -> dict[str, Any]:

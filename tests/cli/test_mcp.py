@@ -70,17 +70,22 @@ def test_read_tools_answer_the_clis_documents(cli: Cli, configured: Receiver) ->
     signature = {k.lower(): v for k, v in configured.requests[0].headers.items()}[
         "x-nango-hmac-sha256"
     ]
-    _, (listed, verified, settings, notes, missing) = _session(
+    received = dict(configured.requests[0].headers)
+    forged = {"X-Nango-Hmac-Sha256": signature}  # with a body changed after signing
+    _, (listed, verified, by_headers, tampered, settings, notes, missing) = _session(
         server_module.build(),
         ("nango_hooks_history_list", {"limit": 5}),
         ("nango_hooks_verify", {"body": body.decode(), "signature": signature}),
+        ("nango_hooks_verify", {"body": body.decode(), "headers": received}),
+        ("nango_hooks_verify", {"body": body.decode() + " ", "headers": forged}),
         ("nango_hooks_settings_show", {}),
         ("nango_hooks_protocol_notes", {"type": "sync"}),
         ("nango_hooks_history_show", {"id": "ffffffffffff"}),
     )
     (row,) = _data(listed)["data"]
     assert row["connection_id"] == "c1"
-    assert _data(verified)["ok"] is True
+    assert _data(verified)["ok"] is True and _data(by_headers)["ok"] is True
+    assert tampered.is_error and "hint" in tampered.content[0].text
     shown = json.dumps(_data(settings))
     assert KEY not in shown  # secrets masked
     assert "next_cursor" in _data(notes)["data"]["notes"]
