@@ -222,10 +222,14 @@ def fire(
     if result is not None:
         opts.result = _parse_json_flag(result, "--result")
     tls = tls_options(ca_cert, insecure)
-    # The store says which --records are new, and where a connection's webhooks go when
-    # its webhook_url_override was set through the API.
-    with open_store() as store:
-        fire_plan = prepare(opts, current, store, tls)
+    if opts.supplied is None and dry_run:
+        # A dry run leaves no state behind (no store is made); it shows the settings' URLs.
+        fire_plan = prepare(opts, current, tls=tls)
+    else:
+        # The store says which --records are new, and where a connection's webhooks go
+        # when its webhook_url_override was set through the API.
+        with open_store() as store:
+            fire_plan = prepare(opts, current, store, tls)
     for text in fire_plan.notes:
         output.note(text)
     if count is not None and not dry_run:
