@@ -81,6 +81,7 @@ def _commands(tmp_path: Path, receiver: Receiver) -> list[tuple[list[str], bool]
         (["scenario", "init", "-o", str(tmp_path / "starter.yaml")], True),
         (["scenario", "run", str(tmp_path / "missing.yaml")], False),
         (["scenario", "record", "--since", "1h", "-o", str(tmp_path / "rec.yaml")], True),
+        (["tunnel"], False),  # its events are a stream (tests/cli/test_tunnel.py)
         (["--version"], True),
         (["nope"], False),
     ]
@@ -105,8 +106,9 @@ def test_every_command_speaks_one_envelope(cli, configured: Receiver, tmp_path: 
         seen.add(args[0])
     from nango_cli.cli import COMMANDS
 
-    # every command but the servers (listen, api, ui, dev: NDJSON streams, tested with them)
-    assert set(COMMANDS) - seen <= {"listen", "api", "ui", "dev"}
+    # every command but the servers (listen, api, ui, dev: NDJSON streams, tested with
+    # them) and mcp (JSON-RPC on stdout, tests/cli/test_mcp.py)
+    assert set(COMMANDS) - seen <= {"listen", "api", "ui", "dev", "mcp"}
 
 
 def test_nango_hooks_json_env_and_version(cli) -> None:
