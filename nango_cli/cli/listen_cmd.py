@@ -186,11 +186,15 @@ def listen(
         typer.Option("--ui", help="Also serve the web inspector (`nango-hooks ui`)."),
     ] = False,
     ui_port: Annotated[
-        int,
+        int | None,
         typer.Option(
-            "--ui-port", metavar="PORT", min=0, max=65535, help="Port of the inspector (0: any)."
+            "--ui-port",
+            metavar="PORT",
+            min=0,
+            max=65535,
+            help="Port of the inspector (0: any). [default: the ui_port setting, 3458]",
         ),
-    ] = 3458,
+    ] = None,
     ui_host: Annotated[
         str,
         typer.Option(
@@ -323,6 +327,10 @@ def listen(
             FireOptions(sync_name=trigger_sync, integration=options.integration), current, []
         )
     summary = serve_listener.run(
-        options, live, state.json, verbose, (ui_host, ui_port) if ui else None
+        options,
+        live,
+        state.json,
+        verbose,
+        (ui_host, current.ui_port if ui_port is None else ui_port) if ui else None,
     )
     listen_view.finish(summary, options)

@@ -393,3 +393,19 @@ def test_ctrl_c_under_concurrent_load_is_prompt_and_loses_nothing(keyed, home: P
     stored = db.execute("SELECT count(*) FROM webhooks").fetchone()[0]
     assert answered_ok and stored >= len(answered_ok)
     assert f"received {stored} webhook(s)" in err
+
+
+def test_listen_ui_serves_the_inspector_on_the_ui_port_setting(cli) -> None:
+    """Before: `listen --ui` served it on 3458 whatever the ui_port setting said."""
+    from tests.listening import serving
+    from tests.receiver import free_port
+
+    port = free_port()
+    assert cli("config", "set", "ui_port", str(port)).exit_code == 0
+    with serving("listen", "Listening on", "--ui") as server:
+        deadline = time.monotonic() + 10
+        while "Inspector on" not in server.err_path.read_text():
+            assert time.monotonic() < deadline, server.err_path.read_text()
+            time.sleep(0.05)
+        assert f"Inspector on http://127.0.0.1:{port}" in server.err_path.read_text()
+        assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200
