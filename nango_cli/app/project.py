@@ -29,7 +29,6 @@ MAX_DEPTH = 64
 # small file can describe an enormous tree ("billion laughs"); reading stops here.
 MAX_MODEL_NODES = 100_000
 COMPILED = ".nango/nango.json"
-SCHEMA = ".nango/schema.json"
 BASES = (".", "nango-integrations")
 
 Kind = Literal["compiled", "nango.yaml"]

@@ -12,7 +12,7 @@ problem is a `YamlError` with line and column.
 from __future__ import annotations
 
 import re
-from typing import Any, NamedTuple
+from typing import Any
 
 MAX_DEPTH = 64
 MAX_ALIASES = 256
@@ -29,11 +29,6 @@ class YamlError(ValueError):
         self.problem = problem
         self.line = line
         self.column = column
-
-
-class Located(NamedTuple):
-    line: int
-    column: int
 
 
 _BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")

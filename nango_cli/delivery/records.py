@@ -22,7 +22,6 @@ DELIVERED = "delivered"
 FAILED = "failed"
 INTERRUPTED = "interrupted"
 RECEIVED = "received"
-DRY_RUN = "dry-run"
 
 Outcome = Literal["success", "http_error", "network_error"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 from nango_cli.delivery.attempts import refused_attempt
 from nango_cli.delivery.records import AttemptRecord
@@ -22,9 +22,6 @@ if TYPE_CHECKING:
     from nango_cli.delivery.breaker import CircuitBreaker
 
 PolicyName = Literal["docs", "server", "none"]
-
-
-POLICY_NAMES: Final = get_args(PolicyName)
 
 
 # Network failures Nango's server retries (its list of Node.js error codes, by class).

@@ -33,16 +33,6 @@ class Sender(Protocol):
     def close(self) -> None: ...
 
 
-class AsyncSender(Protocol):
-    """The same contract on an event loop (load mode)."""
-
-    async def send(
-        self, url: str, body: bytes, headers: Mapping[str, str], timeout: float
-    ) -> AttemptRecord: ...
-
-    async def close(self) -> None: ...
-
-
 class TLSOptions(NamedTuple):
     """How https targets are verified: the system/certifi bundle (SSL_CERT_FILE and
     SSL_CERT_DIR honoured), a CA file of the user's (`--ca-cert`), or not at all

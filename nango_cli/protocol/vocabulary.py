@@ -43,7 +43,6 @@ AUTH_MODES: Final = (
 )
 
 RecordAction = Literal["ADDED", "UPDATED", "DELETED"]
-RECORD_ACTIONS: Final = get_args(RecordAction)
 
 # JavaScript numbers: integers beyond this are not exact (Number.MAX_SAFE_INTEGER).
 MAX_SAFE_INTEGER: Final = 2**53 - 1

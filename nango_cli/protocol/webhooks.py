@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from nango_cli.errors import UsageError
 from nango_cli.protocol import bodies, vocabulary
 from nango_cli.protocol.headers import signed_headers
 from nango_cli.protocol.serialization import parse_json, serialize
-
-SignMode = Literal["both", "none", "bad", "legacy-only", "hmac-only"]
 
 
 @dataclass(frozen=True)
