@@ -188,7 +188,8 @@ def _resolve(
     """The command's targets, refused as runSyncCommand refuses them: an unknown
     integration, an unknown connection, a sync that does not exist."""
     if text_value(key) is None:
-        raise issues_error("headers", [_issue("invalid_type", ["provider-config-key"], "")])
+        problem = _issue("invalid_type", ["provider-config-key"], "Expected text")
+        raise issues_error("headers", [problem])
     handled.connection_id, handled.provider_config_key = connection_id, key
     known = known_syncs(store, key, declared)
     if not known and not connections.known_integration(store, key):
