@@ -233,9 +233,9 @@ def fire(
     for text in fire_plan.notes:
         output.note(text)
     if count is not None and not dry_run:
-        from nango_cli.cli import load_view
+        from nango_cli.cli import load_run
 
-        load_view.run(fire_plan, state, current.signing_key, count, concurrency, rate, sign)
+        load_run.run(fire_plan, state, current.signing_key, count, concurrency, rate, sign)
     elif dry_run:
         views.show_dry_run(fire_plan, state.json)
     else:
