@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nango_cli.app import config_file, settings
+from nango_cli.app import config_file, settings, settings_table
 from nango_cli.errors import ConfigError, UsageError
 from nango_cli.support import paths
 
@@ -69,7 +69,7 @@ def test_precedence_flag_over_env_over_env_table_over_defaults_over_builtin(tmp_
     ],
 )
 def test_values_are_typed(name: str, raw: object, expected: object) -> None:
-    assert settings.SETTINGS[name].parse(raw) == expected
+    assert settings_table.SETTINGS[name].parse(raw) == expected
 
 
 @pytest.mark.parametrize(
@@ -91,12 +91,12 @@ def test_values_are_typed(name: str, raw: object, expected: object) -> None:
 )
 def test_invalid_values_are_rejected(name: str, raw: object) -> None:
     with pytest.raises(ValueError):
-        settings.SETTINGS[name].parse(raw)
+        settings_table.SETTINGS[name].parse(raw)
 
 
 def test_unknown_setting_lists_valid_names() -> None:
     with pytest.raises(UsageError) as info:
-        settings.get_setting("colour")
+        settings_table.get_setting("colour")
     assert "signing_key" in (info.value.hint or "")
 
 
@@ -154,7 +154,8 @@ def test_crash_mid_write_leaves_the_old_file_whole(
 def test_every_setting_is_a_typed_attribute(tmp_path) -> None:
     """`settings.timeout` (a float to mypy) instead of `settings["timeout"]` (Any)."""
     from nango_cli.app.config_file import ConfigFile
-    from nango_cli.app.settings import SETTINGS, Settings, _Typed, resolve
+    from nango_cli.app.settings import Settings, _Typed, resolve
+    from nango_cli.app.settings_table import SETTINGS
 
     typed = {name for name, value in vars(Settings).items() if isinstance(value, _Typed)}
     assert typed == set(SETTINGS)

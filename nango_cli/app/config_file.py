@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from nango_cli.app.settings import ENV_NAME, SETTINGS, validate_url
+from nango_cli.app.settings_table import ENV_NAME, SETTINGS, validate_url
 from nango_cli.errors import ConfigError
 from nango_cli.protocol.vocabulary import SYNC_TYPES
 from nango_cli.support import files

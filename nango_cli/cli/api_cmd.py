@@ -155,7 +155,7 @@ def api(
 
 
 def _banner(url: str, current: Any) -> None:
-    from nango_cli.app.settings import mask_secret
+    from nango_cli.app.settings_table import mask_secret
 
     output.err(Styled(f"Nango API on {url}", "bold"))
     key = current.secret_key

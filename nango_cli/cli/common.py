@@ -75,7 +75,7 @@ def complete_envs(incomplete: str) -> list[str]:
 
 
 def complete_settings(incomplete: str) -> list[str]:
-    from nango_cli.app.settings import SETTINGS
+    from nango_cli.app.settings_table import SETTINGS
 
     return [n for n in SETTINGS if n.startswith(incomplete)]
 
@@ -183,7 +183,7 @@ def open_store() -> Store:
 
 
 def checked_url(url: str, option: str = "--url") -> str:
-    from nango_cli.app.settings import validate_url
+    from nango_cli.app.settings_table import validate_url
     from nango_cli.errors import UsageError
 
     try:
@@ -416,7 +416,7 @@ def delivery_flags(
     retry_policy: str | None, retries: int | None, timeout: str | None
 ) -> dict[str, Any]:
     """--retry-policy/--retries/--timeout as setting values (the `flag` precedence level)."""
-    from nango_cli.app.settings import SETTINGS
+    from nango_cli.app.settings_table import SETTINGS
     from nango_cli.errors import UsageError
 
     flags: dict[str, Any] = {}

@@ -39,7 +39,7 @@ SettingArgument = Annotated[
 
 
 def _settings_epilog() -> str:
-    from nango_cli.app.settings import SETTINGS
+    from nango_cli.app.settings_table import SETTINGS
 
     width = max(len(name) for name in SETTINGS) + 2
     lines = ["Settings:"]
@@ -93,7 +93,7 @@ def _write_setting(
     value: object,
     defaults: bool = False,
 ) -> None:
-    from nango_cli.app.settings import get_setting
+    from nango_cli.app.settings_table import get_setting
     from nango_cli.errors import UsageError
 
     setting = get_setting(name)
@@ -142,7 +142,7 @@ def set_url(
     if connection is None:
         _write_setting(ctx, env, json_output, "secondary_url" if secondary else "url", url)
         return
-    from nango_cli.app.settings import validate_url
+    from nango_cli.app.settings_table import validate_url
     from nango_cli.errors import UsageError
 
     if secondary:
@@ -222,7 +222,7 @@ def set_key(
     json_output: JsonOption = False,
 ) -> None:
     """Set the webhook signing key (Nango: Environment Settings > Webhooks)."""
-    from nango_cli.app.settings import mask_secret
+    from nango_cli.app.settings_table import mask_secret
     from nango_cli.errors import UsageError
 
     what = "API secret key" if secret else "webhook signing key"
@@ -244,7 +244,8 @@ def set_key(
         raise UsageError("--rotate applies to the signing key, not --secret")
     state = use(ctx, env, json_output)
     name = "secret_key" if secret else "signing_key"
-    from nango_cli.app.settings import get_setting, resolve
+    from nango_cli.app.settings import resolve
+    from nango_cli.app.settings_table import get_setting
 
     try:
         value = get_setting(name).parse(key)
@@ -298,7 +299,7 @@ def unset_value(
     json_output: JsonOption = False,
 ) -> None:
     """Remove a setting from an environment (or from [defaults])."""
-    from nango_cli.app.settings import get_setting
+    from nango_cli.app.settings_table import get_setting
 
     setting = get_setting(name)
     state = use(ctx, env, json_output)
@@ -341,7 +342,7 @@ def use_env(
     json_output: JsonOption = False,
 ) -> None:
     """Make ENV the default environment (NANGO_HOOKS_ENV and --env still win)."""
-    from nango_cli.app.settings import validate_env_name
+    from nango_cli.app.settings_table import validate_env_name
     from nango_cli.errors import NotFoundError
 
     name = validate_env_name(env_name)

@@ -33,7 +33,7 @@ def get_value(
     json_output: JsonOption = False,
 ) -> None:
     """Print the effective value of one setting (exit 6 when it is not set)."""
-    from nango_cli.app.settings import get_setting
+    from nango_cli.app.settings_table import get_setting
     from nango_cli.errors import NotFoundError
 
     setting = get_setting(name)
@@ -52,7 +52,7 @@ def get_value(
 
 
 def _entry(name: str, value: object, source: str, reveal: bool) -> dict[str, object]:
-    from nango_cli.app.settings import SETTINGS
+    from nango_cli.app.settings_table import SETTINGS
 
     setting = SETTINGS[name]
     shown: object = value
@@ -70,7 +70,7 @@ def show(
     json_output: JsonOption = False,
 ) -> None:
     """Every effective setting with where it comes from (flag, env var, file, default)."""
-    from nango_cli.app.settings import SETTINGS
+    from nango_cli.app.settings_table import SETTINGS
 
     state = use(ctx, env, json_output)
     current = settings(state)

@@ -137,7 +137,7 @@ def dev(
 
 def _banner(urls: "DevUrls", current: "Settings", forward_to: str | None) -> None:
     """One start-up block: what runs, what to set in the handler, what to run next."""
-    from nango_cli.app.settings import mask_secret
+    from nango_cli.app.settings_table import mask_secret
 
     env = current.env
     output.err(Styled(f"nango-hooks dev: environment {env}", "bold"))

@@ -85,7 +85,7 @@ def banner(url: str, options: "ListenOptions", env: str, keys: "KeyRing") -> Non
 
 def keys_line(env: str, keys: "KeyRing") -> str:
     """How signatures are verified, in one line (keys masked)."""
-    from nango_cli.app.settings import mask_secret
+    from nango_cli.app.settings_table import mask_secret
 
     if not keys.current:
         return (

@@ -103,7 +103,7 @@ def api_for_run(
         settings=lambda: current,
     ) as api:
         if not quiet:
-            from nango_cli.app.settings import mask_secret
+            from nango_cli.app.settings_table import mask_secret
 
             secret = current.secret_key
             key = f"the {current.env} secret_key ({mask_secret(secret)})" if secret else "any"

@@ -215,7 +215,7 @@ def test_help_reads_well(cli) -> None:
     assert (
         helps["config set"].splitlines()[0] == "Usage: nango-hooks config set [OPTIONS] NAME VALUE"
     )
-    from nango_cli.app.settings import SETTINGS
+    from nango_cli.app.settings_table import SETTINGS
 
     for name in SETTINGS:
         assert name in helps["config set"] and name in helps["config get"], name

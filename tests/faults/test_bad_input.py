@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nango_cli.app.settings import SETTINGS
+from nango_cli.app.settings_table import SETTINGS
 from nango_cli.protocol import signatures, vocabulary
 from nango_cli.protocol.signatures import KeyRing
 from nango_cli.storage.webhooks import Store

@@ -270,7 +270,7 @@ class UiServer(LocalServer):
     async def _replay(self, request: web.Request) -> web.StreamResponse:
         from aiohttp import web
 
-        from nango_cli.app.settings import validate_url
+        from nango_cli.app.settings_table import validate_url
         from nango_cli.errors import UsageError
 
         data = await self._body(request)

@@ -320,7 +320,7 @@ def fire(store: Store, settings: Settings, form: dict[str, Any]) -> dict[str, An
 
 
 def _url(text: str) -> str:
-    from nango_cli.app.settings import validate_url
+    from nango_cli.app.settings_table import validate_url
 
     try:
         return validate_url(text)
