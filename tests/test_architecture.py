@@ -13,6 +13,7 @@ click. Command modules never import each other and the shared views only render.
 from __future__ import annotations
 
 import ast
+import shutil
 from pathlib import Path
 
 import pytest
@@ -44,23 +45,39 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 
-def _imports(path: Path, runtime_only: bool = False) -> set[str]:
-    """Modules imported by `path` (with runtime_only, not those under TYPE_CHECKING)."""
+def _module_name(path: Path, package: Path = PACKAGE) -> str:
+    parts = path.relative_to(package.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path, runtime_only: bool = False, package: Path = PACKAGE) -> set[str]:
+    """Modules imported by `path`, relative imports resolved (with runtime_only, not
+    those under TYPE_CHECKING)."""
     tree = ast.parse(path.read_text())
     skipped: set[int] = set()
     if runtime_only:
         for node in ast.walk(tree):
             if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
                 skipped.update(id(n) for child in node.body for n in ast.walk(child))
+    here = _module_name(path, package).split(".")
+    if path.name != "__init__.py":
+        here = here[:-1]  # a module's relative imports start from its package
     names: set[str] = set()
     for node in ast.walk(tree):
         if id(node) in skipped:
             continue
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here[: len(here) - (node.level - 1)]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            elif node.module:
+                module = node.module
+            else:
+                continue
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names)
     return names
 
 
@@ -72,17 +89,17 @@ def _rel(path: Path) -> str:
     return str(path.relative_to(PACKAGE))
 
 
-def _package_imports(path: Path) -> set[str]:
+def _package_imports(path: Path, package: Path = PACKAGE, runtime_only: bool = False) -> set[str]:
     """`nango_cli.x.y` imports as `x.y` (only modules and packages, not their names)."""
     found = set()
-    for name in _imports(path):
+    for name in _imports(path, runtime_only, package):
         if not name.startswith("nango_cli."):
             continue
         parts = name.split(".")[1:]
         # `from nango_cli.protocol import bodies` gives nango_cli.protocol.bodies: a module
         while parts and not (
-            PACKAGE.joinpath(*parts).with_suffix(".py").exists()
-            or (PACKAGE.joinpath(*parts) / "__init__.py").exists()
+            package.joinpath(*parts).with_suffix(".py").exists()
+            or (package.joinpath(*parts) / "__init__.py").exists()
         ):
             parts = parts[:-1]
         if parts:
@@ -111,16 +128,26 @@ def test_no_module_is_longer_than_500_lines(path: Path) -> None:
     assert lines <= MAX_LINES, f"{_rel(path)} has {lines} lines: split it by concern"
 
 
-@pytest.mark.parametrize("path", [p for p in MODULES if _layer(p) in ALLOWED], ids=_rel)
-def test_each_layer_imports_only_the_layers_below_it(path: Path) -> None:
-    layer = _layer(path)
-    allowed = ALLOWED[layer] | {layer, "errors", "support"}
-    bad = {
-        name
-        for name in _package_imports(path)
-        if not any(name == a or name.startswith(a + ".") for a in allowed)
-    }
-    assert not bad, f"{_rel(path)} ({layer}) imports {sorted(bad)}"
+def layer_violations(package: Path = PACKAGE) -> list[str]:
+    """Each module importing a layer above its own (relative imports included)."""
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        layer = path.relative_to(package).parts[0].removesuffix(".py")
+        if layer not in ALLOWED:
+            continue
+        allowed = ALLOWED[layer] | {layer, "errors", "support"}
+        bad = {
+            name
+            for name in _package_imports(path, package)
+            if not any(name == a or name.startswith(a + ".") for a in allowed)
+        }
+        if bad:
+            found.append(f"{path.relative_to(package)} ({layer}) imports {sorted(bad)}")
+    return found
+
+
+def test_each_layer_imports_only_the_layers_below_it() -> None:
+    assert layer_violations() == []
 
 
 @pytest.mark.parametrize("path", CORE, ids=_rel)
@@ -175,3 +202,181 @@ def test_the_layers_have_modules_to_check() -> None:
         "servers/api/server.py",
         "servers/inspector/server.py",
     }
+
+
+# ---------------------------------------------------------------- the holes, closed
+
+# Parts of a layer that stand side by side: each is composed by others (servers/dev.py,
+# servers/demo.py), never by one another.
+SIDE_BY_SIDE = {"servers": ("api", "listener", "inspector")}
+# The only modules that import by name at run time: the commands' registry and the
+# public API's lazy attributes.
+STRING_IMPORTERS = {"__init__.py", "cli/__init__.py"}
+# What a view may use from the core: errors to end with, pure helpers, the event and
+# value types it renders. Never what sends, stores, serves or decides.
+VIEW_MAY_USE = ("errors", "support", "protocol", "app.settings_table", "servers.listener.events")
+
+
+def _specific(names: set[str]) -> set[str]:
+    """`from nango_cli.storage import webhooks` names the package and its module: keep
+    the module (a package named for its submodule is not a dependency of its own)."""
+    return {n for n in names if not any(other.startswith(n + ".") for other in names)}
+
+
+def circles(package: Path = PACKAGE) -> list[list[str]]:
+    """Import circles among the package's modules (run-time imports, wherever they sit
+    in a module: a lazy import inside a function still ties the two)."""
+    modules = {
+        ".".join(p.relative_to(package).with_suffix("").parts).removesuffix(".__init__"): p
+        for p in package.rglob("*.py")
+    }
+    graph = {
+        name: {
+            d for d in _specific(_package_imports(path, package, runtime_only=True)) if d in modules
+        }
+        - {name}
+        for name, path in modules.items()
+    }
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:  # Tarjan's strongly connected components
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in graph[node]:
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for name in sorted(graph):
+        if name not in index:
+            visit(name)
+    return found
+
+
+def view_violations(package: Path = PACKAGE) -> list[str]:
+    found = []
+    for path in sorted((package / "cli").glob("*view*.py")):
+        core = {
+            name
+            for name in _specific(_package_imports(path, package, runtime_only=True))
+            if not name.startswith("cli")
+        }
+        bad = {n for n in core if not any(n == a or n.startswith(a + ".") for a in VIEW_MAY_USE)}
+        if bad:
+            found.append(f"cli/{path.name} imports {sorted(bad)}")
+    return found
+
+
+def string_imports(package: Path = PACKAGE) -> list[str]:
+    """Imports by name (importlib.import_module, __import__) outside the registries."""
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        rel = str(path.relative_to(package))
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            called = ast.unparse(node.func)
+            by_name = called.endswith("import_module") or called == "__import__"
+            if by_name and rel not in STRING_IMPORTERS:
+                found.append(f"{rel}:{node.lineno} {called}(…)")
+    return found
+
+
+def sideways(package: Path = PACKAGE) -> list[str]:
+    found = []
+    for layer, parts in SIDE_BY_SIDE.items():
+        for part in parts:
+            for path in sorted((package / layer / part).rglob("*.py")):
+                others = {f"{layer}.{o}" for o in parts if o != part}
+                bad = {
+                    n
+                    for n in _specific(_package_imports(path, package))
+                    if any(n == o or n.startswith(o + ".") for o in others)
+                }
+                if bad:
+                    found.append(f"{path.relative_to(package)} imports {sorted(bad)}")
+    return found
+
+
+def test_no_import_circles() -> None:
+    assert circles() == []
+
+
+def test_every_view_only_renders() -> None:
+    assert sorted(p.name for p in (PACKAGE / "cli").glob("*view*.py")) == [
+        "api_view.py",
+        "listen_view.py",
+        "scenario_view.py",
+        "views.py",
+    ]
+    assert view_violations() == []
+
+
+def test_imports_by_name_only_in_the_registries() -> None:
+    assert string_imports() == []
+    from nango_cli.cli import COMMANDS
+
+    for module in COMMANDS.values():
+        assert (PACKAGE / "cli" / f"{module[0].split(':')[0]}.py").exists(), module
+
+
+def test_the_servers_stand_side_by_side() -> None:
+    assert sideways() == []
+
+
+def _scratch(tmp_path: Path) -> Path:
+    copy = tmp_path / "nango_cli"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def _plant(package: Path, module: str, line: str) -> None:
+    path = package / module
+    path.write_text(path.read_text() + f"\n{line}\n")
+
+
+def test_the_guard_sees_a_relative_import_across_layers(tmp_path: Path) -> None:
+    package = _scratch(tmp_path)
+    _plant(package, "protocol/bodies.py", "from ..app import fire  # planted")
+    assert any("protocol/bodies.py" in v for v in layer_violations(package))
+
+
+def test_the_guard_sees_a_new_circle(tmp_path: Path) -> None:
+    package = _scratch(tmp_path)
+    _plant(package, "storage/records.py", "from nango_cli.storage import record_pages")
+    _plant(package, "storage/record_pages.py", "from . import records  # planted")
+    assert ["storage.record_pages", "storage.records"] in circles(package)
+
+
+def test_the_guard_sees_a_view_that_does_work(tmp_path: Path) -> None:
+    package = _scratch(tmp_path)
+    _plant(package, "cli/scenario_view.py", "from nango_cli.storage import webhooks")
+    assert view_violations(package) == ["cli/scenario_view.py imports ['storage.webhooks']"]
+
+
+def test_the_guard_sees_a_string_import(tmp_path: Path) -> None:
+    package = _scratch(tmp_path)
+    _plant(
+        package, "app/fire.py", "import importlib\n_x = importlib.import_module('nango_cli.cli')"
+    )
+    assert [v.split(":")[0] for v in string_imports(package)] == ["app/fire.py"]
+
+
+def test_the_guard_sees_a_sideways_import(tmp_path: Path) -> None:
+    package = _scratch(tmp_path)
+    _plant(package, "servers/api/log.py", "from nango_cli.servers.listener import events")
+    assert sideways(package) == ["servers/api/log.py imports ['servers.listener.events']"]
