@@ -63,12 +63,20 @@ def _edit(
     with ConfigFile.editing(paths.config_file(state.config)) as file:
         for text in file.warnings:
             output.warn_once(text)
+        before = set(file.environments())
         result = change(file)
         if result is None:
             return
         written = file.save()
+        created = sorted(set(file.environments()) - before)
     done, data = result
     data = {**data, "config_file": str(written.path), "through_symlink": written.through_symlink}
+    if created:
+        data["created_envs"] = created
+        # `-e staging` on a name that did not exist makes it: say so (a typo would
+        # otherwise leave a setting where nothing reads it).
+        names = ", ".join(repr(name) for name in created)
+        output.note(f"created environment {names} (`nango-hooks config envs` lists them)")
     if state.json:
         output.emit(data)
         return

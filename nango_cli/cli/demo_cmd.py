@@ -63,7 +63,7 @@ def demo(ctx: typer.Context, json_output: JsonOption = False) -> None:
     output.out("")
     output.out("Next, with your own handler:")
     for line in (
-        "nango-hooks config set-url http://127.0.0.1:3000/webhooks   # your handler",
+        "nango-hooks config set-url http://127.0.0.1:3000/webhooks/nango   # your handler",
         "nango-hooks config set-key                                   # the signing key",
         "nango-hooks dev                   # the Nango API, a listener, the inspector",
         "nango-hooks fire --sync NAME      # then, in another terminal: a sync webhook",

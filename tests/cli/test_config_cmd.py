@@ -158,3 +158,11 @@ def test_set_key_prompts_hidden_on_a_terminal(home: Path) -> None:
     os.close(controller)
     assert KEY.encode() not in seen  # not echoed, not printed back
     assert run("config", "get", "signing_key", "--reveal").stdout.strip() == KEY
+
+
+def test_a_setting_in_a_new_environment_says_it_made_it(cli) -> None:
+    """Before: `config set-url URL -e staing` (a typo) silently made environment 'staing'."""
+    made = cli("config", "set-url", "http://127.0.0.1:3000/hooks", "-e", "staing")
+    assert made.exit_code == 0 and "created environment 'staing'" in made.stderr
+    again = cli("config", "set-url", "http://127.0.0.1:3000/other", "-e", "staing")
+    assert again.exit_code == 0 and "created environment" not in again.stderr
