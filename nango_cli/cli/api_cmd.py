@@ -12,6 +12,7 @@ from nango_cli.cli.common import (
     BodyTimeoutOption,
     EnvOption,
     IdleTimeoutOption,
+    JsonOption,
     MaxBodyOption,
     MaxConnectionsOption,
     StreamJsonOption,
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 app = typer.Typer(rich_markup_mode=None)
 
 
-@app.command("api")
+@app.callback(invoke_without_command=True)
 def api(
     ctx: typer.Context,
     host: Annotated[
@@ -85,7 +86,11 @@ def api(
       nango-hooks api
 
       nango-hooks api --port 0 --webhooks
+
+      nango-hooks api fault --status 500 --times 1   # while it (or dev) runs
     """
+    if ctx.invoked_subcommand is not None:
+        return
 
     from nango_cli.app import api_effects, running
     from nango_cli.servers.api import ApiOptions, ApiServer
@@ -171,3 +176,62 @@ def _banner(url: str, current: Any) -> None:
         )
     output.err(f"SDK: new Nango({{ host: '{url}', secretKey }})")
     output.err(Styled("Ctrl-C to stop", "dim"))
+
+
+@app.command("fault")
+def fault(
+    ctx: typer.Context,
+    status: Annotated[
+        int | None,
+        typer.Option(
+            "--status", metavar="CODE", min=400, max=599, help="Fail the next requests with it."
+        ),
+    ] = None,
+    times: Annotated[
+        int, typer.Option("--times", metavar="N", min=0, max=10_000, help="How many requests.")
+    ] = 1,
+    latency: Annotated[
+        float | None,
+        typer.Option("--latency", metavar="SECONDS", min=0, max=600, help="Answer them this late."),
+    ] = None,
+    short_pages: Annotated[
+        int | None,
+        typer.Option(
+            "--short-pages",
+            metavar="N",
+            min=0,
+            max=10_000,
+            help="Pages of at most N records whatever the limit (0: full pages again).",
+        ),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Drop every fault.")] = False,
+    env: EnvOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Make the running API (`api` or `dev`) fail its next records requests.
+
+    As Nango's API does on a bad day: a status (a 429 with Retry-After), latency, or
+    pages shorter than the handler's limit that still carry a next_cursor.
+
+    Example: nango-hooks api fault --status 500 --times 1
+    """
+    from nango_cli.app.scenarios.remote_api import fault_running_api
+    from nango_cli.errors import UsageError
+
+    state = use(ctx, env, json_output)
+    if status is None and latency is None and short_pages is None and not clear:
+        raise UsageError(
+            "api fault needs --status, --latency, --short-pages or --clear",
+            hint="e.g. nango-hooks api fault --status 500 --times 1",
+        )
+    api_url, chosen = fault_running_api(status, times, latency, short_pages, clear)
+    if state.json:
+        output.emit({"api": api_url, "fault": chosen.__dict__})
+        return
+    said = [f"status {status}" if status else "", f"{latency:g}s late" if latency else ""]
+    if short_pages is not None:
+        said.append(f"pages of at most {short_pages}" if short_pages else "full pages")
+    what = ", ".join(s for s in said if s) or "faults cleared"
+    output.err(
+        f"{api_url}: {what}" + (f" for the next {times} records request(s)" if not clear else "")
+    )

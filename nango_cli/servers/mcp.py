@@ -274,26 +274,14 @@ def _write_tools(server: MCPServer, cli: Callable[..., dict[str, Any]], loopback
     ) -> dict[str, Any]:
         """Make the running local Nango API (`nango-hooks api` or `dev`) fail its next
         records requests: a status, latency, or short pages (0 turns them off)."""
-        from nango_cli.app import running
-        from nango_cli.app.scenarios.model import Fault
-        from nango_cli.app.scenarios.remote_api import RunningApi
+        from nango_cli.app.scenarios.remote_api import fault_running_api
         from nango_cli.errors import NangoHooksError
 
-        found = running.running("api")
-        if found is None:
-            raise ToolError("no `nango-hooks api` (or `dev`) is running on this machine")
-        fault = Fault(
-            status=status,
-            latency=latency,
-            short_pages=None if short_pages is None else (short_pages or False),
-            times=times,
-            clear=clear,
-        )
         try:
-            RunningApi(str(found["url"]), str(found.get("token") or "") or None).apply_fault(fault)
+            url, fault = fault_running_api(status, times, latency, short_pages, clear)
         except NangoHooksError as exc:
             raise ToolError(exc.message) from None
-        return {"ok": True, "data": {"api": found["url"], "fault": fault.__dict__}}
+        return {"ok": True, "data": {"api": url, "fault": fault.__dict__}}
 
 
 def _api_calls(webhook_id: str) -> list[dict[str, Any]]:

@@ -481,3 +481,21 @@ def test_a_port_in_use_is_exit_8_for_the_api_and_the_inspector(home: Path) -> No
             assert f"port {port} is already in use" in result.stderr and flag in result.stderr
         listen = run("listen", "--port", "0", "--ui", "--ui-port", port, "--timeout", "1")
     assert listen.returncode == 8 and "--ui-port" in listen.stderr
+
+
+def test_api_fault_sets_a_fault_on_the_running_api(cli, configured: Receiver) -> None:
+    """`nango-hooks api fault` while `api` runs: the next records read fails as asked,
+    the one after is served; without a running API it says so (exit 6)."""
+    alone = cli("api", "fault", "--status", "500")
+    assert alone.exit_code == 6 and "no `nango-hooks api`" in alone.stderr
+    assert cli("api", "fault").exit_code == 2
+    assert cli("config", "set-key", "--secret", SECRET).exit_code == 0
+    _fire(cli, "--sync", "s", "-c", "c1", "--added", "2")
+    with serving("api", "Nango API on") as server:
+        done = cli("--json", "api", "fault", "--status", "503", "--times", "1")
+        assert done.exit_code == 0, done.stderr
+        assert jdata(done.stdout)["fault"]["status"] == 503
+        headers = {**AUTH, "Connection-Id": "c1", "Provider-Config-Key": "s"}
+        first = httpx.get(f"{server.url}/records", params={"model": "S"}, headers=headers)
+        second = httpx.get(f"{server.url}/records", params={"model": "S"}, headers=headers)
+    assert (first.status_code, second.status_code) == (503, 200)

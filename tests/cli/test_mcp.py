@@ -166,3 +166,10 @@ def test_without_the_extra_it_says_which_to_install(tmp_path: Path, home: Path) 
     )
     assert done.returncode == 3
     assert "pip install 'nango-hooks[mcp]'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_api_fault_needs_a_running_api(cli: Cli) -> None:
+    _, (result,) = _session(
+        server_module.build(allow_write=True), ("nango_hooks_api_fault", {"status": 500})
+    )
+    assert result.is_error and "no `nango-hooks api`" in result.content[0].text

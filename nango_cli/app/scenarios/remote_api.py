@@ -70,3 +70,33 @@ class RunningApi:
             raise UsageError(f"cannot set a fault on {self.url}: {exc}") from None
         if status != 200:
             raise UsageError(f"the API at {self.url} refused the fault: {status} {answer}")
+
+
+def fault_running_api(
+    status: int | None = None,
+    times: int = 1,
+    latency: float | None = None,
+    short_pages: int | None = None,
+    clear: bool = False,
+) -> tuple[str, Fault]:
+    """Set a fault on the `nango-hooks api` (or `dev`) running on this machine (`short_pages`
+    0: full pages again): its URL and the fault. `api fault` and the MCP tool call this."""
+    from nango_cli.app import running
+    from nango_cli.errors import NotFoundError
+
+    fault = Fault(
+        status=status,
+        latency=latency,
+        short_pages=None if short_pages is None else (short_pages or False),
+        times=times,
+        clear=clear,
+    )
+    found = running.running("api")
+    if found is None:
+        raise NotFoundError(
+            "no `nango-hooks api` (or `dev`) is running on this machine",
+            hint="start one: nango-hooks dev",
+        )
+    url = str(found["url"])
+    RunningApi(url, str(found.get("token") or "") or None).apply_fault(fault)
+    return url, fault
