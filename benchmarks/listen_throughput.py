@@ -5,7 +5,7 @@ runs), and checks that none is lost (requests answered 2xx <= rows stored).
 Target (issue 10): >= 4,000/s at 10 connections. Needs wrk (Debian/Ubuntu:
 apt-get install wrk); without it, nango-hooks' own load mode generates the
 traffic instead (those figures are lower, as the generator shares the cores,
-and are not the README's).
+and are not docs/performance.md's).
 
     python benchmarks/listen_throughput.py [--seconds 10] [--connections 10 50] [--runs 3]
 """

@@ -5,10 +5,9 @@ printed. Targets (issue 18, tighter than issue 10's): `nango-hooks --help`
 <= 1.1x `python -c "import typer"`; one `fire` to a local receiver, process
 start to exit, <= 1.4x `python -c "import typer, httpx"`.
 
-nango-hooks leaves with os._exit once everything is flushed (README,
-Performance), which skips the interpreter teardown a bare `python -c` pays;
-so fire is also compared with `import typer, httpx` that exits the same way,
-the stricter ratio.
+nango-hooks leaves with os._exit once everything is flushed (docs/performance.md),
+which skips the interpreter teardown a bare `python -c` pays; so fire is also
+compared with `import typer, httpx` that exits the same way, the stricter ratio.
 
     python benchmarks/startup.py [--runs 31]
 """

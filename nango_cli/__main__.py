@@ -37,8 +37,8 @@ def leave(code: int) -> None:
 
     Everything the command owns is closed by then (the store by its `with`
     block, worker threads joined). Freeing every loaded module's objects one by
-    one at exit cost a whole `fire` 20-45 ms on the project's machine (README,
-    Performance), a fifth of the run, for nothing the OS will not do at once.
+    one at exit cost a whole `fire` 20-45 ms on the project's machine
+    (docs/performance.md), a fifth of the run, for nothing the OS will not do at once.
     """
     for stream in (sys.stdout, sys.stderr):
         try:

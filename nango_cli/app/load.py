@@ -1,7 +1,7 @@
 """Load mode (`fire --count N`): many distinct signed webhooks, concurrently, recorded.
 
 The transport is aiohttp's client (delivery/aiohttp_sender.py),
-chosen by measurement (README, Dependencies); the retry loop, the attempt
+chosen by measurement (docs/dependencies.md); the retry loop, the attempt
 contract, payload building, signing and recording are the ones a normal `fire`
 uses. The webhooks are all committed to the store before the first is sent (the
 outbox); attempts and outcomes are written in batches from the event loop, so a

@@ -34,7 +34,7 @@ def completions(
     """Print the shell completion script for bash, zsh or fish.
 
     Completes commands, options, sync names, environment names and setting
-    names. README, Shell completions, says where to put it.
+    names. docs/configuration.md, Shell completions, says where to put it.
     """
     from nango_cli.errors import UsageError
 

@@ -12,7 +12,7 @@ It patches a private Typer method, so it is fail-safe: `install` checks that
 everything it relies on is there and otherwise leaves Typer alone, and the
 replacement hands any value it does not recognise to Typer's own code. CI runs
 the whole suite once with NANGO_HOOKS_NO_FAST_PARAMS=1 to show behaviour is
-the same without it; pyproject pins typer <0.30 (README, Dependencies).
+the same without it; pyproject pins typer <0.30 (docs/dependencies.md).
 """
 
 from __future__ import annotations

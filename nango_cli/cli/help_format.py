@@ -1,7 +1,7 @@
 """How `--help` shows a command: arguments by their metavar, options in sections.
 
 Typer draws help panels (`rich_help_panel=`) only with Rich, which costs `--help`
-~40 ms to import; nango-hooks keeps Rich off the help path (README, Performance)
+~40 ms to import; nango-hooks keeps Rich off the help path (docs/performance.md)
 and draws the same sections with Click's own formatter: each panel in the order
 its first option appears, then the options without one (--env, --json, --help)
 under "Options".

@@ -1,8 +1,8 @@
 """Load mode's transport: aiohttp's client, same attempt contract as the httpx sender.
 
-Kept for load because httpx measurably cannot carry it here (README,
-Dependencies: at concurrency 50 aiohttp's client sends several times what
-httpx's async client does). Everything that decides what an attempt is lives in
+Kept for load because httpx measurably cannot carry it here (docs/dependencies.md:
+at concurrency 50 aiohttp's client sends several times what httpx's async client
+does). Everything that decides what an attempt is lives in
 delivery/attempts.py and is shared with the httpx sender: the headers on the
 wire, the redirect rules, the total deadline, the capped read and the error
 classes. Connections are kept alive between webhooks (see nango.CONNECTION).

@@ -103,7 +103,7 @@ ACCEPT: Final = "application/json, text/plain, */*"
 ACCEPT_ENCODING: Final = "gzip, compress, deflate, br"
 # Nango's agent sends `Connection: close`. nango-hooks sends keep-alive on every
 # path, so load mode can reuse connections (with close, the load client tops out
-# near 2,700 requests/s here; README, Dependencies) and a single `fire` puts the
+# near 2,700 requests/s here; docs/dependencies.md) and a single `fire` puts the
 # same headers on the wire as `fire --count 1`. A single fire still uses one
 # connection per attempt and closes it.
 CONNECTION: Final = "keep-alive"

@@ -1,4 +1,4 @@
-"""The limits every local server holds, whatever a client does (README, Security).
+"""The limits every local server holds, whatever a client does (docs/security.md).
 
 - beyond `max_connections` a connection is answered 503 at once and closed, before
   a byte is read (`Refuse`); the soft open-files limit is raised to the hard one at

@@ -1,8 +1,8 @@
 """The event loop the servers and load mode run on: uvloop when it is installed.
 
 uvloop serves more requests per second of CPU than the standard library's loop
-(benchmarks/api_records.py runs both, interleaved, and prints the ratio; README,
-Performance, quotes it). It is a dependency on Linux and macOS; elsewhere, or with
+(benchmarks/api_records.py runs both, interleaved, and prints the ratio; docs/performance.md
+quotes it). It is a dependency on Linux and macOS; elsewhere, or with
 NANGO_HOOKS_EVENT_LOOP=asyncio, the standard library's loop runs instead.
 """
 

@@ -1,6 +1,6 @@
-"""README's paths, run as a newcomer runs them: the same lines, in the same order, in
-one shell, with no variable README does not show. Only port numbers change (the
-tests bind ephemeral ports)."""
+"""README's paths (and docs/tour.md's, which README links), run as a newcomer runs
+them: the same lines, in the same order, in one shell, with no variable the page does
+not show. Only port numbers change (the tests bind ephemeral ports)."""
 
 from __future__ import annotations
 
@@ -19,11 +19,12 @@ from pathlib import Path
 from tests.conftest import ROOT, check_envelope, jdata, run
 
 README = (ROOT / "README.md").read_text()
+TOUR = (ROOT / "docs" / "tour.md").read_text()
 
 
-def sh_blocks(section: str) -> list[list[str]]:
-    """The non-blank lines of each ```sh block of README's `## SECTION`."""
-    text = README.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+def sh_blocks(section: str, page: str = README) -> list[list[str]]:
+    """The non-blank lines of each ```sh block of the page's `## SECTION`."""
+    text = page.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
     blocks = [part.split("```", 1)[0] for part in text.split("```sh\n")[1:]]
     return [[line for line in block.splitlines() if line.strip()] for block in blocks]
 
@@ -91,7 +92,7 @@ def test_the_tour_runs_as_written(tmp_path: Path) -> None:
     """The listeners first (before any key exists), then every tour line in one shell.
     Before, 12 of the tour's lines failed in this order: a listener read its key only
     at start-up, and the test hid that behind variables README did not show."""
-    listeners, tour = sh_blocks("Tour")
+    listeners, tour = sh_blocks("Tour", TOUR)
     assert len(listeners) == 2 and all(" listen " in line for line in listeners), listeners
     assert len(tour) >= 20 and tour[0].startswith("export "), tour
     env = newcomer_env()

@@ -64,7 +64,7 @@ await client.post(url, body, {
 
 def test_fire_sends_the_headers_nangos_axios_sends(home: Path, nango_node: Path) -> None:
     """The same header set as Nango's delivery (axios 1.18 on Node.js), but for
-    Connection: nango-hooks keeps the connection alive (README, Fidelity)."""
+    Connection: nango-hooks keeps the connection alive (docs/fidelity.md)."""
     from nango_cli.protocol.vocabulary import USER_AGENT
 
     env = {"NANGO_HOOKS_SIGNING_KEY": KEY}
