@@ -335,13 +335,14 @@ def requests_(
     limit: LimitOption = 20,
     json_output: JsonOption = False,
 ) -> None:
-    """Requests `nango-hooks api` answered, oldest first (the most recent N)."""
+    """Requests `nango-hooks api` answered, newest first (as `history` lists webhooks)."""
     from nango_cli.app.history import parse_since
     from nango_cli.storage import api_log
 
     state = use(ctx, None, json_output)
     with open_store() as store:
-        found = api_log.api_requests(store, parse_since(since) if since else None, limit)
+        oldest_first = api_log.api_requests(store, parse_since(since) if since else None, limit)
+    found = oldest_first[::-1]
     if state.json:
         output.emit([r.to_dict() for r in found])
         return

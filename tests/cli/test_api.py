@@ -166,12 +166,13 @@ def test_every_request_is_printed_and_recorded(cli, api: Listening) -> None:
     ]
     assert lines[0]["data"]["record_count"] == 2 and lines[0]["data"]["next_cursor"]
     assert lines[1]["data"]["error_code"] == "invalid_query_params"
+    # newest first, as `history` lists webhooks (before: oldest first)
     logged = jdata(cli("--json", "history", "requests").stdout)
     assert [(r["path"], r["status"], r["record_count"]) for r in logged] == [
-        ("/records", 200, 2),
         ("/records", 400, None),
+        ("/records", 200, 2),
     ]
-    assert logged[0]["query"] == {"model": ["GithubIssue"], "limit": ["2"]}
+    assert logged[1]["query"] == {"model": ["GithubIssue"], "limit": ["2"]}
 
 
 def test_paging_while_records_change_neither_repeats_nor_skips(cli, api: Listening) -> None:
