@@ -277,8 +277,17 @@ def send(plan: "DeliveryPlan", opts: "FireOptions", current: "Settings", json_mo
     from nango_cli.app.fire import judge
 
     with open_store() as store:
-        sent = deliver(plan, opts, current, store, views.render_attempt).sent
+        fired = deliver(plan, opts, current, store, views.render_attempt)
+        sent = fired.sent
         verdict = judge(sent, store)
+    for applied in fired.applied:
+        if applied.made_earlier:
+            change = applied.change
+            output.note(
+                f"{applied.made_earlier} of the {change.model} record(s) it updates or deletes "
+                f"did not exist for connection {change.connection_id}: made first, as if "
+                "earlier runs had added them (the API serves them)"
+            )
     data = views.sent_data(plan, sent)
     if not json_mode:
         from nango_cli.app.forgeries import phrases as forgery_phrases

@@ -53,6 +53,9 @@ class Applied(NamedTuple):
     # handler must read to have fetched what the webhook announced.
     first_seq: int = 0
     last_seq: int = 0
+    # Records the change updated or deleted that did not exist: made first, as if
+    # earlier runs had added them (a webhook announcing 20 updates of 6 live records).
+    made_earlier: int = 0
 
 
 class _Writer:
@@ -70,6 +73,14 @@ class _Writer:
 
     def _key(self, change: Change) -> tuple[str, str, str, str]:
         return (change.connection_id, change.provider_config_key, change.model, change.variant)
+
+    def live_count(self, change: Change) -> int:
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM records WHERE connection_id = ? AND provider_config_key = ? "
+            "AND model = ? AND variant = ? AND deleted_at IS NULL",
+            self._key(change),
+        ).fetchone()
+        return int(row[0])
 
     def _existing(self, change: Change, count: int, exclude: set[str]) -> list[tuple[str, str]]:
         """Up to `count` live records (id, data), least recently changed first."""
@@ -226,6 +237,7 @@ def apply_changes(
                     writer._key(change),
                 )
             first_seq = writer.seq + 1
+            live_before = writer.live_count(change) if not change.initial else 0
             touched: set[str] = set()
             added: list[str] = []
             updated: list[str] = []
@@ -257,7 +269,9 @@ def apply_changes(
             deleted = _change_existing(
                 writer, change, generator, touched, (modified, earlier), "DELETED"
             )
-            applied.append(Applied(change, added, updated, deleted, first_seq, writer.seq))
+            needed = 0 if supplied is not None else change.updated
+            made = max(0, needed + change.deleted - live_before)
+            applied.append(Applied(change, added, updated, deleted, first_seq, writer.seq, made))
         _refresh_wire(db)
     return applied
 

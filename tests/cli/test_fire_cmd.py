@@ -618,3 +618,17 @@ def test_a_forgery_refused_after_the_handler_fetched_for_it_was_acted_on(cli, ho
     outcomes = [r["outcome"] for r in jdata(cli("--json", "history").stdout)]
     assert outcomes.count("acted on a forgery! (401)") == 1
     assert outcomes.count("rejected as expected (401)") == 1
+
+
+def test_updates_beyond_the_live_records_say_they_made_them(cli, configured: Receiver) -> None:
+    """Before: `fire --updated 20` on 6 live records made 14 without a word."""
+    assert cli("fire", "--sync", "s", "-c", "c1", "--added", "6").exit_code == 0
+    within = cli("fire", "--sync", "s", "-c", "c1", "--updated", "2")
+    assert within.exit_code == 0 and "did not exist" not in within.stderr
+    beyond = cli("fire", "--sync", "s", "-c", "c1", "--updated", "20")
+    assert beyond.exit_code == 0
+    assert "14 of the S record(s) it updates or deletes did not exist for connection c1" in (
+        beyond.stderr
+    )
+    live = [r for r in jdata(cli("--json", "records", "--live", "-n", "100").stdout)]
+    assert len(live) == 20
