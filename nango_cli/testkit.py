@@ -52,6 +52,8 @@ class NangoKit:
         self._project: Any = None
         self._store: Any = None
         self._api: Any = None
+        # What each sync webhook announced (by its bytes), for `assert_fetched`.
+        self._announced: dict[bytes, list[Any]] = {}
         self._stack = contextlib.ExitStack()
 
     # ------------------------------------------------------------ what the kit knows
@@ -214,17 +216,57 @@ class NangoKit:
         if sign != "both":
             return webhook
         from nango_cli.app.fire import apply_announced, project_generators
+        from nango_cli.app.scenarios.judge import Announced
         from nango_cli.delivery.outbox import PlannedWebhook
+        from nango_cli.support.timefmt import now_timestamp
 
         planned = PlannedWebhook.for_body(webhook.json(), webhook.body, dict(webhook.headers))
         found = self.project
-        apply_announced(
+        made = now_timestamp()
+        applied = apply_announced(
             self.store,
             [planned],
             lambda models: project_generators(found, models),
             result=result,
         )
+        self._announced[webhook.body] = [Announced.of(a, made) for a in applied]
         return webhook
+
+    # ------------------------------------------------------------ judging the handler
+
+    def assert_fetched(
+        self, webhook: SignedWebhook, *, all_pages: bool = True, within: float = 5.0
+    ) -> None:
+        """The handler read every record `webhook` announced from the API (with
+        `all_pages`, to the last page), within `within` seconds: judged as `scenario
+        run`'s `fetched` is, and failing with its message ("stopped after 1 page(s)
+        … with next_cursor still set: page until next_cursor is null")."""
+        from nango_cli.app.scenarios.judge import fetched
+        from nango_cli.app.scenarios.model import Fetched
+
+        announced = self._announced.get(webhook.body)
+        if not announced:
+            raise UsageError(
+                "assert_fetched takes a sync webhook this kit made (nango.sync())",
+                hint="a forgery or a sync error announces no records",
+            )
+        for one in announced:
+            outcome = fetched(self.store, Fetched(all_pages, within), one, "test")
+            if not outcome.ok:
+                cause = f" ({outcome.cause})" if outcome.cause else ""
+                raise AssertionError(f"{outcome.expected}: {outcome.happened}{cause}")
+
+    def assert_holds(self, ids: Any, model: str, connection_id: str | None = None) -> None:
+        """The handler's record ids for a model equal the live ones the API holds:
+        judged as `scenario run`'s `state` is ("misses 2 live record(s): a page not
+        read?", "still holds 3 … deletions not applied?")."""
+        from nango_cli.app.scenarios.state import compare_ids
+
+        held = {str(i["id"]) if isinstance(i, dict) and "id" in i else str(i) for i in ids}
+        live = {str(r["id"]) for r in self.records(model, connection_id)}
+        ok, happened, _why = compare_ids(held, live)
+        if not ok:
+            raise AssertionError(f"the handler's {model} records: {happened}")
 
     # ------------------------------------------------------------ reading, sending
 

@@ -91,6 +91,12 @@ def _compare(
     held = {
         str(item["id"]) if isinstance(item, dict) and "id" in item else str(item) for item in data
     }
+    return compare_ids(held, live)
+
+
+def compare_ids(held: set[str], live: set[str]) -> tuple[bool, str, str | None]:
+    """The handler's ids against the live records' (the `state` expectation, and the
+    pytest kit's `assert_holds`): whether they are equal, what differs, and why."""
     if held == live:
         return True, f"holds exactly the {len(live)} live record(s)", None
     missing, extra = sorted(live - held), sorted(held - live)
