@@ -89,7 +89,11 @@ class RequestLog:
         while True:
             await asyncio.sleep(_FLUSH_INTERVAL)
             if self._pending:
-                await self.flush()
+                # Shielded: `close` cancels this task, and a cancelled wait would cancel
+                # the batch's write before the writer thread took it: the batch taken
+                # off `_pending` would be lost (the last calls a handler made, when the
+                # server stops right after them).
+                await asyncio.shield(self.flush())
 
     def _write(self, batch: list[ApiRequest]) -> None:
         if not batch:
