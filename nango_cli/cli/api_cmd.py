@@ -134,9 +134,11 @@ def api(
     )
 
     def on_ready(url: str) -> None:
-        _banner(url, current)
-        # The token lets `check` on this machine use the internal endpoints.
+        # Announced before the banner says so: whoever reads the banner (a script, a
+        # test) finds the running file. The token lets `check` on this machine use the
+        # internal endpoints.
         running.announce("api", url, current.env, token=options.internal_token)
+        _banner(url, current)
 
     if not is_loopback(host):
         output.warn(

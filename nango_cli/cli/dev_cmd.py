@@ -117,14 +117,15 @@ def dev(
         )
 
         def on_ready(urls: "DevUrls") -> None:
+            # Announced before the banner says so (whoever reads it finds the files).
+            running.announce("api", urls.api, current.env, token=servers.api.options.internal_token)
+            running.announce("listener", urls.listener, current.env)
+            running.announce("ui", urls.inspector, current.env)
             _banner(urls, current, servers.forward_to)
             if state.json:  # scripts read the addresses from the first line
                 ready = {"api": urls.api, "listener": urls.listener, "inspector": urls.inspector}
                 document = {"ok": True, "event": "ready", "data": {**ready, "env": current.env}}
                 printer.submit(out, output.ndjson_line(document))
-            running.announce("api", urls.api, current.env, token=servers.api.options.internal_token)
-            running.announce("listener", urls.listener, current.env)
-            running.announce("ui", urls.inspector, current.env)
 
         try:
             run_forever(servers, on_ready)

@@ -55,8 +55,9 @@ def run(
         return ring
 
     def ready(url: str) -> None:
-        listen_view.banner(url, options, env, shown[0])
+        # Announced before the banner says so (whoever reads it finds the file).
         running.announce("listener", url, env)
+        listen_view.banner(url, options, env, shown[0])
         if on_ready is not None:
             on_ready(url)
 

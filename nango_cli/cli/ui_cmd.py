@@ -88,9 +88,10 @@ def ui(
         server = UiServer(options, store, live, on_notice)
 
         def on_ready(url: str) -> None:
+            # Announced before the banner says so (whoever reads it finds the file).
+            running.announce("ui", url, current.env)
             output.err(Styled(f"Inspector on {url}", "bold"))
             output.err(f"environment {current.env}; Ctrl-C to stop")
-            running.announce("ui", url, current.env)
 
         try:
             eventloop.run_until_signalled(lambda: server.run(on_ready), server.stop)
