@@ -228,3 +228,26 @@ def test_ten_thousand_webhooks_page_and_load_older(cli, home: Path, inspector, p
     page.wait_for_function("() => document.querySelectorAll('button.row').length === 200")
     ids = page.eval_on_selector_all("button.row", "rows => rows.map(r => r.dataset.id)")
     assert len(set(ids)) == 200
+
+
+def test_a_resend_stands_alone_and_the_tools_own_bodies_get_no_deprecation_warning(
+    cli, configured: Receiver, inspector
+) -> None:
+    """Before: a replayed sync webhook was grouped with its original as "sync run · 2
+    webhooks", and the detail of a webhook nango-hooks built warned "syncType is
+    deprecated" although Nango itself sends it."""
+    listener, ui = inspector
+    (fired,) = jdata(cli("--json", "fire", "--sync", "s", "-m", "A").stdout)["webhooks"]
+    replayed = cli("--json", "replay", fired["id"])
+    assert replayed.exit_code == 0, replayed.stdout
+    theirs_body = {**HOSTILE, "syncName": "s", "connectionId": "c9", "syncType": "INCREMENTAL"}
+    _post(listener.url, theirs_body)
+    rows = httpx.get(f"{ui.url.rstrip('/')}/api/webhooks").json()["webhooks"]
+    by_id = {r["id"]: r for r in rows}
+    (resend,) = [r for r in rows if r.get("replay_of") == fired["id"]]
+    assert by_id[fired["id"]]["run"] and resend["run"] is None
+    own = httpx.get(f"{ui.url.rstrip('/')}/api/webhooks/{fired['id']}").json()
+    assert not [n for n in own["schema"] if "deprecated" in n["text"]]
+    (received,) = [r for r in rows if r["direction"] == "received"]
+    theirs = httpx.get(f"{ui.url.rstrip('/')}/api/webhooks/{received['id']}").json()
+    assert "syncType is deprecated" in [n["text"] for n in theirs["schema"]]

@@ -47,7 +47,15 @@ def row(webhook: WebhookRecord, rowid: int) -> dict[str, Any]:
     run = None
     # A negative (and its control) is a test of its own, never part of a sync run.
     testing = webhook.negative or bool(webhook.meta.get("control"))
-    if webhook.type == "sync" and isinstance(body.get("modifiedAfter"), str) and not testing:
+    # A resend (replay, a scenario's duplicate) is Nango retrying one webhook, not another
+    # model of the run: it stands on its own.
+    resend = bool(webhook.replay_of)
+    if (
+        webhook.type == "sync"
+        and isinstance(body.get("modifiedAfter"), str)
+        and not testing
+        and not resend
+    ):
         # Nango sends one webhook per model for a sync run: same sync, connection and
         # modifiedAfter. The page groups them.
         run = f"{webhook.sync_name}|{webhook.connection_id}|{body['modifiedAfter']}"
@@ -150,6 +158,10 @@ def detail(store: Store, webhook_id: str, settings: Settings) -> dict[str, Any]:
     rowid = int(found[0])
     text = webhook.body.decode("utf-8", "replace")
     fields, notes = schema.check(webhook.body)
+    if webhook.direction != "received":
+        # Built by nango-hooks as Nango builds them: Nango itself still sends the
+        # deprecated fields, so a warning about them here is noise.
+        notes = [n for n in notes if "deprecated" not in n.text]
     if webhook.direction == "received":
         verdicts = webhook.meta.get("verdicts") or {}
         hmac_state, hmac_reason = (verdicts.get("hmac") or [None, None])[:2]
