@@ -210,3 +210,75 @@ def test_records_are_made_a_batch_at_a_time(tmp_path: Path) -> None:
     assert len(set(again.updated)) == 12_000 and len(set(again.deleted)) == 11_000
     assert not set(again.updated) & set(again.deleted)
     assert live == set(applied.added) - set(again.deleted)
+
+
+def test_a_records_page_is_the_plain_select_in_order_whatever_the_filters(tmp_path: Path) -> None:
+    """storage/record_pages.py joins a page in one statement (SQLite concatenates the
+    records of an ordered subquery); every page, under every filter, is held here to
+    what a plain `SELECT … ORDER BY seq` gives, cursor and all, after updates and
+    deletions have moved records to the end of the order."""
+    import json
+
+    from nango_cli.storage import connections, record_pages, records
+
+    with Store(tmp_path / "h.sqlite3") as store:
+        connections.ensure_connection(store, "c", "g")
+        first = records.Change("c", "g", "M", "base", 40, 0, 0, "2026-12-01T00:00:00.000Z")
+        (made,) = records.apply_changes(store, [first], {})
+        later = first._replace(
+            added=5, updated=9, deleted=7, modified_after="2026-12-02T00:00:00.000Z"
+        )
+        records.apply_changes(store, [later], {})
+        records.apply_changes(store, [first._replace(connection_id="other")], {})
+        with store.reading() as db:
+            rows = db.execute(
+                "SELECT record_id, wire, seq, last_action, last_modified_at FROM records "
+                "WHERE connection_id = 'c' ORDER BY seq"
+            ).fetchall()
+        some = [made.added[3], made.added[17], made.added[30]]
+        cases = [
+            {},
+            {"actions": ["UPDATED"]},
+            {"actions": ["ADDED", "UPDATED"]},
+            {"ids": some},
+            {"modified_after": "2026-12-02T00:00:00.000Z"},
+        ]
+        for case in cases:
+            expected = [
+                r
+                for r in rows
+                if r[3] in case.get("actions", [r[3]])
+                and r[0] in case.get("ids", [r[0]])
+                and r[4] >= case.get("modified_after", "")
+            ]
+            for limit in (1, 7, len(expected), 1000):
+                seen: list[str] = []
+                after = 0
+                while True:
+                    page = record_pages.records_page(
+                        store,
+                        "c",
+                        "g",
+                        "M",
+                        limit=limit,
+                        after_seq=after,
+                        check_connection=True,
+                        **case,  # type: ignore[arg-type]
+                    )
+                    body = json.loads(page.body)
+                    assert page.connection_known
+                    assert page.record_count == len(body["records"]) <= limit
+                    seen += [r["id"] for r in body["records"]]
+                    assert body["next_cursor"] == page.next_cursor
+                    if page.next_cursor is None:
+                        break
+                    after = record_pages.decode_cursor(page.next_cursor) or 0
+                assert seen == [r[0] for r in expected], (case, limit)
+                wires = [json.loads(r[1]) for r in expected]
+                assert [w["id"] for w in wires] == seen
+        gone = record_pages.records_page(store, "nobody", "g", "M", check_connection=True)
+        assert (gone.connection_known, gone.record_count, gone.body) == (
+            False,
+            0,
+            b'{"next_cursor":null,"records":[]}',
+        )

@@ -190,6 +190,15 @@ def _connection(row: Sequence[Any]) -> Connection:
     )
 
 
+# A statement that is one row when the connection named by the parameters
+# :connection_id and :provider_config_key is live: for a query that must say so in the
+# same read (storage/record_pages.py's page).
+LIVE_CONNECTION = (
+    "SELECT 1 FROM connections WHERE connection_id = :connection_id "
+    "AND provider_config_key = :provider_config_key AND deleted_at IS NULL"
+)
+
+
 def get_connection(
     store: Database, connection_id: str, provider_config_key: str | None = None
 ) -> Connection | None:

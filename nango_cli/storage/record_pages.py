@@ -14,6 +14,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from nango_cli.storage import connections
 from nango_cli.storage.database import Database
 from nango_cli.storage.sql import where_equal
 
@@ -65,6 +66,9 @@ class Page(NamedTuple):
     body: bytes
     record_count: int
     next_cursor: str | None
+    # Whether the connection the page was asked for is live (always True when the
+    # caller did not ask: `records_page(…, check_connection=False)`).
+    connection_known: bool = True
 
 
 def metadata_json(row: Sequence[Any]) -> str:
@@ -112,37 +116,54 @@ def records_page(
     actions: Sequence[str] = (),
     after_seq: int = 0,
     ids: Sequence[str] = (),
+    check_connection: bool = False,
 ) -> Page:
-    """One page of records in modification order, after position `after_seq`."""
-    sql = (
-        "SELECT wire, seq FROM records WHERE connection_id = ? AND provider_config_key = ? "
-        "AND model = ? AND variant = ? AND seq > ?"
+    """One page of records in modification order, after position `after_seq`;
+    `check_connection`: also whether the connection is live (`Page.connection_known`).
+
+    One statement answers it all, the page's JSON joined by SQLite as bytes: GET
+    /records' hot path (benchmarks/api_records.py) spent a third of its time here,
+    and a row per record, decoded to text and encoded again, cost a quarter of that.
+    The records are joined from a subquery ordered by `seq` with a LIMIT, which SQLite
+    runs as a co-routine yielding rows in that order (such a subquery is never
+    flattened into the aggregate); tests/storage/test_record_pages.py holds it to the
+    order of a plain SELECT."""
+    where = (
+        "connection_id = :connection_id AND provider_config_key = :provider_config_key "
+        "AND model = :model AND variant = :variant"
     )
-    params: list[Any] = [connection_id, provider_config_key, model, variant, after_seq]
+    params: dict[str, Any] = {
+        "connection_id": connection_id,
+        "provider_config_key": provider_config_key,
+        "model": model,
+        "variant": variant,
+        "after": after_seq,
+        "limit": limit,
+    }
     if modified_after:
-        sql += " AND last_modified_at >= ?"
-        params.append(modified_after)
+        where += " AND last_modified_at >= :modified_after"
+        params["modified_after"] = modified_after
     if actions:
-        sql += " AND last_action IN (" + ",".join("?" * len(actions)) + ")"
-        params.extend(actions)
+        where += " AND last_action IN (" + ",".join(f":a{i}" for i in range(len(actions))) + ")"
+        params.update({f"a{i}": action for i, action in enumerate(actions)})
     if ids:
-        sql += " AND record_id IN (" + ",".join("?" * len(ids)) + ")"
-        params.extend(ids)
-    sql += " ORDER BY seq LIMIT ?"
-    params.append(limit + 1)
-    with store.reading() as db:
-        rows = db.execute(sql, params).fetchall()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor(rows[-1][1]) if more and rows else None
-    body = (
-        '{"next_cursor":'
-        + (f'"{next_cursor}"' if next_cursor else "null")
-        + ',"records":['
-        + ",".join([row[0] for row in rows])
-        + "]}"
+        where += " AND record_id IN (" + ",".join(f":i{i}" for i in range(len(ids))) + ")"
+        params.update({f"i{i}": record_id for i, record_id in enumerate(ids)})
+    page = f"SELECT wire, seq FROM records WHERE {where} AND seq > :after ORDER BY seq LIMIT :limit"
+    known = f"({connections.LIVE_CONNECTION})" if check_connection else "1"
+    sql = (
+        f"SELECT {known}, count(*), max(seq), CAST(group_concat(wire, ',') AS BLOB), "
+        f"EXISTS (SELECT 1 FROM records WHERE {where} AND seq > "
+        f"(SELECT max(seq) FROM ({page}))) FROM ({page})"
     )
-    return Page(body.encode(), len(rows), next_cursor)
+    with store.reading() as db:
+        found, count, last, joined, more = db.execute(sql, params).fetchone()
+    next_cursor = encode_cursor(last) if more and count else None
+    head = (
+        b'{"next_cursor":"' + next_cursor.encode() + b'"' if next_cursor else b'{"next_cursor":null'
+    )
+    body = head + b',"records":[' + (joined or b"") + b"]}"
+    return Page(body, count, next_cursor, found is not None)
 
 
 def legacy_records(

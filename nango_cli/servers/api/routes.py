@@ -70,10 +70,22 @@ class Query:
         return [value for key, value in self.items if key == name]
 
 
+UNKNOWN_CONNECTION = "Provided ConnectionId and ProviderConfigKey does not match a valid connection"
+
+
 def connection_headers(
     store: Database, headers: Mapping[str, str], handled: Handled
 ) -> tuple[str, str]:
     """The Connection-Id and Provider-Config-Key headers, naming a known connection."""
+    connection_id, key = connection_names(headers, handled)
+    if connections.get_connection(store, connection_id, key) is None:
+        raise ApiError(400, "unknown_connection", UNKNOWN_CONNECTION)
+    return connection_id, key
+
+
+def connection_names(headers: Mapping[str, str], handled: Handled) -> tuple[str, str]:
+    """The Connection-Id and Provider-Config-Key headers, validated (the connection is
+    for the caller to look up)."""
     given = {
         "connection-id": headers.get("Connection-Id"),
         "provider-config-key": headers.get("Provider-Config-Key"),
@@ -88,12 +100,6 @@ def connection_headers(
         raise invalid("headers", problems)
     connection_id, key = str(given["connection-id"]), str(given["provider-config-key"])
     handled.connection_id, handled.provider_config_key = connection_id, key
-    if connections.get_connection(store, connection_id, key) is None:
-        raise ApiError(
-            400,
-            "unknown_connection",
-            "Provided ConnectionId and ProviderConfigKey does not match a valid connection",
-        )
     return connection_id, key
 
 
@@ -155,15 +161,17 @@ def get_records(
         (records_since(v, n) for n in ("modified_after", "delta") if (v := query.get(n))), None
     )
     handled.model = model
-    connection_id, key = connection_headers(store, headers, handled)
     after = 0
     if cursor is not None:
         decoded = record_pages.decode_cursor(cursor)
         if decoded is None:
+            connection_headers(store, headers, handled)  # an unknown connection first
             # What Nango's server answers when its records store cannot decode a cursor
             # (packages/server/lib/controllers/records/getRecords.ts): a 500, not a 400.
             raise ApiError(500, "server_error", "Failed to fetch records")
         after = decoded
+    # The connection is looked up by the page's own read (one statement).
+    connection_id, key = connection_names(headers, handled)
     page = record_pages.records_page(
         store,
         connection_id,
@@ -175,7 +183,10 @@ def get_records(
         actions_wanted,
         after,
         ids,
+        check_connection=True,
     )
+    if not page.connection_known:
+        raise ApiError(400, "unknown_connection", UNKNOWN_CONNECTION)
     handled.record_count, handled.next_cursor = page.record_count, page.next_cursor
     return page.body
 
