@@ -18,7 +18,7 @@ from typing import Any, Literal, NamedTuple
 from nango_cli.protocol.fakedata import Generator
 from nango_cli.storage.connections import insert_connection
 from nango_cli.storage.database import Database
-from nango_cli.storage.record_pages import MAX_LIMIT, metadata_json, with_metadata
+from nango_cli.storage.record_pages import MAX_LIMIT, encode_cursor, metadata_json, with_metadata
 from nango_cli.storage.sql import dumps, where_equal
 from nango_cli.support.timefmt import now_timestamp, shift
 
@@ -140,23 +140,23 @@ class _Writer:
     def insert(
         self, change: Change, items: Iterable[tuple[str, str]], first_seen: str, modified: str
     ) -> None:
-        rows = [
-            (
-                *self._key(change),
-                rid,
-                data,
-                first_seen,
-                modified,
-                "ADDED",
-                self.next_seq(),
-                change.webhook_id,
+        """Add records, each with its `wire` made here: every record in the batch shares
+        its metadata but the cursor (making it afterwards from the stored rows cost a
+        fifth of `fire --added 10000`)."""
+        key = self._key(change)
+        wire_metadata = metadata_json((first_seen, modified, "ADDED", None, None, 0))
+        before_cursor = wire_metadata[: wire_metadata.rindex('"cursor":"') + len('"cursor":"')]
+        rows = []
+        for rid, data in items:
+            seq = self.next_seq()
+            wire = with_metadata(data, f'{before_cursor}{encode_cursor(seq)}"}}')
+            rows.append(
+                (*key, rid, data, first_seen, modified, "ADDED", seq, change.webhook_id, wire)
             )
-            for rid, data in items
-        ]
         self.db.executemany(
             "INSERT INTO records (connection_id, provider_config_key, model, variant, record_id, "
-            "data, first_seen_at, last_modified_at, last_action, seq, webhook_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "data, first_seen_at, last_modified_at, last_action, seq, webhook_id, wire) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
 

@@ -7,11 +7,14 @@ from typing import Any
 
 from nango_cli.support.text import escape_surrogates
 
+# Made once: `json.dumps` with options builds an encoder per call (a record each).
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
 
 def dumps(value: Any) -> str:
     """A JSON column's text: compact, raw UTF-8; a lone surrogate (valid in JSON, not
     in UTF-8, so SQLite refuses it) is kept as its `\\udXXX` escape."""
-    return escape_surrogates(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    return escape_surrogates(_COMPACT.encode(value))
 
 
 def where_equal(**equal: str | None) -> tuple[str, list[Any]]:
