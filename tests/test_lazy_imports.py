@@ -21,22 +21,30 @@ from tests.receiver import Receiver
 PROBE = """
 import json, sys
 from nango_cli.cli import app
+also = json.loads(sys.argv[2]) if len(sys.argv) > 2 else []
 sys.argv = ["nango-hooks", *json.loads(sys.argv[1])]
 try:
     app(prog_name="nango-hooks")  # not __main__.main, which leaves with os._exit
 except SystemExit:
     pass
 heavy = ["pydantic", "httpx", "aiohttp", "rich", "yaml", "asyncio", "uvloop", "mcp"]
+heavy += also
 print(json.dumps([m for m in heavy if m in sys.modules]), file=sys.stderr)
 """
+# Parts of nango-hooks itself a plain `fire` to a current store has no use for: the
+# migrations (the store is current) and the forgery judge (nothing to judge).
+FIRE_NEEDS_NOT = ["nango_cli.storage.migrations", "nango_cli.app.forgeries"]
 
 
-def _heavy_modules(*args: str, env: dict[str, str] | None = None) -> list[str]:
-    """Heavy modules a command imports. With the Typer shim disabled (CI runs the suite
-    once that way) pydantic is expected, so it is left out of the answer."""
+def _heavy_modules(
+    *args: str, env: dict[str, str] | None = None, also: list[str] | None = None
+) -> list[str]:
+    """Heavy modules a command imports (and those of `also`). With the Typer shim
+    disabled (CI runs the suite once that way) pydantic is expected, so it is left out
+    of the answer."""
     full_env = {**os.environ, **(env or {})}
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(args)],
+        [sys.executable, "-c", PROBE, json.dumps(args), json.dumps(also or [])],
         capture_output=True,
         text=True,
         timeout=60,
@@ -73,6 +81,28 @@ def test_fire_imports_httpx_and_nothing_else_heavy(monkeypatch: pytest.MonkeyPat
         monkeypatch.setenv("NANGO_HOOKS_SIGNING_KEY", "k" * 20)
         assert _heavy_modules("fire", "--sync", "s", "-i", "p", "-m", "M") == ["httpx"]
         assert len(receiver.requests) == 1
+
+
+def test_a_plain_fire_to_a_current_store_loads_no_migration_and_no_judge(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first fire makes the store (its migrations run); the next one finds it
+    current with one read. Neither judges forgeries it did not send; a fire that sends
+    one does load the judge."""
+    fire = ("fire", "--sync", "s", "-i", "p", "-m", "M")
+    with Receiver() as receiver:
+        monkeypatch.setenv("NANGO_HOOKS_URL", receiver.url)
+        monkeypatch.setenv("NANGO_HOOKS_SIGNING_KEY", "k" * 20)
+        assert _heavy_modules(*fire, also=FIRE_NEEDS_NOT) == [
+            "httpx",
+            "nango_cli.storage.migrations",
+        ]
+        assert _heavy_modules(*fire, also=FIRE_NEEDS_NOT) == ["httpx"]
+        assert _heavy_modules(*fire, "--sign", "bad", also=FIRE_NEEDS_NOT) == [
+            "httpx",
+            "nango_cli.app.forgeries",
+        ]
+        assert len(receiver.requests) == 4  # the last: a control, then the forgery
 
 
 @pytest.mark.parametrize(

@@ -48,6 +48,10 @@ def test_migrations_are_named_and_recorded_once(tmp_path: Path) -> None:
             "006_connection_state",
             "007_tunnel_leases",
         ]
+    from nango_cli.storage.database import CURRENT_SCHEMA
+    from nango_cli.storage.migrations import MIGRATIONS
+
+    assert MIGRATIONS[-1][0] == CURRENT_SCHEMA
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600

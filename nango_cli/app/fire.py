@@ -232,13 +232,16 @@ class Verdict(NamedTuple):
 def judge(sent: list[SentWebhook], store: Store | None = None) -> Verdict:
     """The fire's verdict. Each forgery (a bad or missing signature) is judged by
     app/forgeries.py against the control sent with it, its verdict kept in history."""
-    from nango_cli.app import forgeries
-
     negatives = [s for s in sent if s.expects_rejection]
     genuine = [s for s in sent if not s.expects_rejection]
     failed = [s for s in genuine if not s.delivered]
+    if not negatives:  # nothing to judge: the judge's modules stay unloaded
+        return _delivery_verdict(sent, failed)
+
+    from nango_cli.app import forgeries
+
     control = forgeries.Control(any(s.delivered for s in genuine), "no accepted control")
-    if negatives and store is not None:
+    if store is not None:
         _settle_api_log()
     verdicts = [
         forgeries.judge(s, forgeries.calls_under(store, s) if store else [], control)
@@ -254,22 +257,26 @@ def judge(sent: list[SentWebhook], store: Store | None = None) -> Verdict:
             + acted[0].happened,
             forgeries.VERIFY_FIX,
         )
-    if negatives and not control.accepted:
+    if not control.accepted:
         return _not_judged(genuine)
+    if failed:
+        return _delivery_verdict(sent, failed)
+    badly = [v for v in verdicts if v.kind == "refused-badly"]
+    if badly:
+        return Verdict("refused-badly", badly[0].happened, badly[0].fix)
+    return Verdict(
+        "rejected-as-expected",
+        "rejected as expected: the handler took the correctly signed webhook and refused "
+        "the forgeries",
+    )
+
+
+def _delivery_verdict(sent: list[SentWebhook], failed: list[SentWebhook]) -> Verdict:
     if failed:
         return Verdict(
             "failed",
             f"{len(failed)} of {len(sent)} webhook(s) not delivered",
             "`nango-hooks history show ID` has every attempt; resend with `nango-hooks replay ID`",
-        )
-    badly = [v for v in verdicts if v.kind == "refused-badly"]
-    if badly:
-        return Verdict("refused-badly", badly[0].happened, badly[0].fix)
-    if negatives:
-        return Verdict(
-            "rejected-as-expected",
-            "rejected as expected: the handler took the correctly signed webhook and refused "
-            "the forgeries",
         )
     return Verdict("delivered", f"{len(sent)} webhook(s) delivered")
 

@@ -289,10 +289,12 @@ def send(plan: "DeliveryPlan", opts: "FireOptions", current: "Settings", json_mo
                 "earlier runs had added them (the API serves them)"
             )
     data = views.sent_data(plan, sent)
-    if not json_mode:
+    if not json_mode and any(s.expects_rejection for s in sent):
         from nango_cli.app.forgeries import phrases as forgery_phrases
 
         views.summary(sent, forgery_phrases(sent))
+    elif not json_mode:
+        views.summary(sent)
     finish_delivery(verdict, data, json_mode)
 
 
