@@ -82,16 +82,18 @@ def one_line(text: str, limit: int | None = None) -> str:
     return safe
 
 
+# Made once: `json.dumps` with options builds an encoder per call, and the servers
+# write a line per request.
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":"))
+
+
 def json_dumps(document: Any, indent: int | None = None) -> str:
     """JSON text with raw UTF-8, except C1, DEL, format and separator characters and
     lone surrogates, which are written as \\uXXXX (valid JSON, inert on a terminal)."""
-    text = json.dumps(
-        document,
-        indent=indent,
-        ensure_ascii=False,
-        default=str,
-        separators=None if indent is not None else (",", ":"),
-    )
+    if indent is None:
+        text = _COMPACT_JSON.encode(document)
+    else:
+        text = json.dumps(document, indent=indent, ensure_ascii=False, default=str)
     if text.isascii() and "\x7f" not in text:  # the common case, checked in C
         return text
     pattern = _pattern("json")
