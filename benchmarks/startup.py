@@ -3,7 +3,10 @@
 Each command runs --runs times after one warm-up; the median and range are
 printed. Targets (issue 18, tighter than issue 10's): `nango-hooks --help`
 <= 1.1x `python -c "import typer"`; one `fire` to a local receiver, process
-start to exit, <= 1.4x `python -c "import typer, httpx"`.
+start to exit, <= 1.4x `python -c "import typer, httpx"` (issue 31 asks 1.2x).
+
+httpx is imported as nango-hooks imports it, without its own command-line client
+(which it loads whenever click is importable).
 
 nango-hooks leaves with os._exit once everything is flushed (docs/performance.md),
 which skips the interpreter teardown a bare `python -c` pays; so fire is also
@@ -63,10 +66,18 @@ def main() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/webhooks"
     py = sys.executable
+    # httpx imports its own command-line client (click, Rich) when click is importable
+    # (the `mcp` extra makes it so); nango-hooks keeps it out (nango_cli/delivery/
+    # __init__.py). The floor imports httpx the same way, or it would flatter fire.
+    no_cli = "import sys; sys.modules['httpx._main'] = None; "
     cases = {
         "import typer": [py, "-c", "import typer"],
-        "import typer, httpx": [py, "-c", "import typer, httpx"],
-        "import typer, httpx (os._exit)": [py, "-c", "import typer, httpx, os; os._exit(0)"],
+        "import typer, httpx": [py, "-c", no_cli + "import typer, httpx"],
+        "import typer, httpx (os._exit)": [
+            py,
+            "-c",
+            no_cli + "import typer, httpx, os; os._exit(0)",
+        ],
         "nango-hooks --help": [exe, "--help"],
         "nango-hooks config get url": [exe, "config", "get", "url"],
         "nango-hooks fire (one webhook, local receiver)": [
