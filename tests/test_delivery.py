@@ -389,3 +389,100 @@ def test_https_self_signed_is_a_tls_error_unless_trusted(
     assert HttpxSender(TLSOptions(insecure=True)).send(url, BODY, HEADERS, 5.0).status_code == 200
     monkeypatch.setenv("SSL_CERT_FILE", str(ca_path))
     assert HttpxSender().send(url, BODY, HEADERS, 5.0).status_code == 200
+
+
+# ---------------------------------------------------------------- one attempt loop
+
+
+def test_the_attempt_loop_lives_in_one_module() -> None:
+    """delivery/attempts.py's `attempt_loop` follows redirects, counts hops and says
+    what an attempt was; the senders make one request each when asked. Before, each of
+    the three wrote that loop again, so tests on the mock never ran the real one."""
+    import ast
+
+    from nango_cli import delivery
+
+    decides = {"next_hop", "MAX_REDIRECTS", "answered_attempt", "failed_attempt", "Hop"}
+    for name in ("httpx_sender", "aiohttp_sender", "mock"):
+        path = Path(delivery.__file__).parent / f"{name}.py"
+        used = {n.id for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Name)}
+        imported = {
+            alias.name
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.ImportFrom)
+            for alias in node.names
+        }
+        assert (used | imported) & decides == set(), name
+        assert {"attempt_loop"} <= imported, name
+
+
+def _chain(final_url: str) -> list[Behaviour]:
+    return [
+        Behaviour(status=307, headers={"Location": "/moved"}),
+        Behaviour(status=302, headers={"Location": final_url}),
+    ]
+
+
+def test_the_mock_sender_walks_a_redirect_chain_as_the_network_senders_do() -> None:
+    """The same chain (a 307 on the same host, then a 302 to another) through httpx's
+    sender against real sockets and through the mock gives the same attempt."""
+    from nango_cli.delivery.mock import MockResponse, MockSender
+
+    with Receiver() as first, Receiver() as final:
+        for behaviour in _chain(final.url):
+            first.then(behaviour)
+        real = HttpxSender().send(first.url, BODY, {**HEADERS, "authorization": "x"}, 5.0)
+
+        answers = {
+            first.url: MockResponse(307, {"Location": "/moved"}),
+            first.url.rsplit("/", 1)[0] + "/moved": MockResponse(302, {"Location": final.url}),
+            final.url: MockResponse(200, {"Content-Type": "application/json"}, b'{"ok":true}'),
+        }
+        mock = MockSender(lambda request: answers[request.url])
+        mocked = mock.send(first.url, BODY, {**HEADERS, "authorization": "x"}, 5.0)
+
+    def shape(a: AttemptRecord) -> tuple[object, ...]:
+        return (a.outcome, a.status_code, a.redirects, a.note, a.response_body)
+
+    assert shape(mocked) == shape(real)
+    assert real.redirects == [first.url.rsplit("/", 1)[0] + "/moved", final.url]
+    assert real.note == f"redirected to another host ({final.url.split('/')[2]})"
+    # The 302 made it a GET without a body; crossing hosts dropped the credentials.
+    assert [(r.method, r.body) for r in mock.requests] == [
+        ("POST", BODY),
+        ("POST", BODY),
+        ("GET", b""),
+    ]
+    assert "authorization" not in {k.lower() for k in mock.requests[-1].headers}
+    assert final.requests[0].method == "GET"
+    assert "authorization" not in {k.lower() for k in final.requests[0].headers}
+
+
+@pytest.mark.parametrize("sender", ["httpx", "aiohttp"])
+def test_a_redirect_dripping_its_body_is_followed_at_once(sender: str) -> None:
+    """follow-redirects destroys a redirect's response unread; so do the transports
+    (attempts.followed): a 307 whose body would take 5.5 s does not make the 2 s attempt
+    time out; read, it would."""
+    import asyncio
+
+    from nango_cli.delivery.aiohttp_sender import AiohttpSender
+
+    with Receiver() as first, Receiver() as final:
+        first.then(Behaviour(status=307, headers={"Location": final.url}, drip=True, delay=0.5))
+        if sender == "httpx":
+            attempt = HttpxSender().send(first.url, BODY, HEADERS, 2.0)
+        else:
+
+            async def send() -> AttemptRecord:
+                load = AiohttpSender(1)
+                try:
+                    return await load.send(first.url, BODY, HEADERS, 2.0)
+                finally:
+                    await load.close()
+
+            attempt = asyncio.run(send())
+    assert (attempt.outcome, attempt.status_code, attempt.redirects) == (
+        "success",
+        200,
+        [final.url],
+    )

@@ -1,4 +1,4 @@
-"""Load mode's transport: aiohttp's client, same attempt contract as the httpx sender.
+"""Load mode's transport: aiohttp's client, under the attempt loop every sender shares.
 
 Kept for load because httpx measurably cannot carry it here (docs/dependencies.md:
 at concurrency 50 aiohttp's client sends several times what httpx's async client
@@ -10,25 +10,21 @@ classes. Connections are kept alive between webhooks (see nango.CONNECTION).
 
 from __future__ import annotations
 
-import asyncio
 import ssl
-import time
 from collections.abc import Mapping
 
 import aiohttp
 
 from nango_cli.delivery.attempts import (
-    MAX_REDIRECTS,
+    Answer,
     BodyCap,
-    Hop,
+    Failure,
     Outgoing,
-    TooManyRedirects,
-    answered_attempt,
+    attempt_loop,
     classify_os_error,
-    failed_attempt,
+    drive_async,
+    followed,
     headers_dict,
-    next_hop,
-    now_iso,
     read_capped_async,
 )
 from nango_cli.delivery.records import RESPONSE_BODY_CAP, AttemptRecord, ErrorClass
@@ -78,46 +74,29 @@ class AiohttpSender:
         response_cap: int = RESPONSE_BODY_CAP,
         method: str = "POST",
     ) -> AttemptRecord:
-        started = now_iso()
-        start = time.perf_counter()
-        hops: list[Hop] = []
-        request = Outgoing(method, url, dict(headers), body)
-        try:
-            async with asyncio.timeout(timeout):
-                while True:
-                    async with self.session.request(
-                        request.method,
-                        request.url,
-                        data=request.body,
-                        headers=request.headers,
-                        allow_redirects=False,
-                        proxy=self._proxy_for(request.url),
-                        ssl=self._ssl_for(request.url),
-                    ) as response:
-                        hop = next_hop(request, response.status, response.headers.get("Location"))
-                        if hop is None:
-                            cap = BodyCap(response_cap)
-                            await read_capped_async(response.content.iter_any(), cap)
-                            return answered_attempt(
-                                url,
-                                started,
-                                start,
-                                response.status,
-                                headers_dict(response.headers.items()),
-                                cap,
-                                hops,
-                            )
-                    if len(hops) >= MAX_REDIRECTS:
-                        raise TooManyRedirects
-                    hops.append(hop)
-                    request = hop.request
-        except TooManyRedirects:
-            return failed_attempt(
-                url, started, start, "redirects", f"more than {MAX_REDIRECTS} redirects", hops
-            )
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            error_class, message = classify(exc, timeout)
-            return failed_attempt(url, started, start, error_class, message, hops)
+        """One attempt within `timeout` seconds in all, run by the shared attempt loop;
+        this sender makes each request of it."""
+
+        async def exchange(request: Outgoing) -> Answer | Failure:
+            try:
+                async with self.session.request(
+                    request.method,
+                    request.url,
+                    data=request.body,
+                    headers=request.headers,
+                    allow_redirects=False,
+                    proxy=self._proxy_for(request.url),
+                    ssl=self._ssl_for(request.url),
+                ) as response:
+                    found = headers_dict(response.headers.items())
+                    cap = BodyCap(response_cap)
+                    if not followed(response.status, found):
+                        await read_capped_async(response.content.iter_any(), cap)
+                    return Answer(response.status, found, cap)
+            except (aiohttp.ClientError, OSError) as exc:
+                return Failure(*classify(exc, timeout))
+
+        return await drive_async(attempt_loop(url, method, headers, body), exchange, timeout)
 
 
 def classify(exc: BaseException, timeout: float) -> tuple[ErrorClass, str]:

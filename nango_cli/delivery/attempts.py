@@ -16,9 +16,9 @@ replay, check and the listener; the aiohttp sender of load mode):
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, cast
 from urllib.parse import urljoin, urlsplit
 
 from nango_cli.delivery.records import RESPONSE_BODY_CAP, AttemptRecord, ErrorClass
@@ -58,10 +58,24 @@ class TooManyRedirects(Exception):
     pass
 
 
+_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+
+
+def location_of(headers: Mapping[str, str]) -> str | None:
+    return next((v for k, v in headers.items() if k.lower() == "location"), None)
+
+
+def followed(status: int, headers: Mapping[str, str]) -> bool:
+    """Whether the attempt loop follows this answer (a redirect status with a Location).
+    A transport then leaves its body unread, as follow-redirects destroys such a
+    response: a redirect that drips its body never holds the next hop up."""
+    return status in _REDIRECTS and bool(location_of(headers))
+
+
 def next_hop(request: Outgoing, status: int, location: str | None) -> Hop | None:
     """The request a redirect leads to, as axios (follow-redirects) makes it; None when
     `status` is not a redirect to follow."""
-    if status not in (301, 302, 303, 307, 308) or not location:
+    if status not in _REDIRECTS or not location:
         return None
     url = urljoin(request.url, location.strip())
     old, new = urlsplit(request.url), urlsplit(url)
@@ -206,3 +220,83 @@ async def read_capped_async(chunks: AsyncIterator[bytes], cap: BodyCap) -> None:
     async for chunk in chunks:
         if cap.feed(chunk):
             return
+
+
+# ---------------------------------------------------------------- the attempt loop
+
+
+class Answer(NamedTuple):
+    """What a transport got for one request: the status, the headers (joined by
+    `headers_dict`) and the body read up to the cap (left unread when `followed`)."""
+
+    status: int
+    headers: dict[str, str]
+    body: BodyCap
+
+
+class Failure(NamedTuple):
+    """A request that got no HTTP answer, classified by its transport."""
+
+    error_class: ErrorClass
+    message: str
+
+
+Loop = Generator[Outgoing, Answer | Failure, AttemptRecord]
+
+
+def attempt_loop(url: str, method: str, headers: Mapping[str, str], body: bytes | None) -> Loop:
+    """One attempt, as every transport makes it: the one place that follows redirects,
+    counts hops and says what the attempt was. It yields each request to send and is
+    sent back its Answer or Failure; it returns the AttemptRecord. Transports (httpx's
+    for fire, aiohttp's for load mode, the mock) make one network call per request and
+    never decide any of this; `drive` and `drive_async` run the loop over them."""
+    started, start = now_iso(), time.perf_counter()
+    hops: list[Hop] = []
+    request = Outgoing(method, url, dict(headers), body)
+    while True:
+        got = yield request
+        if isinstance(got, Failure):
+            return failed_attempt(url, started, start, got.error_class, got.message, hops)
+        hop = next_hop(request, got.status, location_of(got.headers))
+        if hop is None:
+            return answered_attempt(url, started, start, got.status, got.headers, got.body, hops)
+        if len(hops) >= MAX_REDIRECTS:
+            message = f"more than {MAX_REDIRECTS} redirects"
+            return failed_attempt(url, started, start, "redirects", message, hops)
+        hops.append(hop)
+        request = hop.request
+
+
+def drive(loop: Loop, exchange: Callable[[Outgoing], Answer | Failure]) -> AttemptRecord:
+    """Run the attempt loop over a transport's blocking `exchange`."""
+    request = next(loop)
+    while True:
+        try:
+            request = loop.send(exchange(request))
+        except StopIteration as done:
+            return cast(AttemptRecord, done.value)
+
+
+async def drive_async(
+    loop: Loop, exchange: Callable[[Outgoing], Awaitable[Answer | Failure]], timeout: float
+) -> AttemptRecord:
+    """Run the attempt loop over a transport's `exchange` coroutine, every request
+    within one deadline of `timeout` seconds: past it, the attempt fails as a timeout
+    (its hops so far kept)."""
+    import asyncio  # here: the commands that send one webhook never load it
+
+    request = next(loop)
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                answer = await exchange(request)
+                try:
+                    request = loop.send(answer)
+                except StopIteration as done:
+                    return cast(AttemptRecord, done.value)
+    except TimeoutError:
+        try:
+            loop.send(Failure("timeout", f"no complete response within {timeout:g}s"))
+        except StopIteration as done:
+            return cast(AttemptRecord, done.value)
+        raise  # pragma: no cover - the loop always ends on a Failure

@@ -5,9 +5,9 @@ server that drips its status line a byte at a time, or streams `100 Continue`
 forever, can hold a request far past them. The network backend here clamps
 every operation to what is left of the attempt's deadline, and a watchdog
 closes a TLS socket at the deadline (a handshake is several reads with one
-timeout). Redirects are followed by nango-hooks (axios's rules, in
-delivery/attempts.py), one connection per attempt, so a retry never reuses a
-connection the receiver may have closed.
+timeout). It makes each request of an attempt; the attempt loop shared by every
+sender (delivery/attempts.py) follows redirects by axios's rules. One connection
+per attempt, so a retry never reuses a connection the receiver may have closed.
 
 This module imports httpx; it is itself imported only where something is
 sent (delivery/outbox.py), so commands that send nothing do not pay for it.
@@ -29,17 +29,15 @@ import httpcore
 import httpx
 
 from nango_cli.delivery.attempts import (
-    MAX_REDIRECTS,
+    Answer,
     BodyCap,
-    Hop,
+    Failure,
     Outgoing,
-    TooManyRedirects,
-    answered_attempt,
+    attempt_loop,
     classify_os_error,
-    failed_attempt,
+    drive,
+    followed,
     headers_dict,
-    next_hop,
-    now_iso,
 )
 from nango_cli.delivery.records import RESPONSE_BODY_CAP, AttemptRecord, ErrorClass
 from nango_cli.delivery.transport import TLSOptions, proxy_for, ssl_context
@@ -82,56 +80,45 @@ class HttpxSender:
         response_cap: int = RESPONSE_BODY_CAP,
         method: str = "POST",
     ) -> AttemptRecord:
-        """One attempt, following redirects, within `timeout` seconds in all.
+        """One attempt within `timeout` seconds in all (redirects included), run by the
+        shared attempt loop; this sender makes each request of it.
 
         Only transport failures become failed attempts; anything else (a bug, a
         header that cannot be encoded) is raised, never retried as "network".
         """
-        started = now_iso()
-        start = time.perf_counter()
-        hops: list[Hop] = []
-        request = Outgoing(method, url, dict(headers), body)
         transport = DeadlineTransport(time.monotonic() + timeout, self)
-        try:
-            with httpx.Client(transport=transport, trust_env=False) as client:
-                while True:
-                    response = client.send(_to_httpx(request), stream=True)
+        with httpx.Client(transport=transport, trust_env=False) as client:
+
+            def exchange(request: Outgoing) -> Answer | Failure:
+                # Built as a Request, not with client.stream(): the client's default
+                # headers (User-Agent, Accept, …) must not join the contract's.
+                outgoing = httpx.Request(
+                    request.method,
+                    request.url,
+                    headers=_wire(request.headers),
+                    content=request.body,
+                )
+                try:
+                    response = client.send(outgoing, stream=True)
                     try:
-                        location = response.headers.get("location")
-                        hop = next_hop(request, response.status_code, location)
-                        if hop is None:
-                            cap = BodyCap(response_cap)
+                        found = headers_dict(response.headers.multi_items())
+                        cap = BodyCap(response_cap)
+                        if not followed(response.status_code, found):
                             for chunk in response.iter_raw():
                                 if cap.feed(chunk):
                                     break
-                            return answered_attempt(
-                                url,
-                                started,
-                                start,
-                                response.status_code,
-                                headers_dict(response.headers.multi_items()),
-                                cap,
-                                hops,
-                            )
+                        return Answer(response.status_code, found, cap)
                     finally:
                         response.close()
-                    if len(hops) >= MAX_REDIRECTS:
-                        raise TooManyRedirects
-                    hops.append(hop)
-                    request = hop.request
-        except TooManyRedirects:
-            return failed_attempt(
-                url, started, start, "redirects", f"more than {MAX_REDIRECTS} redirects", hops
-            )
-        except _TRANSPORT_ERRORS as exc:
-            error_class, message = classify(exc, timeout)
-            return failed_attempt(url, started, start, error_class, message, hops)
+                except _TRANSPORT_ERRORS as exc:
+                    return Failure(*classify(exc, timeout))
+
+            return drive(attempt_loop(url, method, headers, body), exchange)
 
 
-def _to_httpx(request: Outgoing) -> httpx.Request:
+def _wire(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
     # Values go out as Latin-1 bytes, as Node.js (and so Nango) sends them.
-    raw = [(k.encode("ascii"), v.encode("latin-1")) for k, v in request.headers.items()]
-    return httpx.Request(request.method, request.url, headers=raw, content=request.body)
+    return [(k.encode("ascii"), v.encode("latin-1")) for k, v in headers.items()]
 
 
 def classify(exc: BaseException, timeout: float) -> tuple[ErrorClass, str]:

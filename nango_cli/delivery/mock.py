@@ -1,26 +1,24 @@
-"""`MockSender(handler)`: a sender that calls a function instead of the network, with
-the same attempt contract as the real ones (redirects as axios follows them, the body
-cap, error classes), as httpx's `MockTransport` does for httpx. For tests of code that
-delivers webhooks, and for handlers tested in-process (a test client as the handler).
+"""`MockSender(handler)`: a sender that calls a function instead of the network, under
+the attempt loop the real ones share (delivery/attempts.py: redirects as axios follows
+them, the body cap, error classes), as httpx's `MockTransport` does for httpx. For tests
+of code that delivers webhooks, and for handlers tested in-process (a test client as
+the handler).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import NamedTuple
 
 from nango_cli.delivery.attempts import (
-    MAX_REDIRECTS,
+    Answer,
     BodyCap,
-    Hop,
+    Failure,
     Outgoing,
-    answered_attempt,
+    attempt_loop,
     classify_os_error,
-    failed_attempt,
-    next_hop,
-    now_iso,
+    drive,
 )
 from nango_cli.delivery.records import RESPONSE_BODY_CAP, AttemptRecord
 
@@ -61,10 +59,7 @@ class MockSender:
         response_cap: int = RESPONSE_BODY_CAP,
         method: str = "POST",
     ) -> AttemptRecord:
-        started, start = now_iso(), time.perf_counter()
-        hops: list[Hop] = []
-        request = Outgoing(method, url, dict(headers), body)
-        while True:
+        def exchange(request: Outgoing) -> Answer | Failure:
             call = MockRequest(
                 request.method, request.url, dict(request.headers), request.body or b""
             )
@@ -73,18 +68,9 @@ class MockSender:
                 response = self.handler(call)
             except OSError as exc:
                 found = classify_os_error(exc) or ("network", str(exc) or type(exc).__name__)
-                return failed_attempt(url, started, start, found[0], found[1], hops)
-            location = {k.lower(): v for k, v in response.headers.items()}.get("location")
-            hop = next_hop(request, response.status, location)
-            if hop is None:
-                cap = BodyCap(response_cap)
-                cap.feed(response.body)
-                return answered_attempt(
-                    url, started, start, response.status, dict(response.headers), cap, hops
-                )
-            if len(hops) >= MAX_REDIRECTS:
-                return failed_attempt(
-                    url, started, start, "redirects", f"more than {MAX_REDIRECTS} redirects", hops
-                )
-            hops.append(hop)
-            request = hop.request
+                return Failure(*found)
+            cap = BodyCap(response_cap)
+            cap.feed(response.body)
+            return Answer(response.status, dict(response.headers), cap)
+
+        return drive(attempt_loop(url, method, headers, body), exchange)
