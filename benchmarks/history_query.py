@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nango_cli.delivery.records import WebhookRecord, new_id  # noqa: E402
+from nango_cli.delivery.history_rows import WebhookRecord, new_id  # noqa: E402
 from nango_cli.storage.webhooks import HistoryFilter, Store  # noqa: E402
 
 

@@ -29,7 +29,7 @@ from _common import ROOT, environment, free_port, summary, wait_for_port
 
 sys.path.insert(0, str(ROOT))
 
-from nango_cli.delivery.records import WebhookRecord
+from nango_cli.delivery.history_rows import WebhookRecord
 from nango_cli.storage.webhooks import Store
 from nango_cli.support.timefmt import format_timestamp
 

@@ -24,7 +24,7 @@ from _common import ROOT, environment, start_server, summary
 
 sys.path.insert(0, str(ROOT))
 
-from nango_cli.delivery.records import WebhookRecord, new_id
+from nango_cli.delivery.history_rows import WebhookRecord, new_id
 from nango_cli.storage.webhooks import Store
 
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]

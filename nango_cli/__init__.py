@@ -24,13 +24,14 @@ __version__ = "0.3.0"
 
 if _typing.TYPE_CHECKING:
     from nango_cli.delivery.deliver import deliver
+    from nango_cli.delivery.history_rows import AttemptRecord as Attempt
     from nango_cli.delivery.mock import MockRequest, MockResponse, MockSender
-    from nango_cli.delivery.records import AttemptRecord as Attempt
     from nango_cli.delivery.retry import DeliveryResult
     from nango_cli.errors import NangoHooksError, UsageError
     from nango_cli.protocol.serialization import serialize
-    from nango_cli.protocol.signatures import KeyRing, Verdict, Verification, verify
-    from nango_cli.protocol.webhooks import (
+    from nango_cli.protocol.signatures import HeaderCheck as Verdict
+    from nango_cli.protocol.signatures import KeyRing, Verification, verify
+    from nango_cli.protocol.signed_webhooks import (
         SignedWebhook,
         async_action_webhook,
         auth_webhook,
@@ -41,24 +42,24 @@ if _typing.TYPE_CHECKING:
 
 # public name -> (module, name in that module)
 _EXPORTS: dict[str, tuple[str, str]] = {
-    "Attempt": ("nango_cli.delivery.records", "AttemptRecord"),
+    "Attempt": ("nango_cli.delivery.history_rows", "AttemptRecord"),
     "DeliveryResult": ("nango_cli.delivery.retry", "DeliveryResult"),
     "KeyRing": ("nango_cli.protocol.signatures", "KeyRing"),
     "MockRequest": ("nango_cli.delivery.mock", "MockRequest"),
     "MockResponse": ("nango_cli.delivery.mock", "MockResponse"),
     "MockSender": ("nango_cli.delivery.mock", "MockSender"),
     "NangoHooksError": ("nango_cli.errors", "NangoHooksError"),
-    "SignedWebhook": ("nango_cli.protocol.webhooks", "SignedWebhook"),
+    "SignedWebhook": ("nango_cli.protocol.signed_webhooks", "SignedWebhook"),
     "UsageError": ("nango_cli.errors", "UsageError"),
-    "Verdict": ("nango_cli.protocol.signatures", "Verdict"),
+    "Verdict": ("nango_cli.protocol.signatures", "HeaderCheck"),
     "Verification": ("nango_cli.protocol.signatures", "Verification"),
-    "async_action_webhook": ("nango_cli.protocol.webhooks", "async_action_webhook"),
-    "auth_webhook": ("nango_cli.protocol.webhooks", "auth_webhook"),
+    "async_action_webhook": ("nango_cli.protocol.signed_webhooks", "async_action_webhook"),
+    "auth_webhook": ("nango_cli.protocol.signed_webhooks", "auth_webhook"),
     "deliver": ("nango_cli.delivery.deliver", "deliver"),
-    "forward_webhook": ("nango_cli.protocol.webhooks", "forward_webhook"),
+    "forward_webhook": ("nango_cli.protocol.signed_webhooks", "forward_webhook"),
     "serialize": ("nango_cli.protocol.serialization", "serialize"),
-    "sign_webhook": ("nango_cli.protocol.webhooks", "sign_webhook"),
-    "sync_webhook": ("nango_cli.protocol.webhooks", "sync_webhook"),
+    "sign_webhook": ("nango_cli.protocol.signed_webhooks", "sign_webhook"),
+    "sync_webhook": ("nango_cli.protocol.signed_webhooks", "sync_webhook"),
     "verify": ("nango_cli.protocol.signatures", "verify"),
 }
 

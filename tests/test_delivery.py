@@ -14,8 +14,8 @@ import pytest
 
 from nango_cli.delivery.attempts import BodyCap, Outgoing, next_hop
 from nango_cli.delivery.breaker import CircuitBreaker
+from nango_cli.delivery.history_rows import AttemptRecord
 from nango_cli.delivery.httpx_sender import HttpxSender
-from nango_cli.delivery.records import AttemptRecord
 from nango_cli.delivery.retry import delivery_steps, make_policy, run_steps
 from nango_cli.delivery.transport import TLSOptions, proxy_for
 from nango_cli.protocol.headers import merge_headers

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from nango_cli.delivery.records import DELIVERED, INTERRUPTED, SENDING, AttemptRecord, WebhookRecord
+from nango_cli.delivery.history_rows import (
+    DELIVERED,
+    INTERRUPTED,
+    SENDING,
+    AttemptRecord,
+    WebhookRecord,
+)
 from nango_cli.errors import NotFoundError
 from nango_cli.storage.webhooks import HistoryFilter, Store
 

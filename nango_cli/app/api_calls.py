@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from nango_cli.delivery.records import AttemptRecord
+from nango_cli.delivery.history_rows import AttemptRecord
 from nango_cli.storage.api_log import ApiRequest, api_requests
 from nango_cli.storage.database import Database
 from nango_cli.support import timefmt

@@ -27,7 +27,7 @@ from nango_cli.app.check_specs import (
     CheckResult,
     CheckSpec,
     CheckTarget,
-    Verdict,
+    CheckVerdict,
     answer_excerpt,
     available,
     describe,
@@ -89,7 +89,7 @@ def _forgery(spec: CheckSpec, step: StepResult, policy: RetryPolicy) -> CheckRes
         brief = describe(attempt) if attempt else None
         return spec.result(outcome.happened, "not judged", ids, brief=brief, answer=answer)
     if outcome.ok is False:
-        verdict: Verdict = "fail" if spec.required else "warn"
+        verdict: CheckVerdict = "fail" if spec.required else "warn"
         return spec.result(outcome.happened, verdict, ids, answer=answer, fix=outcome.cause)
     if outcome.warn:
         would = nango_would(policy, attempt) if attempt else None

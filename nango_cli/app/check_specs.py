@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from nango_cli.delivery.breaker import CircuitBreaker
-from nango_cli.delivery.records import AttemptRecord
+from nango_cli.delivery.history_rows import AttemptRecord
 from nango_cli.delivery.retry import RetryPolicy
 from nango_cli.delivery.transport import TLSOptions
 from nango_cli.support import timefmt
 from nango_cli.support.text import one_line
 
-Verdict = Literal["pass", "warn", "fail", "not judged"]
+CheckVerdict = Literal["pass", "warn", "fail", "not judged"]
 # accept: Nango sends it, the handler must take it. reject: a forgery, the handler must
 # refuse it (judged only against an accepted one). The others are advisory.
 Role = Literal["accept", "reject", "advisory"]
@@ -32,7 +32,7 @@ class CheckSpec:
     def result(
         self,
         happened: str,
-        verdict: Verdict,
+        verdict: CheckVerdict,
         ids: list[str],
         nango_would: str | None = None,
         cause: str | None = None,
@@ -176,7 +176,7 @@ class CheckResult:
     name: str
     expectation: str
     happened: str
-    verdict: Verdict
+    verdict: CheckVerdict
     required: bool
     why: str
     webhook_ids: list[str] = field(default_factory=list)

@@ -214,7 +214,7 @@ def plan(
     return delivery_plan(settings, webhooks, notes, opts.circuit_breaker, tls, skipped)
 
 
-class Verdict(NamedTuple):
+class FireOutcome(NamedTuple):
     """What a fire's deliveries say, as `fire` reports it (`kind` decides the exit)."""
 
     kind: Literal[
@@ -229,7 +229,7 @@ class Verdict(NamedTuple):
     hint: str | None = None
 
 
-def judge(sent: list[SentWebhook], store: Store | None = None) -> Verdict:
+def judge(sent: list[SentWebhook], store: Store | None = None) -> FireOutcome:
     """The fire's verdict. Each forgery (a bad or missing signature) is judged by
     app/forgeries.py against the control sent with it, its verdict kept in history."""
     negatives = [s for s in sent if s.expects_rejection]
@@ -251,7 +251,7 @@ def judge(sent: list[SentWebhook], store: Store | None = None) -> Verdict:
         forgeries.record(store, list(zip(negatives, verdicts, strict=True)))
     acted = [v for v in verdicts if v.kind == "acted-on"]
     if acted:
-        return Verdict(
+        return FireOutcome(
             "accepted-forgery",
             f"the handler acted on {len(acted)} webhook(s) with a bad or missing signature: "
             + acted[0].happened,
@@ -263,27 +263,27 @@ def judge(sent: list[SentWebhook], store: Store | None = None) -> Verdict:
         return _delivery_verdict(sent, failed)
     badly = [v for v in verdicts if v.kind == "refused-badly"]
     if badly:
-        return Verdict("refused-badly", badly[0].happened, badly[0].fix)
-    return Verdict(
+        return FireOutcome("refused-badly", badly[0].happened, badly[0].fix)
+    return FireOutcome(
         "rejected-as-expected",
         "rejected as expected: the handler took the correctly signed webhook and refused "
         "the forgeries",
     )
 
 
-def _delivery_verdict(sent: list[SentWebhook], failed: list[SentWebhook]) -> Verdict:
+def _delivery_verdict(sent: list[SentWebhook], failed: list[SentWebhook]) -> FireOutcome:
     if failed:
-        return Verdict(
+        return FireOutcome(
             "failed",
             f"{len(failed)} of {len(sent)} webhook(s) not delivered",
             "`nango-hooks history show ID` has every attempt; resend with `nango-hooks replay ID`",
         )
-    return Verdict("delivered", f"{len(sent)} webhook(s) delivered")
+    return FireOutcome("delivered", f"{len(sent)} webhook(s) delivered")
 
 
-def _not_judged(genuine: list[SentWebhook]) -> Verdict:
+def _not_judged(genuine: list[SentWebhook]) -> FireOutcome:
     if not genuine:
-        return Verdict(
+        return FireOutcome(
             "not-judged",
             "not judged: no correctly signed webhook was sent to compare with",
             "set the environment's signing key (a control is then sent first), or drop "
@@ -292,13 +292,13 @@ def _not_judged(genuine: list[SentWebhook]) -> Verdict:
     control = genuine[0]
     last = control.attempts[-1] if control.attempts else None
     if last is None or last.status_code is None:
-        return Verdict(
+        return FireOutcome(
             "not-judged",
             "not judged: the handler did not answer the valid webhook (the control, "
             f"{control.record.id}): {last.error if last and last.error else 'not sent'}",
             "is it running at that URL? `nango-hooks history show ID` has every attempt",
         )
-    return Verdict(
+    return FireOutcome(
         "not-judged",
         "not judged: the handler also refused a valid webhook (the control, "
         f"{control.record.id}, answered {last.status_code})",

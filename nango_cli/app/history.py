@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from nango_cli.app import forgeries
-from nango_cli.delivery.records import WebhookRecord
+from nango_cli.delivery.history_rows import WebhookRecord
 from nango_cli.errors import UsageError
 from nango_cli.support.timefmt import format_timestamp
 

@@ -19,8 +19,14 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from nango_cli.delivery.history_rows import (
+    DELIVERED,
+    FAILED,
+    INTERRUPTED,
+    AttemptRecord,
+    WebhookRecord,
+)
 from nango_cli.delivery.outbox import DeliveryPlan, PlannedWebhook, to_records
-from nango_cli.delivery.records import DELIVERED, FAILED, INTERRUPTED, AttemptRecord, WebhookRecord
 from nango_cli.delivery.retry import delivery_steps, run_steps_async
 from nango_cli.protocol import serialization, signatures, vocabulary
 from nango_cli.protocol.headers import without

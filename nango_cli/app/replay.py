@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from nango_cli.delivery.history_rows import WebhookRecord
 from nango_cli.delivery.outbox import PlannedWebhook
-from nango_cli.delivery.records import WebhookRecord
 from nango_cli.delivery.transport import TLSOptions
 from nango_cli.errors import ConfigError, UsageError
 from nango_cli.protocol import edits, schema, serialization, signatures, vocabulary

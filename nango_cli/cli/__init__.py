@@ -19,7 +19,7 @@ from typer.core import TyperGroup
 from nango_cli import __version__
 from nango_cli.cli import fast_params, help_format
 from nango_cli.cli.common import AppState, EnvOption, app_state
-from nango_cli.cli.environment import Environment, current, using
+from nango_cli.cli.environment import Environment, invocation, using
 
 fast_params.install()
 
@@ -65,7 +65,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def json_requested() -> bool:
     """--json anywhere on the command line (before parsing), or NANGO_HOOKS_JSON."""
-    return current().json
+    return invocation().json
 
 
 class NangoGroup(TyperGroup):
@@ -123,7 +123,7 @@ class NangoGroup(TyperGroup):
 
             command = _command_path(exc)
             # A stream's reader (listen, api) gets its usage error as one line too.
-            current().streaming = (command or "").split()[-1:] in (["listen"], ["api"])
+            invocation().streaming = (command or "").split()[-1:] in (["listen"], ["api"])
             hint = f"see `{command} --help`" if command else "see `nango-hooks --help`"
             show_error(UsageError(exc.format_message(), hint=hint), json_requested())
             sys.exit(int(ExitCode.USAGE))
@@ -248,6 +248,6 @@ def root(
     State lives in the platform's config and data directories;
     NANGO_HOOKS_HOME relocates all of it.
     """
-    environment = current()
+    environment = invocation()
     environment.json = environment.json or json_output
     ctx.obj = AppState(env=env, config=config, json=environment.json, debug=debug)

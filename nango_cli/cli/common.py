@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 import typer
 
 from nango_cli.cli import output
-from nango_cli.cli.environment import current
+from nango_cli.cli.environment import invocation
 
 if TYPE_CHECKING:
     from nango_cli.app.config_file import ConfigFile
-    from nango_cli.app.fire import Verdict
+    from nango_cli.app.fire import FireOutcome
     from nango_cli.app.live_settings import LiveSettings
     from nango_cli.app.settings import Settings
     from nango_cli.delivery.transport import TLSOptions
@@ -40,7 +40,7 @@ class AppState:
 def app_state(ctx: typer.Context) -> AppState:
     root = ctx.find_root()
     if not isinstance(root.obj, AppState):
-        root.obj = AppState(json=current().json)
+        root.obj = AppState(json=invocation().json)
     return root.obj
 
 
@@ -54,9 +54,9 @@ def use(
         state.env = env
     if json_output:
         state.json = True
-        current().json = True
+        invocation().json = True
     if stream:
-        current().streaming = True
+        invocation().streaming = True
     return state
 
 
@@ -175,7 +175,7 @@ def open_store() -> Store:
     (Database.close says why)."""
     from nango_cli.storage.webhooks import Store
 
-    store = Store.open_default(fast_exit=current().fast_exit)
+    store = Store.open_default(fast_exit=invocation().fast_exit)
     for text in store.warnings:
         output.warn_once(text)
     store.mark_interrupted()
@@ -307,7 +307,7 @@ def confirmed(yes: bool, action: str, question: str) -> bool:
 
     if yes:
         return True
-    if not current().stdin_isatty():
+    if not invocation().stdin_isatty():
         raise UsageError(f"{action} needs confirmation", hint="pass --yes to confirm")
     if typer.confirm(question, default=False):
         return True
@@ -322,8 +322,8 @@ def _piped_stdin(what: str, thing: str) -> BinaryIO:
     """Standard input for `-`, unless it is a terminal (nothing would ever arrive)."""
     from nango_cli.errors import UsageError
 
-    stdin = current().stdin
-    if current().stdin_isatty():
+    stdin = invocation().stdin
+    if invocation().stdin_isatty():
         raise UsageError(
             f"{what}: '-' reads standard input, but it is a terminal",
             hint=f"pipe the {thing} in (… | nango-hooks …) or pass a file path",
@@ -466,7 +466,7 @@ TimeoutOption = Annotated[
 ]
 
 
-def finish_delivery(verdict: Verdict, data: dict[str, Any], json_mode: bool) -> None:
+def finish_delivery(verdict: FireOutcome, data: dict[str, Any], json_mode: bool) -> None:
     """The fire service's verdict on what was sent, as an exit: 9 when a forgery was
     acted on or could not be judged, 4 when a webhook was not delivered; a forgery
     refused badly is a warning."""

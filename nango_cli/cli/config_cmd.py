@@ -14,7 +14,7 @@ from nango_cli.cli.common import (
     complete_settings,
     use,
 )
-from nango_cli.cli.environment import current as invocation
+from nango_cli.cli.environment import invocation
 
 if TYPE_CHECKING:
     from nango_cli.app.config_file import ConfigFile

@@ -7,7 +7,7 @@ been warned about already, and whether the process leaves with `os._exit` when t
 command is done (then the store is not closed one connection at a time; see
 `Database.close`). `nango_cli.__main__` makes one for the real process; tests make
 their own with string streams. The running invocation's environment is reachable with
-`current()`: the root command sets it for the duration of one invocation, so nothing
+`invocation()`: the root command sets it for the duration of one invocation, so nothing
 lingers from one run to the next (as `CliRunner` runs in one process).
 """
 
@@ -71,7 +71,7 @@ def _isatty(stream: object) -> bool:
 _current: ContextVar[Environment | None] = ContextVar("nango_hooks_environment", default=None)
 
 
-def current() -> Environment:
+def invocation() -> Environment:
     """The environment of the invocation running now (a default one outside of any)."""
     found = _current.get()
     if found is None:

@@ -16,7 +16,7 @@ from nango_cli.cli.common import (
 from nango_cli.cli.output import Column, Styled
 
 if TYPE_CHECKING:
-    from nango_cli.delivery.records import WebhookRecord
+    from nango_cli.delivery.history_rows import WebhookRecord
     from nango_cli.storage.webhooks import HistoryFilter
 
 app = typer.Typer(

@@ -22,7 +22,7 @@ import os
 from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
-from nango_cli.cli.environment import Environment, current
+from nango_cli.cli.environment import Environment, invocation
 from nango_cli.support.text import json_dumps, terminal_safe
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ Segment = str | Styled
 
 
 def use_colour(stream: IO[str]) -> bool:
-    return current().colour(stream)
+    return invocation().colour(stream)
 
 
 def safe(text: str, keep_newlines: bool = True) -> str:
@@ -131,16 +131,16 @@ def write(
 
 def stdio() -> tuple[IO[str], IO[str]]:
     """The invocation's stdout and stderr."""
-    env = current()
+    env = invocation()
     return env.stdout, env.stderr
 
 
 def out(*segments: Segment, style: str | None = None) -> None:
-    write(current().stdout, *segments, style=style)
+    write(invocation().stdout, *segments, style=style)
 
 
 def err(*segments: Segment, style: str | None = None) -> None:
-    write(current().stderr, *segments, style=style)
+    write(invocation().stderr, *segments, style=style)
 
 
 def note(text: str) -> None:
@@ -153,7 +153,7 @@ def warn(text: str) -> None:
 
 def warn_once(text: str) -> None:
     """A warning shown once per invocation (a risky directory, a readable key file)."""
-    warned = current().warned
+    warned = invocation().warned
     if text not in warned:
         warned.add(text)
         warn(text)
@@ -161,7 +161,7 @@ def warn_once(text: str) -> None:
 
 def raw(data: bytes) -> None:
     """Bytes exactly as they are, for `--raw` (the user asked for them)."""
-    stdout = current().stdout
+    stdout = invocation().stdout
     stdout.buffer.write(data)  # type: ignore[attr-defined]
     stdout.flush()
 
@@ -188,7 +188,7 @@ def emit(data: Any) -> None:
 def emit_document(document: dict[str, Any]) -> None:
     """One JSON document on stdout; one NDJSON line for the commands whose stdout is a
     stream (listen, api), their final error included."""
-    env = current()
+    env = invocation()
     env.stdout.write(
         ndjson_line(document) if env.streaming else json_dumps(document, indent=2) + "\n"
     )
@@ -237,7 +237,7 @@ def table(
     from rich import box
     from rich.table import Table
 
-    stream = stream or current().stdout
+    stream = stream or invocation().stdout
     cols = [c if isinstance(c, Column) else Column(c) for c in columns]
     grid = Table(
         box=box.SIMPLE_HEAD,
@@ -287,7 +287,7 @@ def fields(
     from rich.padding import Padding
     from rich.table import Table
 
-    stream = stream or current().stdout
+    stream = stream or invocation().stdout
     grid = Table.grid(padding=(0, 2, 0, 2))
     grid.add_column(no_wrap=True, style="dim")
     grid.add_column(overflow="fold")
@@ -341,7 +341,7 @@ class BackgroundPrinter:
         import threading
 
         # The invocation's streams, taken now: the thread writes outside its context.
-        self.env = env or current()
+        self.env = env or invocation()
         self.stdout, self.stderr = self.env.stdout, self.env.stderr
         self._lines: collections.deque[tuple[IO[str], str]] = collections.deque()
         self._wake = threading.Event()

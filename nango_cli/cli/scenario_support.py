@@ -62,7 +62,7 @@ StateHostOption = Annotated[
 ]
 
 
-def running_api(explicit: str | None) -> tuple[str | None, str | None]:
+def api_address(explicit: str | None) -> tuple[str | None, str | None]:
     """--api URL, else the `nango-hooks api` (or `dev`) running on this machine; with
     the token of its internal endpoints when it is that one."""
     from nango_cli.app import running
@@ -83,13 +83,13 @@ def api_for_run(
     """The API a scenario's handler calls back: --api URL, a running one, else one this
     process serves on --api-port (the api_port setting: where `dev` serves it, so one
     NANGO_HOST works for both)."""
-    from nango_cli.app.scenarios.remote_api import RunningApi
+    from nango_cli.app.scenarios.remote_api import RemoteApi
 
-    url, token = running_api(explicit)
+    url, token = api_address(explicit)
     if url is not None:
         if not quiet:
             output.err(f"Nango API: {url} (already running; the handler's NANGO_HOST)")
-        yield RunningApi(url, token)
+        yield RemoteApi(url, token)
         return
     from nango_cli.servers.api.handle import LocalApi
     from nango_cli.support import paths

@@ -306,7 +306,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _confirm_production(current: "Settings", connection: str, yes: bool) -> None:
-    from nango_cli.cli.environment import current as invocation
+    from nango_cli.cli.environment import invocation
     from nango_cli.errors import UsageError
 
     if yes or not current.env.lower().startswith("prod"):
@@ -354,7 +354,7 @@ def _prune(
     store: Any, api: "NangoApi", integration: str | None, yes: bool, json_mode: bool
 ) -> None:
     from nango_cli.app import tunnel as core
-    from nango_cli.cli.environment import current as invocation
+    from nango_cli.cli.environment import invocation
     from nango_cli.errors import UsageError
 
     found = core.tagged_overrides(store, api, integration)

@@ -10,8 +10,8 @@ from nango_cli.cli import output
 from nango_cli.cli.output import Styled
 
 if TYPE_CHECKING:
+    from nango_cli.delivery.history_rows import AttemptRecord
     from nango_cli.delivery.outbox import AttemptEvent, DeliveryPlan, SentWebhook
-    from nango_cli.delivery.records import AttemptRecord
 
 
 def attempt_result(attempt: AttemptRecord) -> Styled:

@@ -27,7 +27,7 @@ from nango_cli.delivery.attempts import (
     headers_dict,
     read_capped_async,
 )
-from nango_cli.delivery.records import RESPONSE_BODY_CAP, AttemptRecord, ErrorClass
+from nango_cli.delivery.history_rows import RESPONSE_BODY_CAP, AttemptRecord, ErrorClass
 from nango_cli.delivery.transport import TLSOptions, proxy_for, ssl_context
 
 # aiohttp adds these unless told not to; the contract's headers say what goes out.

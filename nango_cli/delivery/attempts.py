@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Final, NamedTuple, cast
 from urllib.parse import urljoin, urlsplit
 
-from nango_cli.delivery.records import RESPONSE_BODY_CAP, AttemptRecord, ErrorClass
+from nango_cli.delivery.history_rows import RESPONSE_BODY_CAP, AttemptRecord, ErrorClass
 from nango_cli.protocol.headers import without
 from nango_cli.support.timefmt import format_timestamp
 

@@ -7,11 +7,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from nango_cli.delivery.records import AttemptRecord
+from nango_cli.delivery.history_rows import AttemptRecord
 from nango_cli.delivery.retry import DeliveryResult, delivery_steps, make_policy, run_steps
 from nango_cli.delivery.transport import Sender
 from nango_cli.errors import UsageError
-from nango_cli.protocol.webhooks import SignedWebhook
+from nango_cli.protocol.signed_webhooks import SignedWebhook
 
 if TYPE_CHECKING:
     # Only a type here: the breaker is built where a plan needs one (app/plans.py).

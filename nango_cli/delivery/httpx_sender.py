@@ -39,7 +39,7 @@ from nango_cli.delivery.attempts import (
     followed,
     headers_dict,
 )
-from nango_cli.delivery.records import RESPONSE_BODY_CAP, AttemptRecord, ErrorClass
+from nango_cli.delivery.history_rows import RESPONSE_BODY_CAP, AttemptRecord, ErrorClass
 from nango_cli.delivery.transport import TLSOptions, proxy_for, ssl_context
 
 _TRANSPORT_ERRORS = (

@@ -20,7 +20,7 @@ from nango_cli.delivery.attempts import (
     classify_os_error,
     drive,
 )
-from nango_cli.delivery.records import RESPONSE_BODY_CAP, AttemptRecord
+from nango_cli.delivery.history_rows import RESPONSE_BODY_CAP, AttemptRecord
 
 
 class MockRequest(NamedTuple):

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from nango_cli.delivery.records import (
+from nango_cli.delivery.history_rows import (
     DELIVERED,
     FAILED,
     INTERRUPTED,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 from nango_cli.delivery.attempts import refused_attempt
-from nango_cli.delivery.records import AttemptRecord
+from nango_cli.delivery.history_rows import AttemptRecord
 from nango_cli.protocol import vocabulary
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from nango_cli.errors import ConfigError, UsageError
 if TYPE_CHECKING:
     import ssl
 
-    from nango_cli.delivery.records import AttemptRecord
+    from nango_cli.delivery.history_rows import AttemptRecord
 
 
 class Sender(Protocol):

@@ -69,14 +69,14 @@ def signature_headers(key: str, body: bytes, mode: str = "both") -> dict[str, st
     return headers
 
 
-VerdictState = Literal["valid", "invalid", "missing", "no-key"]
+HeaderState = Literal["valid", "invalid", "missing", "no-key"]
 
 
-class Verdict(NamedTuple):
+class HeaderCheck(NamedTuple):
     """The outcome of checking one signature header."""
 
     header: str
-    state: VerdictState
+    state: HeaderState
     reason: str | None = None
     # Which key made it valid: "current", or "previous" (inside a rotation window).
     matched: str | None = None
@@ -145,7 +145,7 @@ def verify_headers(
     body: bytes,
     headers: Mapping[str, str],
     other_keys: tuple[str | tuple[str, str], ...] = (),
-) -> tuple[Verdict, Verdict]:
+) -> tuple[HeaderCheck, HeaderCheck]:
     """Verdicts for the HMAC and the legacy header of a received request; either the
     current or (in a rotation window) the previous signing key makes one valid."""
     if not isinstance(keys, KeyRing):
@@ -154,10 +154,10 @@ def verify_headers(
     for header, sign in ((HMAC_HEADER, hmac_signature), (LEGACY_HEADER, legacy_signature)):
         received = _find_header(headers, header)
         if received is None:
-            verdicts.append(Verdict(header, "missing"))
+            verdicts.append(HeaderCheck(header, "missing"))
             continue
         if not keys.current and not keys.previous:
-            verdicts.append(Verdict(header, "no-key", "no signing key configured"))
+            verdicts.append(HeaderCheck(header, "no-key", "no signing key configured"))
             continue
         matched = None
         if keys.current and _same_digest(sign(keys.current, body), received):
@@ -166,19 +166,19 @@ def verify_headers(
             matched = "previous"
         if matched is not None:
             reason = "previous key: rotation window" if matched == "previous" else None
-            verdicts.append(Verdict(header, "valid", reason, matched))
+            verdicts.append(HeaderCheck(header, "valid", reason, matched))
         else:
             key = keys.current or keys.previous or ""
             reason = explain_mismatch(key, body, received, sign, keys)
-            verdicts.append(Verdict(header, "invalid", reason))
+            verdicts.append(HeaderCheck(header, "invalid", reason))
     return verdicts[0], verdicts[1]
 
 
 class Verification(NamedTuple):
     """What `verify` found: the verdict of each header, and one for the webhook."""
 
-    hmac: Verdict
-    legacy: Verdict
+    hmac: HeaderCheck
+    legacy: HeaderCheck
 
     @property
     def valid(self) -> bool:

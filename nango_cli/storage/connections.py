@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, NamedTuple
 
-from nango_cli.delivery.records import new_id
+from nango_cli.delivery.history_rows import new_id
 from nango_cli.storage.database import Database
 from nango_cli.storage.sql import dumps, where_equal
 from nango_cli.support.timefmt import now_timestamp, shift

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from nango_cli.delivery.records import ERROR_CLASSES, AttemptRecord, WebhookRecord
+from nango_cli.delivery.history_rows import ERROR_CLASSES, AttemptRecord, WebhookRecord
 from nango_cli.errors import UsageError
 from nango_cli.protocol.serialization import parse_json
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nango_cli.delivery.records import (
+from nango_cli.delivery.history_rows import (
     FAILED,
     INTERRUPTED,
     RESPONSE_BODY_CAP,

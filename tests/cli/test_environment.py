@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nango_cli.cli import output
-from nango_cli.cli.environment import Environment, current, using
+from nango_cli.cli.environment import Environment, invocation, using
 from nango_cli.storage.webhooks import Store
 from tests.conftest import check_envelope
 
@@ -42,14 +42,14 @@ def test_warnings_shown_once_per_run_are_shown_again_in_the_next_run(cli, tmp_pa
 def test_output_goes_to_the_environments_streams() -> None:
     out, err = io.StringIO(), io.StringIO()
     with using(Environment(stdout=out, stderr=err, json=True)) as env:
-        assert current() is env
+        assert invocation() is env
         output.out("result")
         output.warn_once("careful")
         output.warn_once("careful")
         output.emit({"a": 1})
     assert out.getvalue().startswith("result\n{\n")
     assert err.getvalue() == "warning: careful\n"
-    assert current() is not env
+    assert invocation() is not env
 
 
 def test_the_store_closes_unless_told_the_process_is_leaving(tmp_path: Path) -> None:

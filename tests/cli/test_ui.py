@@ -196,7 +196,7 @@ def test_a_cross_origin_page_cannot_fire(cli, configured: Receiver, inspector, p
 
 
 def test_ten_thousand_webhooks_page_and_load_older(cli, home: Path, inspector, page) -> None:
-    from nango_cli.delivery.records import WebhookRecord, new_id
+    from nango_cli.delivery.history_rows import WebhookRecord, new_id
     from nango_cli.storage.webhooks import Store
 
     with Store(home / "data" / "history.sqlite3") as store:

@@ -23,8 +23,8 @@ import httpx
 import pytest
 
 from nango_cli.app.load import LoadRunner
+from nango_cli.delivery.history_rows import RESPONSE_BODY_CAP
 from nango_cli.delivery.outbox import DeliveryPlan, PlannedWebhook, execute
-from nango_cli.delivery.records import RESPONSE_BODY_CAP
 from nango_cli.delivery.retry import make_policy
 from nango_cli.protocol import signatures, vocabulary
 from nango_cli.protocol.headers import merge_headers, wire_headers

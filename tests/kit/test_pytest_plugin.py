@@ -129,8 +129,9 @@ def test_the_plugin_costs_nothing_until_a_test_asks(pytester: pytest.Pytester) -
 import sys
 
 def test_nothing_heavy_was_imported():
-    assert "nango_cli.pytest_plugin" in sys.modules
-    assert "nango_cli.testkit" not in sys.modules and "aiohttp" not in sys.modules
+    assert "nango_cli.testing.plugin" in sys.modules
+    assert "nango_cli.testing.kit" not in sys.modules and "aiohttp" not in sys.modules
+    assert "nango_cli.testing.servers" not in sys.modules
 """
     )
     _run(pytester).assert_outcomes(passed=1)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from nango_cli.app import api_calls, forgeries
-from nango_cli.app.scenarios.model import Fetched, Step, Verdict
+from nango_cli.app.scenarios.model import Fetched, Step, StepVerdict
 from nango_cli.delivery.outbox import SentWebhook
 from nango_cli.storage import records
 from nango_cli.storage.api_log import ApiRequest, api_requests
@@ -302,7 +302,7 @@ def explain_swallowed(outcomes: list[Outcome], sent: list[SentWebhook]) -> None:
 FORGERY_RANK = {"acted-on": 0, "not-judged": 1, "refused-badly": 2, "refused": 3}
 
 
-def step_verdict(step: Step, outcomes: list[Outcome]) -> Verdict:
+def step_verdict(step: Step, outcomes: list[Outcome]) -> StepVerdict:
     if any(o.ok is False for o in outcomes):
         return "fail" if step.required else "warn"
     if any(o.ok is None for o in outcomes if o.name == "forgery"):

@@ -25,7 +25,7 @@ FORGERIES = ("bad", "none", "tampered", "secret-key")
 # recognises such a forgery by).
 TAMPERED_SUFFIX = "-tampered"
 
-Verdict = Literal["pass", "fail", "warn", "not judged", "skipped"]
+StepVerdict = Literal["pass", "fail", "warn", "not judged", "skipped"]
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Any
 from nango_cli.app.scenarios import refs
 from nango_cli.app.scenarios.judge import READS
 from nango_cli.app.scenarios.model import TAMPERED_SUFFIX
-from nango_cli.delivery.records import WebhookRecord
+from nango_cli.delivery.history_rows import WebhookRecord
 from nango_cli.protocol import serialization, vocabulary
 from nango_cli.storage.api_log import ApiRequest
 

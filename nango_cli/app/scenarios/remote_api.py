@@ -15,7 +15,7 @@ from nango_cli.errors import UsageError
 
 
 @dataclass
-class RunningApi:
+class RemoteApi:
     url: str
     token: str | None = None
 
@@ -98,5 +98,5 @@ def fault_running_api(
             hint="start one: nango-hooks dev",
         )
     url = str(found["url"])
-    RunningApi(url, str(found.get("token") or "") or None).apply_fault(fault)
+    RemoteApi(url, str(found.get("token") or "") or None).apply_fault(fault)
     return url, fault

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nango_cli.app.scenarios.judge import Announced, Outcome
-from nango_cli.app.scenarios.model import Scenario, Step, Verdict
+from nango_cli.app.scenarios.model import Scenario, Step, StepVerdict
 from nango_cli.delivery.outbox import SentWebhook
 from nango_cli.storage.api_log import ApiRequest
 
@@ -15,7 +15,7 @@ from nango_cli.storage.api_log import ApiRequest
 @dataclass
 class StepResult:
     step: Step
-    verdict: Verdict
+    verdict: StepVerdict
     outcomes: list[Outcome] = field(default_factory=list)
     sent: list[SentWebhook] = field(default_factory=list)
     note: str | None = None  # what a wait or a fault did

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from nango_cli.app import api_effects
 from nango_cli.app.api_effects import OnCaused
 from nango_cli.app.settings import Settings
-from nango_cli.delivery.records import new_id
+from nango_cli.delivery.history_rows import new_id
 from nango_cli.servers.api import routes, sync_routes
 from nango_cli.servers.api.causes import Causes
 from nango_cli.servers.api.faults import Faults, error_for

@@ -27,7 +27,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from nango_cli.app.settings import Settings
-from nango_cli.servers.inspector import views
+from nango_cli.servers.inspector import actions, views
 from nango_cli.servers.limits import Limits
 from nango_cli.servers.skeleton import Handler, LocalServer, Notice, request_body
 from nango_cli.storage.webhooks import Store
@@ -284,7 +284,7 @@ class UiServer(LocalServer):
         body = edited.encode() if isinstance(edited, str) else None
         settings = self.settings
         sent = await self._in_thread(
-            lambda: views.replay(self.store, settings, request.match_info["id"], url, body)
+            lambda: actions.replay(self.store, settings, request.match_info["id"], url, body)
         )
         return web.json_response({"webhooks": sent})
 
@@ -293,7 +293,7 @@ class UiServer(LocalServer):
 
         data = await self._body(request)
         settings = self.settings
-        result = await self._in_thread(lambda: views.fire(self.store, settings, data))
+        result = await self._in_thread(lambda: actions.fire(self.store, settings, data))
         return web.json_response(result)
 
 

@@ -1,6 +1,6 @@
-"""What `nango-hooks ui` shows and does, over the store: pages of the timeline, one
-webhook in full, and the actions (replay, edit-resign-send, fire). No HTTP here:
-servers/inspector/server.py serves it.
+"""What `nango-hooks ui` shows, over the store: pages of the timeline and one webhook
+in full (what it does is in actions.py). No HTTP here: servers/inspector/server.py
+serves it.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from typing import Any, NamedTuple
 from nango_cli.app import history
 from nango_cli.app.keys import key_ring
 from nango_cli.app.settings import Settings
-from nango_cli.delivery.records import WebhookRecord
-from nango_cli.errors import UsageError
+from nango_cli.delivery.history_rows import WebhookRecord
 from nango_cli.protocol import schema, signatures
 from nango_cli.storage import api_log, export
 from nango_cli.storage.webhooks import HistoryFilter, Store
@@ -266,75 +265,3 @@ def check_report() -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-# ---------------------------------------------------------------- actions
-
-
-def replay(
-    store: Store,
-    settings: Settings,
-    webhook_id: str,
-    url: str | None = None,
-    edited_body: bytes | None = None,
-) -> list[dict[str, Any]]:
-    """Send a stored webhook again: unchanged, or with `edited_body` (re-signed with the
-    environment's key, sent byte for byte as typed), to `url` or the environment's."""
-    from nango_cli.app import replay as core
-
-    source = core.from_record(store.get(webhook_id))
-    resign = edited_body is not None
-    if edited_body is not None:
-        source.body = edited_body
-    plan = core.plan([source], settings, [url] if url else None, resign)
-    sent = core.send(plan, store)
-    return [s.to_dict() for s in sent]
-
-
-def fire(store: Store, settings: Settings, form: dict[str, Any]) -> dict[str, Any]:
-    """A new webhook from the page's form, as `fire` would send it."""
-    from nango_cli.app import fire as core
-
-    def text(name: str) -> str | None:
-        value = form.get(name)
-        return str(value).strip() or None if value is not None else None
-
-    def count(name: str) -> dict[str | None, int]:
-        value = text(name)
-        if value is None:
-            return {}
-        if not value.isdigit():
-            raise UsageError(f"{name} must be a whole number, not {value!r}")
-        return {None: int(value)}
-
-    kind = text("kind") or "sync"
-    opts = core.FireOptions(
-        kind=kind,
-        sync_name=text("sync") if kind == "sync" else None,
-        connection_id=text("connection"),
-        integration=text("integration"),
-        models=[m.strip() for m in (text("models") or "").split(",") if m.strip()]
-        if kind == "sync"
-        else [],
-        added=count("added") if kind == "sync" else {},
-        updated=count("updated") if kind == "sync" else {},
-        deleted=count("deleted") if kind == "sync" else {},
-        failed=bool(form.get("failed")) and kind in ("sync", "auth"),
-        auth_operation=text("operation") or "creation",
-        forward_body=(text("payload") or "{}").encode() if kind == "forward" else None,
-        urls=[_url(u) for u in [text("url")] if u],
-    )
-    fired = core.fire(opts, settings, store)
-    if fired.skipped:
-        return {"sent": False, "skipped": fired.skipped, "webhooks": []}
-    notes = fired.plan.notes
-    return {"sent": True, "notes": notes, "webhooks": [s.to_dict() for s in fired.sent]}
-
-
-def _url(text: str) -> str:
-    from nango_cli.app.settings_table import validate_url
-
-    try:
-        return validate_url(text)
-    except ValueError as exc:
-        raise UsageError(f"invalid URL {text!r}: {exc}") from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nango_cli.delivery.records import RECEIVED, WebhookRecord
+from nango_cli.delivery.history_rows import RECEIVED, WebhookRecord
 from nango_cli.protocol import schema
 from nango_cli.servers.listener.events import ListenOptions, ReceivedEvent
 

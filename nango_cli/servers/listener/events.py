@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from nango_cli.delivery.records import AttemptRecord
+from nango_cli.delivery.history_rows import AttemptRecord
 from nango_cli.protocol import schema
-from nango_cli.protocol.signatures import KeyRing, Verdict
+from nango_cli.protocol.signatures import HeaderCheck, KeyRing
 from nango_cli.servers.limits import (
     BODY_TIMEOUT_S,
     DEFAULT_BODY_BUDGET,
@@ -146,8 +146,8 @@ class ReceivedEvent:
     path: str
     headers: dict[str, str]
     body: bytes
-    hmac: Verdict
-    legacy: Verdict
+    hmac: HeaderCheck
+    legacy: HeaderCheck
     notes: list[schema.Note]
     fields: dict[str, Any]
     answered: int

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
-from nango_cli.delivery.records import RESPONSE_BODY_CAP
+from nango_cli.delivery.history_rows import RESPONSE_BODY_CAP
 from nango_cli.protocol.headers import HOP_BY_HOP
 from nango_cli.servers.listener.events import ForwardResult
 

@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from nango_cli.delivery.records import AttemptRecord, WebhookRecord
+from nango_cli.delivery.history_rows import AttemptRecord, WebhookRecord
 from nango_cli.storage.webhooks import Store
 
 _GATHER_TURNS = 4

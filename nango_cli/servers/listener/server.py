@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from nango_cli.delivery.records import AttemptRecord, new_id
+from nango_cli.delivery.history_rows import AttemptRecord, new_id
 from nango_cli.errors import UsageError
 from nango_cli.protocol import schema, signatures, vocabulary
 from nango_cli.protocol.signatures import KeyRing
@@ -263,8 +263,8 @@ class Listener(LocalServer):
             path=request.path_qs,
             headers=headers,
             body=body,
-            hmac=signatures.Verdict(vocabulary.HMAC_HEADER, "missing"),
-            legacy=signatures.Verdict(vocabulary.LEGACY_HEADER, "missing"),
+            hmac=signatures.HeaderCheck(vocabulary.HMAC_HEADER, "missing"),
+            legacy=signatures.HeaderCheck(vocabulary.LEGACY_HEADER, "missing"),
             notes=[schema.Note("problem", problem)] if problem else [],
             fields={"type": "external", "providerConfigKey": self.options.integration},
             answered=200 if not problem else 400,

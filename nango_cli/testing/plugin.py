@@ -26,7 +26,7 @@ import pytest
 
 if TYPE_CHECKING:
     from nango_cli.testing import RunningListener
-    from nango_cli.testkit import NangoKit
+    from nango_cli.testing.kit import NangoKit
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,7 +41,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture
 def nango(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[NangoKit]:
     """Signed Nango webhooks and the Nango API, for this test (docs/testing.md)."""
-    from nango_cli.testkit import NangoKit
+    from nango_cli.testing.kit import NangoKit
 
     configured = request.config.getini("nango_project")
     rootdir = Path(str(request.config.rootpath))
