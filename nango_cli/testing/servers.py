@@ -36,14 +36,7 @@ from nango_cli.servers.threaded import ServerThread
 from nango_cli.storage.api_log import ApiRequest, api_requests
 from nango_cli.storage.webhooks import Store
 
-__all__ = [
-    "RunningApi",
-    "RunningInspector",
-    "RunningListener",
-    "running_api",
-    "running_inspector",
-    "running_listener",
-]
+# Its public names are the package's (nango_cli/testing/__init__.py lists them).
 
 S = TypeVar("S", bound=LocalServer)
 
