@@ -399,9 +399,13 @@ class Store(Database):
             ).fetchone()
         return int(row[0]) if row else 0
 
-    def count(self) -> int:
+    def count(self, up_to: int | None = None) -> int:
+        """How many webhooks are stored (with `up_to`: in rows up to that row number)."""
         with self._lock:
-            return int(self._db.execute("SELECT count(*) FROM webhooks").fetchone()[0])
+            if up_to is None:
+                return int(self._db.execute("SELECT count(*) FROM webhooks").fetchone()[0])
+            sql = "SELECT count(*) FROM webhooks WHERE rowid <= ?"
+            return int(self._db.execute(sql, (up_to,)).fetchone()[0])
 
 
 def _next_generation(db: sqlite3.Connection) -> None:

@@ -251,3 +251,46 @@ def test_a_resend_stands_alone_and_the_tools_own_bodies_get_no_deprecation_warni
     (received,) = [r for r in rows if r["direction"] == "received"]
     theirs = httpx.get(f"{ui.url.rstrip('/')}/api/webhooks/{received['id']}").json()
     assert "syncType is deprecated" in [n["text"] for n in theirs["schema"]]
+
+
+def test_the_count_is_of_the_rows_the_list_holds_when_a_webhook_lands_meanwhile(
+    tmp_path: Path,
+) -> None:
+    """Found by a fresh-clone CI run ("73 webhook(s) stored" for 72): the page's list was
+    read up to the newest row, its count a moment later; a webhook stored between the
+    two was counted, then added again by the live feed. The write is made to land at
+    exactly that moment here."""
+    from nango_cli.delivery.history_rows import WebhookRecord, new_id
+    from nango_cli.servers.inspector import views
+    from nango_cli.storage.webhooks import Store
+
+    def webhook() -> WebhookRecord:
+        return WebhookRecord(
+            id=new_id(),
+            created_at="2026-11-01T00:00:00.000Z",
+            direction="received",
+            env="dev",
+            type="sync",
+            headers={},
+            body=b'{"type":"sync"}',
+            status="received",
+        )
+
+    with Store(tmp_path / "h.sqlite3") as store, Store(tmp_path / "h.sqlite3") as other:
+        store.record_webhooks([webhook() for _ in range(3)])
+        reads = 0
+        by_row = store.by_row
+
+        def then_one_lands(*args: object, **kwargs: object) -> object:
+            nonlocal reads
+            found = by_row(*args, **kwargs)  # type: ignore[arg-type]
+            reads += 1
+            if reads == 1:  # `latest` has just been read: another process stores one
+                other.record_webhook(webhook())
+            return found
+
+        store.by_row = then_one_lands  # type: ignore[method-assign]
+        shown = views.page(store, views.Filters())
+        assert (len(shown["webhooks"]), shown["total"]) == (3, 3)
+        fed = views.newer(store, shown["latest"])
+        assert len(fed) == 1 and shown["total"] + len(fed) == store.count() == 4

@@ -116,7 +116,9 @@ def page(
     return {
         "webhooks": [row(webhook, rowid) for rowid, webhook in found],
         "next": found[-1][0] if more and found else None,
-        "total": store.count(),
+        # Counted up to `latest`, as the list is: a webhook stored meanwhile is the
+        # feed's to add (counted here too, the page showed one more than it held).
+        "total": store.count(up_to=latest),
         "latest": latest,
         "generation": store.generation(),
     }
