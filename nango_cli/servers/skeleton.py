@@ -342,6 +342,31 @@ class LocalServer:
             response.headers["Retry-After"] = "1"
         return response
 
+    def answer_error(self, exc: Exception) -> web.StreamResponse:
+        """The answer to what a request raised, for every server (the guard middleware,
+        the listener's inline path): a body refused as such; nango-hooks' own error (a
+        config edited into something it cannot use while serving) as 400 (404 for
+        something unknown) with its message and hint, also said at the terminal; an
+        HTTP error as itself; anything else as our fault (`failed`)."""
+        from aiohttp import web
+
+        if isinstance(exc, BodyRefused):
+            return self.refused(exc)
+        if isinstance(exc, NangoHooksError):
+            status = 404 if isinstance(exc, NotFoundError) else 400
+            text = exc.message + (f" ({exc.hint})" if exc.hint else "")
+            self.notice("error", f"answered {status}: {text}")
+            return self.error_response(status, exc.kind, text)
+        if isinstance(exc, web.HTTPException):
+            if exc.status == 413:  # aiohttp's own cap (client_max_size)
+                return self.refused(
+                    BodyRefused(413, "body too large", "too-large", "a body over the cap")
+                )
+            if exc.status >= 500:
+                return self.failed(exc)
+            return self.error_response(exc.status, "http_error", exc.reason)
+        return self.failed(exc)
+
     def failed(self, exc: BaseException) -> web.StreamResponse:
         """A fault of ours, never the client's: one notice with the exception's type
         (never its text, which could carry a secret), and a JSON 500."""
@@ -367,24 +392,10 @@ class LocalServer:
                     body, reserved = await self.read_body(request)
                 request[BODY_KEY] = body
                 return await handler(request)
-            except BodyRefused as exc:
-                return self.refused(exc)
-            except NangoHooksError as exc:
-                status = 404 if isinstance(exc, NotFoundError) else 400
-                text = exc.message + (f" ({exc.hint})" if exc.hint else "")
-                return self.error_response(status, exc.kind, text)
-            except web.HTTPException as exc:
-                if exc.status == 413:  # aiohttp's own cap (client_max_size)
-                    return self.refused(
-                        BodyRefused(413, "body too large", "too-large", "a body over the cap")
-                    )
-                if exc.status >= 500:
-                    return self.failed(exc)
-                return self.error_response(exc.status, "http_error", exc.reason)
             except (asyncio.CancelledError, ConnectionResetError):
                 raise
             except Exception as exc:
-                return self.failed(exc)
+                return self.answer_error(exc)
             finally:
                 self.budget.release(reserved)
 

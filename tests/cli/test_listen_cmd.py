@@ -348,6 +348,30 @@ def test_external_webhook_is_forwarded_as_nango_would(keyed, cli) -> None:
     assert sync_body["modifiedAfter"] <= record["_nango_metadata"]["last_modified_at"]
 
 
+def test_the_tools_own_error_is_answered_with_its_message_not_500(keyed, cli, home) -> None:
+    """A sync removed from the config while `listen --external --trigger-sync` runs:
+    the listener answers as every server does, 404 with what is unknown and the fix,
+    and says so at the terminal (before: 500 "listener failed (NotFoundError)", the
+    cause nowhere). The webhook before the edit, the control, was answered 200."""
+    assert cli("config", "set-sync", "github-issues", "-m", "GithubIssue").exit_code == 0
+    webhook = b'{"action":"opened"}'
+    json_type = {"Content-Type": "application/json"}
+    args = ["--external", "github", "-i", "github-prod", "-c", "conn-1", "--forward-to"]
+    with Receiver() as app, listening(*args, app.url, "--trigger-sync", "github-issues") as lst:
+        accepted = httpx.post(lst.url, content=webhook, headers=json_type)
+        config = home / "config.toml"
+        config.write_text(config.read_text().split("[syncs")[0])
+        refused = httpx.post(lst.url, content=webhook, headers=json_type)
+        lst.proc.send_signal(signal.SIGINT)
+        _code, _out, err = lst.finish()
+    assert accepted.status_code == 200, err
+    assert refused.status_code == 404, refused.text
+    message = refused.json()["error"]
+    assert "unknown sync 'github-issues'" in message and "nango-hooks syncs" in message
+    assert "answered 404: unknown sync 'github-issues'" in err
+    assert "failed" not in err
+
+
 def test_default_body_cap_is_5_mb(keyed) -> None:
     with listening("--count", "1") as lst:
         too_big = httpx.post(lst.url, content=b"x" * (5 * 1024 * 1024 + 1))

@@ -18,7 +18,6 @@ from nango_cli.delivery.history_rows import AttemptRecord, new_id
 from nango_cli.errors import UsageError
 from nango_cli.protocol import schema, signatures, vocabulary
 from nango_cli.protocol.signatures import KeyRing
-from nango_cli.servers.limits import BodyRefused
 from nango_cli.servers.listener import answers, external
 from nango_cli.servers.listener.events import (
     EventFilter,
@@ -146,8 +145,6 @@ class Listener(LocalServer):
             if opts.external:
                 return await self._external(request, body, headers)
             return await self._webhook(request, body, headers)
-        except BodyRefused as exc:
-            return self.refused(exc)
         except StoreFailed as exc:
             response = self.error_response(
                 503 if exc.busy else 400,
@@ -162,8 +159,8 @@ class Listener(LocalServer):
             return response
         except (asyncio.CancelledError, ConnectionResetError):
             raise
-        except Exception as exc:
-            return self.failed(exc)
+        except Exception as exc:  # the skeleton's answers, as every server gives them
+            return self.answer_error(exc)
         finally:
             self.budget.release(reserved)
 
