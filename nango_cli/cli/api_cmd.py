@@ -92,10 +92,11 @@ def api(
     if ctx.invoked_subcommand is not None:
         return
 
-    from nango_cli.app import api_effects, running
+    from nango_cli.app import api_effects
+    from nango_cli.servers import lifecycle
     from nango_cli.servers.api import ApiOptions, ApiServer
     from nango_cli.servers.skeleton import is_loopback
-    from nango_cli.support import eventloop, paths
+    from nango_cli.support import paths
 
     state = use(ctx, env, json_output, stream=True)
     out, err = output.stdio()
@@ -133,13 +134,6 @@ def api(
         limits=server_limits(max_body, body_budget, max_connections, idle_timeout, body_timeout),
     )
 
-    def on_ready(url: str) -> None:
-        # Announced before the banner says so: whoever reads the banner (a script, a
-        # test) finds the running file. The token lets `check` on this machine use the
-        # internal endpoints.
-        running.announce("api", url, current.env, token=options.internal_token)
-        _banner(url, current)
-
     if not is_loopback(host):
         output.warn(
             f"serving on {host}, not loopback: anyone who can reach this machine can read "
@@ -151,11 +145,13 @@ def api(
                 live, store.path, api_view.caused_reporter(printer)
             )
         server = ApiServer(options, store, on_request, on_notice)
-
+        # The token lets `check` on this machine use the internal endpoints.
+        unit = lifecycle.Unit(server, "api", {"token": options.internal_token})
         try:
-            served = eventloop.run_until_signalled(lambda: server.run(on_ready), server.stop)
+            served = lifecycle.serve_until_signalled(
+                [unit], lambda urls: _banner(urls[0], current), env=current.env
+            )
         finally:
-            running.withdraw("api")
             printer.close()
     output.err(f"served {served} request(s)")
     raise typer.Exit(130)

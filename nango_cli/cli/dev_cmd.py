@@ -79,7 +79,7 @@ def dev(
 
     Example: nango-hooks dev
     """
-    from nango_cli.app import api_effects, running
+    from nango_cli.app import api_effects
     from nango_cli.servers.dev import DevPorts, DevServers, run_forever
     from nango_cli.support import paths
 
@@ -117,10 +117,6 @@ def dev(
         )
 
         def on_ready(urls: "DevUrls") -> None:
-            # Announced before the banner says so (whoever reads it finds the files).
-            running.announce("api", urls.api, current.env, token=servers.api.options.internal_token)
-            running.announce("listener", urls.listener, current.env)
-            running.announce("ui", urls.inspector, current.env)
             _banner(urls, current, servers.forward_to)
             if state.json:  # scripts read the addresses from the first line
                 ready = {"api": urls.api, "listener": urls.listener, "inspector": urls.inspector}
@@ -130,8 +126,6 @@ def dev(
         try:
             run_forever(servers, on_ready)
         finally:
-            for kind in ("api", "listener", "ui"):
-                running.withdraw(kind)
             printer.close()
     raise typer.Exit(130)
 

@@ -91,17 +91,23 @@ def api_for_run(
             output.err(f"Nango API: {url} (already running; the handler's NANGO_HOST)")
         yield RemoteApi(url, token)
         return
-    from nango_cli.servers.api.handle import LocalApi
+    from nango_cli.servers.api.handle import serve_api
+    from nango_cli.storage.webhooks import Store
     from nango_cli.support import paths
 
     chosen = current.api_port if port is None else port
-    with LocalApi(
-        paths.history_db(),
-        port=chosen,
-        secret_key=current.secret_key,
-        env=current.env,
-        settings=lambda: current,
-    ) as api:
+    # Over a connection of its own: the API answers on its thread while the run writes.
+    with (
+        Store(paths.history_db()) as store,
+        serve_api(
+            store,
+            port=chosen,
+            secret_key=current.secret_key,
+            env=current.env,
+            settings=lambda: current,
+            port_flag="--api-port",
+        ) as api,
+    ):
         if not quiet:
             from nango_cli.app.settings_table import mask_secret
 

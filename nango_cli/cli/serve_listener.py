@@ -3,8 +3,6 @@ come, the inspector beside it on request, the running file written, one Ctrl-C."
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -15,7 +13,7 @@ from nango_cli.cli.output import Styled
 if TYPE_CHECKING:
     from nango_cli.app.live_settings import LiveSettings
     from nango_cli.servers.listener.events import ListenSummary
-    from nango_cli.servers.listener.server import Listener, ListenOptions
+    from nango_cli.servers.listener.server import ListenOptions
 
 
 def run(
@@ -31,9 +29,9 @@ def run(
     `ui`, the inspector beside it; `alongside(report)` runs on the same loop while it
     serves (reporting through the listener's notices); `on_ready(url)` after the
     banner. Returns the listener's summary (the caller says how it ended)."""
-    from nango_cli.app import running
+    from nango_cli.servers import lifecycle
+    from nango_cli.servers.inspector.server import UiOptions, UiServer
     from nango_cli.servers.listener.server import Listener, ListenerNotice, is_loopback
-    from nango_cli.support import eventloop
 
     printer = output.BackgroundPrinter()
     env = live().env
@@ -54,36 +52,12 @@ def run(
             on_event(ListenerNotice("config", listen_view.keys_line(env, ring)))
         return ring
 
-    def ready(url: str) -> None:
-        # Announced before the banner says so (whoever reads it finds the file).
-        running.announce("listener", url, env)
-        listen_view.banner(url, options, env, shown[0])
-        if on_ready is not None:
-            on_ready(url)
-
-    async def serve(listener: Listener, store: object) -> object:
-        inspector = None
+    def ready(urls: list[str]) -> None:
         if ui is not None:
-            # The inspector next to the listener, on the same loop and store; on loopback
-            # unless --ui-host says otherwise, wherever the listener binds.
-            from nango_cli.servers.inspector.server import UiOptions, UiServer
-
-            ui_options = UiOptions(ui[0], ui[1], "--ui-port", options.allowed_hosts)
-            inspector = UiServer(ui_options, store, live, on_notice=on_event)  # type: ignore[arg-type]
-            url = await inspector.start()
-            output.err(Styled(f"Inspector on {url}", "bold"))
-            running.announce("ui", url, env)
-        beside = asyncio.ensure_future(alongside(on_event)) if alongside else None
-        try:
-            return await listener.run(ready)
-        finally:
-            if beside is not None:
-                beside.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await beside
-            if inspector is not None:
-                await inspector.close()
-                running.withdraw("ui")
+            output.err(Styled(f"Inspector on {urls[0]}", "bold"))
+        listen_view.banner(urls[-1], options, env, shown[0])
+        if on_ready is not None:
+            on_ready(urls[-1])
 
     if not is_loopback(options.host):
         output.warn(
@@ -97,11 +71,19 @@ def run(
         )
     try:
         with open_store() as store:
+            units = []
+            if ui is not None:
+                # The inspector next to the listener, on the same loop and store; on
+                # loopback unless --ui-host says otherwise, wherever the listener binds.
+                ui_options = UiOptions(ui[0], ui[1], "--ui-port", options.allowed_hosts)
+                inspector = UiServer(ui_options, store, live, on_notice=on_event)
+                units.append(lifecycle.Unit(inspector, "ui"))
             listener = Listener(options, store, on_event, live, keys)  # type: ignore[arg-type]
-            summary = eventloop.run_until_signalled(
-                lambda: serve(listener, store), lambda: listener.stop("interrupted")
+            units.append(lifecycle.Unit(listener, "listener"))
+            beside = (lambda: alongside(on_event)) if alongside is not None else None
+            summary: ListenSummary = lifecycle.serve_until_signalled(
+                units, ready, env=env, alongside=beside
             )
     finally:
-        running.withdraw("listener")
         printer.close()
-    return summary  # type: ignore[return-value]
+    return summary

@@ -61,10 +61,9 @@ def ui(
 
     Example: nango-hooks ui --port 0
     """
-    from nango_cli.app import running
+    from nango_cli.servers import lifecycle
     from nango_cli.servers.inspector.server import UiOptions, UiServer
     from nango_cli.servers.skeleton import is_loopback
-    from nango_cli.support import eventloop
 
     state = use(ctx, env, False)
     live = live_settings(state)
@@ -87,14 +86,9 @@ def ui(
     with open_store() as store:
         server = UiServer(options, store, live, on_notice)
 
-        def on_ready(url: str) -> None:
-            # Announced before the banner says so (whoever reads it finds the file).
-            running.announce("ui", url, current.env)
-            output.err(Styled(f"Inspector on {url}", "bold"))
+        def on_ready(urls: list[str]) -> None:
+            output.err(Styled(f"Inspector on {urls[0]}", "bold"))
             output.err(f"environment {current.env}; Ctrl-C to stop")
 
-        try:
-            eventloop.run_until_signalled(lambda: server.run(on_ready), server.stop)
-        finally:
-            running.withdraw("ui")
+        lifecycle.serve_until_signalled([lifecycle.Unit(server, "ui")], on_ready, env=current.env)
     raise typer.Exit(130)

@@ -13,6 +13,7 @@ from nango_cli.app.api_effects import OnCaused, declared_syncs
 from nango_cli.app.live_settings import LiveSettings
 from nango_cli.servers.api import ApiOptions, ApiServer
 from nango_cli.servers.inspector.server import UiOptions, UiServer
+from nango_cli.servers.lifecycle import Unit
 from nango_cli.servers.listener.events import ListenOptions
 from nango_cli.servers.listener.server import Listener
 from nango_cli.storage.webhooks import Store
@@ -79,30 +80,23 @@ class DevServers:
         self.inspector = UiServer(UiOptions(port=ports.ui, flag="--ui-port"), store, live, on_event)
         self.forward_to = handler_url
 
-    async def run(self, on_ready: Callable[[DevUrls], None]) -> None:
-        """Start the three (none if one cannot bind), serve until `stop`, close them."""
-        started: list[Any] = []
-        try:
-            api = await self.api.start()
-            started.append(self.api)
-            inspector = await self.inspector.start()
-            started.append(self.inspector)
-            listener = await self.listener.start()
-            started.append(self.listener)
-            if self.listener.stop_requested:  # Ctrl-C while starting: stop now
-                return
-            on_ready(DevUrls(api, listener + "/", inspector))
-            await self.listener.wait_stopped()
-        finally:
-            for server in reversed(started):
-                await server.close()
-
-    def stop(self) -> None:
-        self.listener.stop("interrupted")
+    def units(self) -> list[Unit]:
+        """The three in the order they start (the listener last: it leads, so Ctrl-C
+        stops it first, and the others after it, in reverse)."""
+        token = {"token": self.api.options.internal_token}  # `check` uses it from here
+        return [
+            Unit(self.api, "api", token),
+            Unit(self.inspector, "ui"),
+            Unit(self.listener, "listener"),
+        ]
 
 
 def run_forever(servers: DevServers, on_ready: Callable[[DevUrls], None]) -> None:
-    """Serve until Ctrl-C (or SIGTERM)."""
-    from nango_cli.support import eventloop
+    """Serve the three, with the one lifecycle, until Ctrl-C (or SIGTERM)."""
+    from nango_cli.servers import lifecycle
 
-    eventloop.run_until_signalled(lambda: servers.run(on_ready), servers.stop)
+    lifecycle.serve_until_signalled(
+        servers.units(),
+        lambda urls: on_ready(DevUrls(api=urls[0], inspector=urls[1], listener=urls[2])),
+        env=servers.live().env,
+    )

@@ -113,6 +113,8 @@ class LocalServer:
         self.client_max_size = client_max_size or self.limits.max_body
         self.url = ""
         self.bound_port = 0
+        # How long it serves at most, unless its caller says (listen --timeout).
+        self.timeout: float | None = None
         self.notices: dict[str, int] = {}
         self.budget = BodyBudget(self.limits.body_budget)
         self._notice_state: dict[str, tuple[float, int]] = {}
@@ -277,17 +279,23 @@ class LocalServer:
         except TimeoutError:
             self.stop("timeout")
 
+    def outcome(self) -> Any:
+        """What serving came to, once closed (the API: requests served; the listener:
+        its summary)."""
+        return None
+
     async def run(
         self, on_ready: Callable[[str], None] | None = None, timeout: float | None = None
-    ) -> None:
-        """Start, announce, serve until `stop` (or `timeout` seconds), close."""
-        url = await self.start()
-        try:
+    ) -> Any:
+        """Serve alone, with the one lifecycle (lifecycle.py), announced nowhere; the
+        outcome once stopped."""
+        from nango_cli.servers import lifecycle
+
+        def ready(urls: list[str]) -> None:
             if on_ready is not None:
-                on_ready(url)
-            await self.wait_stopped(timeout)
-        finally:
-            await self.close()
+                on_ready(urls[0])
+
+        return await lifecycle.serve([lifecycle.Unit(self)], ready, timeout=timeout)
 
     # ------------------------------------------------------------ requests
 

@@ -1,8 +1,8 @@
 """Running a local server in a thread of this process, on an event loop of its own.
 
-For everything that needs a server next to other work: `testing.py`'s
-`running_listener()` / `running_api()` / `running_inspector()`, the demo, `dev`,
-and `scenario run` (which serves the API stand-in while it fires).
+For everything that needs a server next to other work: `nango_cli.testing`'s
+`running_listener()` / `running_api()` / `running_inspector()`, the demo, and
+`scenario run` (which serves the API stand-in while it fires).
 """
 
 from __future__ import annotations
@@ -21,19 +21,13 @@ S = TypeVar("S", bound=LocalServer)
 class ServerThread(Generic[S]):
     """`with ServerThread(server) as running:` serves until the block ends.
 
-    `serve` is what runs on the thread's loop (by default `server.run`); its result is
-    kept in `.result`, and an exception it raises is raised again in the caller, at
-    start (a port in use) or at the end.
+    The server runs with the one lifecycle (`server.run`, lifecycle.py) on the thread's
+    loop; its outcome is kept in `.result`, and an exception it raises is raised again
+    in the caller, at start (a port in use) or at the end.
     """
 
-    def __init__(
-        self,
-        server: S,
-        serve: Callable[[Callable[[str], None]], Awaitable[Any]] | None = None,
-        start_timeout: float = 20.0,
-    ) -> None:
+    def __init__(self, server: S, start_timeout: float = 20.0) -> None:
         self.server = server
-        self.serve = serve or (lambda on_ready: server.run(on_ready))
         self.start_timeout = start_timeout
         self.url = ""
         self.result: Any = None
@@ -52,7 +46,7 @@ class ServerThread(Generic[S]):
                 self.url = url
                 self._ready.set()
 
-            self.result = await self.serve(on_ready)
+            self.result = await self.server.run(on_ready)
 
         try:
             eventloop.run(main())

@@ -27,13 +27,13 @@ from typing import Any, Generic, TypeVar
 
 from nango_cli.app.settings import Settings
 from nango_cli.protocol.signatures import KeyRing
-from nango_cli.servers.api import ApiOptions, ApiServer
+from nango_cli.servers.api.handle import RunningApi as RunningApi  # public here
+from nango_cli.servers.api.handle import serve_api
 from nango_cli.servers.inspector.server import UiOptions, UiServer
 from nango_cli.servers.listener.events import ListenOptions, ReceivedEvent
 from nango_cli.servers.listener.server import Listener
 from nango_cli.servers.skeleton import LocalServer, Notice
 from nango_cli.servers.threaded import ServerThread
-from nango_cli.storage.api_log import ApiRequest, api_requests
 from nango_cli.storage.webhooks import Store
 
 # Its public names are the package's (nango_cli/testing/__init__.py lists them).
@@ -81,46 +81,6 @@ class RunningListener(_Running[Listener]):
                     )
                 self._arrived.wait(left)
             return list(self.received[:count])
-
-
-class RunningApi(_Running[ApiServer]):
-    """The API stand-in: `.url`, `.secret_key` (None: any bearer), faults (`.fault()`,
-    `.latency()`, `.short_pages()`), and the calls a handler made (`.requests()`)."""
-
-    @property
-    def secret_key(self) -> str | None:
-        return self.server.secret_key
-
-    @property
-    def faults(self) -> Any:
-        return self.server.faults
-
-    @property
-    def token(self) -> str:
-        return self.server.options.internal_token
-
-    def fault(self, status: int = 500, times: int = 1) -> None:
-        """The next `times` records requests fail with `status`, as Nango's would."""
-        self.server.faults.fail(status, times)
-
-    def latency(self, seconds: float, times: int = 1) -> None:
-        """The next `times` records requests are answered `seconds` late."""
-        self.server.faults.delay(seconds, times)
-
-    def short_pages(self, on: bool = True) -> None:
-        """Pages shorter than `limit` that still carry a `next_cursor` (as Nango's
-        response-size budget produces): a handler must page until it is null."""
-        self.server.faults.set_short_pages(on)
-
-    def requests(self, path: str | None = None) -> list[ApiRequest]:
-        """The requests answered so far (oldest first), optionally only those to `path`
-        (`/records` also matches `/records/`)."""
-        # The log is written in batches right after the answers: write this batch now.
-        self.thread.run(self.server.log.flush)
-        found = api_requests(self.store, limit=None)
-        if path is None:
-            return found
-        return [r for r in found if r.path.rstrip("/") == path.rstrip("/")]
 
 
 class RunningInspector(_Running[UiServer]):
@@ -191,26 +151,21 @@ def running_api(
     settings: Callable[[], Settings] | None = None,
 ) -> Iterator[RunningApi]:
     """The API stand-in in this process, serving what `store` holds. With a
-    `secret_key`, requests must carry it as their bearer; without, any bearer is taken."""
-    with _store(store) as opened:
-        holder: list[RunningApi] = []
-        server = ApiServer(
-            ApiOptions(
-                host=host,
-                port=port,
-                secret_key=secret_key,
-                env=env,
-                on_caused=on_caused,
-                settings=settings,
-            ),
+    `secret_key`, requests must carry it as their bearer; without, any bearer is taken.
+    The same handle `scenario run` uses (servers/api/handle.py)."""
+    with (
+        _store(store) as opened,
+        serve_api(
             opened,
-            on_notice=lambda notice: holder[0].notices.append(notice),
-        )
-        thread = ServerThread(server)
-        running = RunningApi(thread, opened)
-        holder.append(running)
-        with thread:
-            yield running
+            secret_key=secret_key,
+            host=host,
+            port=port,
+            env=env,
+            on_caused=on_caused,
+            settings=settings,
+        ) as api,
+    ):
+        yield api
 
 
 @contextlib.contextmanager

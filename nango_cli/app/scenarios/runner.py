@@ -37,7 +37,8 @@ from nango_cli.support.timefmt import now_timestamp, parse_duration
 class ApiHandle(Protocol):
     """The API stand-in a scenario's handler calls back."""
 
-    url: str
+    @property
+    def url(self) -> str: ...
 
     @property
     def can_fault(self) -> bool:

@@ -137,10 +137,7 @@ class ApiServer(LocalServer):
     async def closing(self) -> None:
         await self.log.close()
 
-    async def run(  # type: ignore[override]
-        self, on_ready: Callable[[str], None] | None = None, timeout: float | None = None
-    ) -> int:
-        await super().run(on_ready, timeout)
+    def outcome(self) -> int:
         return self.served
 
     # ------------------------------------------------------------ requests

@@ -69,6 +69,7 @@ class Listener(LocalServer):
             allowed_hosts=options.allowed_hosts,
         )
         self.options = options
+        self.timeout = options.timeout
         self.store = store
         self.on_event = on_event
         # The settings external mode fires with: fixed, or read afresh for each webhook.
@@ -108,19 +109,12 @@ class Listener(LocalServer):
         if self.forwarder is not None:
             self.forwarder.close()
 
-    async def run(  # type: ignore[override]
-        self, on_ready: Callable[[str], None] | None = None, timeout: float | None = None
-    ) -> ListenSummary:
-        base = ""
+    async def start(self) -> str:
+        base = await super().start()
+        self.url = base + (self.options.path or "/")
+        return self.url
 
-        def ready(url: str) -> None:
-            nonlocal base
-            base = url
-            self.url = url + (self.options.path or "/")
-            if on_ready is not None:
-                on_ready(self.url)
-
-        await super().run(ready, self.options.timeout if timeout is None else timeout)
+    def outcome(self) -> ListenSummary:
         self.summary.reason = self.stop_reason
         self.summary.notices = dict(self.notices)
         return self.summary
