@@ -7,10 +7,12 @@ import sys
 
 
 def main() -> None:
-    from nango_cli.cli import app
-    from nango_cli.cli.environment import Environment
-
     try:
+        # Imported inside: a Ctrl-C while they load (a tenth of a second or more on a
+        # busy machine) is an interruption like any other, not a traceback.
+        from nango_cli.cli import app
+        from nango_cli.cli.environment import Environment
+
         # This process leaves with os._exit once the command is done (see `leave`).
         app(prog_name="nango-hooks", environment=Environment.for_process(fast_exit=True))
     except SystemExit as exc:

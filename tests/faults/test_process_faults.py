@@ -234,6 +234,33 @@ def test_ctrl_c_says_what_it_waits_for_and_a_second_ends_it_at_once(home: Path) 
     assert stopped_in < 5  # the held 30 s answer was not waited for
 
 
+# Ctrl-C lands exactly while the CLI's modules load: an import hook sends SIGINT when
+# `typer` is asked for, then the entry point runs as `python -m nango_cli` would run it.
+_INTERRUPTED_IMPORT = """
+import builtins, os, runpy, signal, sys
+real = builtins.__import__
+def hook(name, *args, **kwargs):
+    if name == "typer":
+        builtins.__import__ = real
+        os.kill(os.getpid(), signal.SIGINT)
+    return real(name, *args, **kwargs)
+builtins.__import__ = hook
+sys.argv = ["nango-hooks", "history"]
+runpy.run_module("nango_cli", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_ctrl_c_while_the_cli_loads_exits_130_without_a_traceback(home: Path) -> None:
+    """Before: the imports ran outside the entry point's handler; on a busy machine a
+    Ctrl-C in the first tenth of a second printed a traceback and exited -2 (found
+    by the suite run four at a time)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _INTERRUPTED_IMPORT], capture_output=True, text=True, cwd=ROOT
+    )
+    assert done.returncode == 130, done.stderr
+    assert done.stderr == "interrupted\n"
+
+
 @pytest.mark.parametrize("delay", [0.2, 0.35, 0.5, 0.65, 0.8])
 def test_ctrl_c_at_any_moment_of_start_up_exits_130(home: Path, delay: float) -> None:
     """Before: a Ctrl-C while `dev` started could end in "unexpected RuntimeError", or be
