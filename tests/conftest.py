@@ -59,9 +59,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(autouse=True)
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own NANGO_HOOKS_HOME and no inherited NANGO_HOOKS_* variables."""
+    """Every test gets its own NANGO_HOOKS_HOME and no inherited NANGO_HOOKS_* variables,
+    nor a terminal size from outside (pytest-xdist's workers have COLUMNS=80)."""
     for name in list(os.environ):
-        if name.startswith("NANGO_HOOKS_") or name in ("NO_COLOR", "FORCE_COLOR"):
+        if name.startswith("NANGO_HOOKS_") or name in (
+            "NO_COLOR",
+            "FORCE_COLOR",
+            "COLUMNS",
+            "LINES",
+        ):
             monkeypatch.delenv(name)
     hooks_home = tmp_path / "home"
     monkeypatch.setenv("NANGO_HOOKS_HOME", str(hooks_home))

@@ -37,6 +37,7 @@ class Behaviour:
     close_mid_body: bool = False  # announce the body's length, send half of it, close
     raw: bytes | None = None  # write these bytes as the whole answer, then close
     huge: int = 0  # stream this many bytes of body, generated as they are sent
+    before: Callable[[], object] | None = None  # run once the request is read
     after: Callable[[], object] | None = None  # run once the answer is written
 
 
@@ -78,6 +79,8 @@ class Receiver:
                     )
                     behaviour = receiver.script.popleft() if receiver.script else receiver.default
                 self.close_connection = True
+                if behaviour.before is not None:
+                    behaviour.before()
                 if behaviour.reset:
                     self.connection.setsockopt(
                         socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)

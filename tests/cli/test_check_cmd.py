@@ -366,7 +366,9 @@ def test_a_handler_verifying_with_the_secret_key_is_diagnosed(cli) -> None:
 
 
 def test_rotation_needs_both_keys_accepted(cli) -> None:
-    only_rotation = cli("--json", "check", "http://127.0.0.1:9/", "--only", "rotation")
+    only_rotation = cli(
+        "--json", "check", "http://127.0.0.1:9/", "--only", "rotation", "--api-port", "0"
+    )
     assert only_rotation.exit_code == 2
     assert cli("config", "set-key", PREVIOUS).exit_code == 0
     assert cli("config", "set-key", "--rotate", KEY).exit_code == 0

@@ -44,7 +44,7 @@ def _commands(tmp_path: Path, receiver: Receiver) -> list[tuple[list[str], bool]
         (["fire", "--sync", "s", "--dry-run"], True),
         (["replay", "--last"], True),
         (["replay", "nope"], False),
-        (["check", receiver.url, "--only", "sync"], True),
+        (["check", receiver.url, "--only", "sync", "--api-port", "0"], True),
         (["check", "--only", "nope"], False),
         (["syncs"], True),
         (["syncs", "--project", "/no/such"], False),

@@ -224,7 +224,7 @@ def test_a_connection_url_replaces_both_environment_urls(cli, configured: Receiv
         assert cli("replay", own_id).exit_code == 0
         assert len(own.requests) == 2 and len(configured.requests) == 1
         # and check, when it checks that connection
-        result = cli("--json", "check", "--only", "sync", "-c", "conn-own")
+        result = cli("--json", "check", "--only", "sync", "-c", "conn-own", "--api-port", "0")
         assert jpayload(result.stdout)["url"] == own.url
         assert len(own.requests) == 3
         shown = jdata(cli("--json", "config", "show").stdout)

@@ -115,7 +115,7 @@ def test_fire_from_the_form_and_the_check_report(
     cli, configured: Receiver, inspector, page
 ) -> None:
     _listener, ui = inspector
-    assert cli("check", configured.url, "--only", "sync").exit_code == 0
+    assert cli("check", configured.url, "--only", "sync", "--api-port", "0").exit_code == 0
     page.goto(ui.url)
     page.click("button:text('Fire a webhook')")
     page.select_option("#fire-form select[name=kind]", "auth")

@@ -88,10 +88,27 @@ def test_sigkill_at_every_point_loses_nothing(home: Path) -> None:
                         )
                     )
                 else:
+                    # The store is locked while the 200 is answered: `fire`'s final write
+                    # waits for it, so the kill lands between the 2xx and that write every
+                    # time (before: a busy machine's `fire` sometimes finished first).
                     holder: dict[str, subprocess.Popen[bytes]] = {}
-                    answering.then(Behaviour(after=lambda h=holder: h["proc"].kill()))
+                    lock = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+
+                    def kill(
+                        h: dict[str, subprocess.Popen[bytes]] = holder,
+                        held: sqlite3.Connection = lock,
+                    ) -> None:
+                        h["proc"].kill()
+                        h["proc"].wait(20)
+                        held.execute("ROLLBACK")
+
+                    def hold(held: sqlite3.Connection = lock) -> None:
+                        held.execute("BEGIN IMMEDIATE")
+
+                    answering.then(Behaviour(before=hold, after=kill))
                     holder["proc"] = proc = _spawn("fire", *SYNC, "--url", answering.url, env=env)
                     proc.wait(20)  # killed by the receiver, right after answering 200
+                    lock.close()
                 if proc.poll() is None:
                     proc.kill()
                 assert proc.wait(20) == -signal.SIGKILL
