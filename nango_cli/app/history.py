@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from nango_cli.app import forgeries
 from nango_cli.delivery.history_rows import WebhookRecord
-from nango_cli.errors import UsageError
-from nango_cli.support.timefmt import format_timestamp
+from nango_cli.support.timefmt import format_timestamp, parse_timestamp
 
 _RELATIVE = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
 
@@ -23,16 +22,9 @@ def parse_since(text: str, now: datetime | None = None) -> str:
     if match:
         delta = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
         return format_timestamp(now - delta)
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise UsageError(
-            f"invalid time {text!r}",
-            hint="use a duration such as 2h, 30m, 7d, or a date 2026-11-01",
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return format_timestamp(moment)
+    return parse_timestamp(
+        text, "time", hint="use a duration such as 2h, 30m, 7d, or a date 2026-11-01"
+    )
 
 
 def outcome(webhook: WebhookRecord) -> str:

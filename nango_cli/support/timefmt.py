@@ -23,15 +23,16 @@ def now_timestamp() -> str:
     return format_timestamp(datetime.now(UTC))
 
 
-def parse_timestamp(text: str) -> str:
+def parse_timestamp(
+    text: str,
+    what: str = "timestamp",
+    hint: str = "use ISO-8601, e.g. 2026-11-26T12:00:00.000Z or 2026-11-26",
+) -> str:
     """Normalize a user-given time to Nango's format; naive times are taken as UTC."""
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise UsageError(
-            f"invalid timestamp {text!r}",
-            hint="use ISO-8601, e.g. 2026-11-26T12:00:00.000Z or 2026-11-26",
-        ) from None
+        raise UsageError(f"invalid {what} {text!r}", hint=hint) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return format_timestamp(moment)

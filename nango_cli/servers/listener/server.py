@@ -179,13 +179,10 @@ class Listener(LocalServer):
         relayed: dict[str, str] | None = None
         if self.forwarder is not None and status < 400 and not filtered:
             forward, (status, response_body, relayed) = await self.forwarder.forward(body, headers)
-        event = ReceivedEvent(
-            id=new_id(),
-            created_at=now_timestamp(),
-            method=request.method,
-            path=request.path_qs,
-            headers=headers,
-            body=body,
+        event = _received(
+            request,
+            headers,
+            body,
             hmac=hmac_v,
             legacy=legacy_v,
             notes=notes,
@@ -247,13 +244,10 @@ class Listener(LocalServer):
                     "here is signed and forwarded (listen --allow-browser accepts it)",
                 )
         _, problem = schema.parse(body)
-        event = ReceivedEvent(
-            id=new_id(),
-            created_at=now_timestamp(),
-            method=request.method,
-            path=request.path_qs,
-            headers=headers,
-            body=body,
+        event = _received(
+            request,
+            headers,
+            body,
             hmac=signatures.HeaderCheck(vocabulary.HMAC_HEADER, "missing"),
             legacy=signatures.HeaderCheck(vocabulary.LEGACY_HEADER, "missing"),
             notes=[schema.Note("problem", problem)] if problem else [],
@@ -270,3 +264,19 @@ class Listener(LocalServer):
         await self._save(event, valid=True)
         reply = {"received": True} if problem is None else {"error": problem}
         return web.json_response(reply, status=event.answered)
+
+
+def _received(
+    request: web.BaseRequest, headers: dict[str, str], body: bytes, **found: Any
+) -> ReceivedEvent:
+    """A request as it arrived, with what was found in it (`found`: the verdicts,
+    notes and answer)."""
+    return ReceivedEvent(
+        id=new_id(),
+        created_at=now_timestamp(),
+        method=request.method,
+        path=request.path_qs,
+        headers=headers,
+        body=body,
+        **found,
+    )
