@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from nango_cli.delivery.history_rows import WebhookRecord, new_id  # noqa: E402
 from nango_cli.storage.webhooks import HistoryFilter, Store  # noqa: E402
+from nango_cli.support.paths import Directories  # noqa: E402
 
 
 def fill(store: Store, rows: int) -> None:
@@ -72,7 +73,7 @@ def main() -> None:
         sys.exit("nango-hooks is not installed in this environment (pip install -e .)")
     with tempfile.TemporaryDirectory() as home:
         os.environ["NANGO_HOOKS_HOME"] = home
-        with Store.open_default() as store:
+        with Store(Directories.under(Path(home)).history_db) as store:
             fill(store, args.rows)
             flt = HistoryFilter(sync_name="sync-7", limit=50)
             query = []

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from nango_cli.support.paths import Directories
 from tests.receiver import Receiver
 
 KEY = "4b0f5b1e-7c1a-4a4e-9d7e-5f8f1c2a9b3d"
@@ -60,7 +61,9 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(autouse=True)
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own NANGO_HOOKS_HOME and no inherited NANGO_HOOKS_* variables,
-    nor a terminal size from outside (pytest-xdist's workers have COLUMNS=80)."""
+    nor a terminal size from outside (pytest-xdist's workers have COLUMNS=80). The
+    variable is how the processes a test starts find their state (the CLI's own
+    interface); code in this process is given `directories` instead."""
     for name in list(os.environ):
         if name.startswith("NANGO_HOOKS_") or name in (
             "NO_COLOR",
@@ -74,21 +77,36 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return hooks_home
 
 
-class Cli:
-    """Runs the real app in-process (CliRunner), stdout and stderr kept apart."""
+@pytest.fixture
+def directories(home: Path) -> Directories:
+    """The test's state directories, passed to what runs in this process."""
+    return Directories.under(home)
 
-    def __init__(self) -> None:
+
+class Cli:
+    """Runs the real app in-process (CliRunner), stdout and stderr kept apart, its state
+    in `directories` (passed in, as the environment's)."""
+
+    def __init__(self, directories: Directories) -> None:
         self.runner = CliRunner()
+        self.directories = directories
 
     def __call__(self, *args: str, input: str | None = None, env: dict[str, str] | None = None):
         from nango_cli.cli import app
 
-        return self.runner.invoke(app, list(args), input=input, env=env, prog_name="nango-hooks")
+        return self.runner.invoke(
+            app,
+            list(args),
+            input=input,
+            env=env,
+            prog_name="nango-hooks",
+            directories=self.directories,
+        )
 
 
 @pytest.fixture
-def cli() -> Cli:
-    return Cli()
+def cli(directories: Directories) -> Cli:
+    return Cli(directories)
 
 
 def run(

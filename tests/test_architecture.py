@@ -378,3 +378,36 @@ def test_the_guard_sees_a_sideways_import(tmp_path: Path) -> None:
     package = _scratch(tmp_path)
     _plant(package, "servers/api/log.py", "from nango_cli.servers.listener import events")
     assert sideways(package) == ["servers/api/log.py imports ['servers.listener.events']"]
+
+
+def global_lookups(package: Path = PACKAGE) -> list[str]:
+    """Modules that look the state's directories up rather than being given them: only
+    the CLI's environment makes them (`Directories.from_os`), once per invocation."""
+    allowed = {"cli/environment.py", "support/paths.py"}
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        where = str(path.relative_to(package))
+        if where in allowed:
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            looks_up = isinstance(node, ast.Attribute) and node.attr == "from_os"
+            names_home = isinstance(node, ast.Constant) and node.value == "NANGO_HOOKS_HOME"
+            if looks_up or names_home:
+                found.append(f"{where}:{node.lineno}")
+    return found
+
+
+def test_the_directories_are_passed_not_looked_up() -> None:
+    assert global_lookups() == []
+
+
+def test_the_guard_sees_a_lookup(tmp_path: Path) -> None:
+    package = _scratch(tmp_path)
+    _plant(
+        package,
+        "app/running.py",
+        "from nango_cli.support.paths import Directories\n_d = Directories.from_os()",
+    )
+    lines = len((package / "app/running.py").read_text().splitlines())
+    assert global_lookups(package) == [f"app/running.py:{lines}"]

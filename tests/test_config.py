@@ -11,17 +11,39 @@ from nango_cli.errors import ConfigError, UsageError
 from nango_cli.support import paths
 
 
-def test_paths_follow_nango_hooks_home(home: Path) -> None:
-    assert paths.config_file() == home / "config.toml"
-    assert paths.history_db() == home / "data" / "history.sqlite3"
+def test_the_process_directories_follow_nango_hooks_home(home: Path) -> None:
+    found = paths.Directories.from_os()
+    assert found.config_file == home / "config.toml"
+    assert found.history_db == home / "data" / "history.sqlite3"
+    assert found == paths.Directories.under(home)
 
 
 def test_config_env_var_and_flag_choose_the_file(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NANGO_HOOKS_CONFIG", str(tmp_path / "other.toml"))
-    assert paths.config_file() == tmp_path / "other.toml"
-    assert paths.config_file(tmp_path / "flag.toml") == tmp_path / "flag.toml"
+    found = paths.Directories.from_os()
+    assert found.config_file == tmp_path / "other.toml"
+    assert found.data == home / "data"  # the data stay where NANGO_HOOKS_HOME says
+    assert found.with_config(tmp_path / "flag.toml").config_file == tmp_path / "flag.toml"
+
+
+def test_an_invocation_keeps_its_state_where_it_is_told(home: Path, tmp_path: Path) -> None:
+    """The environment passes the directories down: an invocation given others writes
+    there and nowhere under NANGO_HOOKS_HOME (the test's `home`)."""
+    from tests.conftest import Cli, jdata
+
+    elsewhere = paths.Directories.under(tmp_path / "elsewhere")
+    other = Cli(elsewhere)
+    assert other("config", "set-url", "http://127.0.0.1:9/x").exit_code == 0
+    assert other("history").exit_code == 0  # opens (makes) the history store
+    assert elsewhere.config_file.exists() and elsewhere.history_db.exists()
+    assert not (home / "config.toml").exists() and not (home / "data").exists()
+    said = jdata(other("--json", "config", "path").stdout)
+    assert said == {
+        "config_file": str(elsewhere.config_file),
+        "history_db": str(elsewhere.history_db),
+    }
 
 
 def _file(tmp_path: Path, text: str) -> config_file.ConfigFile:

@@ -17,6 +17,7 @@ from nango_cli.errors import NangoHooksError
 from nango_cli.servers import lifecycle
 from nango_cli.servers.skeleton import LocalServer
 from nango_cli.servers.threaded import ServerThread
+from nango_cli.support.paths import Directories
 
 
 class Recorded(LocalServer):
@@ -43,7 +44,9 @@ class Recorded(LocalServer):
         return f"{self.name} served"
 
 
-def test_started_in_order_announced_before_ready_closed_in_reverse() -> None:
+def test_started_in_order_announced_before_ready_closed_in_reverse(
+    directories: Directories,
+) -> None:
     journal: list[str] = []
     inspector, listener = Recorded("inspector", journal), Recorded("listener", journal)
     seen: dict[str, Any] = {}
@@ -51,7 +54,7 @@ def test_started_in_order_announced_before_ready_closed_in_reverse() -> None:
     def on_ready(urls: list[str]) -> None:
         journal.append("ready")
         # Whoever reads the banner finds the running files already written.
-        seen["files"] = (running.running("ui"), running.running("listener"))
+        seen["files"] = (running.running(state, "ui"), running.running(state, "listener"))
         seen["urls"] = urls
 
     async def meanwhile() -> None:
@@ -61,7 +64,10 @@ def test_started_in_order_announced_before_ready_closed_in_reverse() -> None:
         listener.stop("interrupted")
 
     units = [lifecycle.Unit(inspector, "ui"), lifecycle.Unit(listener, "listener")]
-    outcome = asyncio.run(lifecycle.serve(units, on_ready, env="staging", alongside=meanwhile))
+    state = directories.data
+    outcome = asyncio.run(
+        lifecycle.serve(units, on_ready, env="staging", alongside=meanwhile, state_dir=state)
+    )
 
     assert journal == [
         "started inspector",
@@ -76,10 +82,12 @@ def test_started_in_order_announced_before_ready_closed_in_reverse() -> None:
     assert seen["answers"] == ["inspector", "listener"]
     assert outcome == "listener served"  # the lead's
     # Stopped: the running files are gone with them.
-    assert running.running("ui") is None and running.running("listener") is None
+    assert running.running(state, "ui") is None and running.running(state, "listener") is None
 
 
-def test_when_one_cannot_bind_none_serves_and_nothing_is_announced() -> None:
+def test_when_one_cannot_bind_none_serves_and_nothing_is_announced(
+    directories: Directories,
+) -> None:
     journal: list[str] = []
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -90,22 +98,24 @@ def test_when_one_cannot_bind_none_serves_and_nothing_is_announced() -> None:
             lifecycle.Unit(Recorded("listener", journal, port=port), "listener"),
         ]
         with pytest.raises(NangoHooksError, match=f"port {port} is already in use"):
-            asyncio.run(lifecycle.serve(units, lambda urls: journal.append("ready")))
+            ready = lambda urls: journal.append("ready")  # noqa: E731
+            asyncio.run(lifecycle.serve(units, ready, state_dir=directories.data))
     # The API had bound: it is closed again, and nobody was told anything was up.
     assert journal == ["started api", "closed api"]
-    assert running.running("api") is None
+    assert running.running(directories.data, "api") is None
 
 
-def test_a_stop_during_start_up_serves_nothing() -> None:
+def test_a_stop_during_start_up_serves_nothing(directories: Directories) -> None:
     """Ctrl-C while the servers are starting: they close as soon as they are up,
     unannounced, without `on_ready`."""
     journal: list[str] = []
     listener = Recorded("listener", journal)
     listener.stop("interrupted")
     units = [lifecycle.Unit(Recorded("api", journal), "api"), lifecycle.Unit(listener, "listener")]
-    asyncio.run(lifecycle.serve(units, lambda urls: journal.append("ready")))
+    ready = lambda urls: journal.append("ready")  # noqa: E731
+    asyncio.run(lifecycle.serve(units, ready, state_dir=directories.data))
     assert journal == ["started api", "started listener", "closed listener", "closed api"]
-    assert running.running("api") is None
+    assert running.running(directories.data, "api") is None
 
 
 def test_alongside_runs_while_serving_and_is_cancelled_at_the_stop() -> None:
@@ -125,10 +135,11 @@ def test_alongside_runs_while_serving_and_is_cancelled_at_the_stop() -> None:
     assert journal == ["started listener", "beside started", "beside cancelled", "closed listener"]
 
 
-def test_in_process_servers_run_the_same_lifecycle_unannounced() -> None:
+def test_in_process_servers_run_the_same_lifecycle_unannounced(directories: Directories) -> None:
     journal: list[str] = []
     with ServerThread(Recorded("api", journal)) as thread:
         assert httpx.get(thread.url, timeout=5).text == "api"
-        assert running.running("api") is None  # a test's server is not this machine's
+        # A test's server is not this machine's: no running file.
+        assert not directories.data.exists() or not list(directories.data.glob("*.json"))
     assert journal == ["started api", "closed api"]
     assert thread.result == "api served"

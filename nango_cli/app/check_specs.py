@@ -4,6 +4,7 @@ the handler being checked, and the last report kept for the inspector."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from nango_cli.delivery.breaker import CircuitBreaker
@@ -285,13 +286,13 @@ def nango_would(policy: RetryPolicy, attempt: AttemptRecord) -> str:
 REPORT_FILE = "check-report.json"
 
 
-def save_report(url: str, results: list[CheckResult]) -> None:
-    """Keep the last run's report (0600, in the state directory) for `nango-hooks ui`."""
+def save_report(directory: Path, url: str, results: list[CheckResult]) -> None:
+    """Keep the last run's report (0600, in `directory`, the data directory, beside the
+    history store) for `nango-hooks ui`."""
     import json
 
-    from nango_cli.support import files, paths
+    from nango_cli.support import files
 
-    directory = paths.data_dir()
     files.ensure_state_dir(directory)
     report = {
         "url": url,

@@ -21,8 +21,9 @@ from nango_cli.app.settings_table import (
 from nango_cli.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from nango_cli.app.config_file import ConfigFile, SyncDef
-from nango_cli.support import paths
 
 
 class Resolved(NamedTuple):
@@ -168,10 +169,11 @@ def resolve(
 
 
 def load(
-    config_path: str | os.PathLike[str] | None = None,
+    config_path: Path,
     env_flag: str | None = None,
     flags: Mapping[str, Any] | None = None,
 ) -> Settings:
+    """The settings the config file at `config_path` gives (a missing file: defaults)."""
     from nango_cli.app.config_file import ConfigFile
 
-    return resolve(ConfigFile.load(paths.config_file(config_path)), env_flag, flags)
+    return resolve(ConfigFile.load(config_path), env_flag, flags)

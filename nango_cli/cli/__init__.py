@@ -95,14 +95,18 @@ class NangoGroup(TyperGroup):
 
     def main(self, args: Sequence[str] | None = None, *rest: Any, **kwargs: Any) -> Any:
         """One invocation, in an environment of its own: `environment=` when the caller
-        gives one (the entry point's leaves with os._exit), else this process's."""
+        gives one (the entry point's leaves with os._exit), else this process's;
+        `directories=` puts its state elsewhere (a test's own folder)."""
         given = kwargs.pop("environment", None)
+        directories = kwargs.pop("directories", None)
         argv = list(sys.argv[1:] if args is None else args)
         if given is None:
             env = Environment.for_process(argv)
         else:
             env = given
             env.argv, env.json = tuple(argv), env.json or Environment.for_process(argv).json
+        if directories is not None:
+            env.directories = directories
         with using(env):
             return self._main(args, *rest, **kwargs)
 

@@ -16,6 +16,7 @@ from nango_cli.cli.common import (
     MaxBodyOption,
     MaxConnectionsOption,
     StreamJsonOption,
+    directories,
     live_settings,
     open_store,
     server_limits,
@@ -96,7 +97,6 @@ def api(
     from nango_cli.servers import lifecycle
     from nango_cli.servers.api import ApiOptions, ApiServer
     from nango_cli.servers.skeleton import is_loopback
-    from nango_cli.support import paths
 
     state = use(ctx, env, json_output, stream=True)
     out, err = output.stdio()
@@ -125,9 +125,7 @@ def api(
         secret_key=lambda: live().secret_key,
         env=current.env,
         declared_syncs=api_effects.declared_syncs(live),
-        rotate_signing_key=api_effects.config_rotation(
-            paths.config_file(state.config), current.env
-        ),
+        rotate_signing_key=api_effects.config_rotation(directories(state).config_file, current.env),
         settings=live,
         action_results=action_results(action_result),
         allowed_hosts=tuple(allow_host or ()),
@@ -149,7 +147,10 @@ def api(
         unit = lifecycle.Unit(server, "api", {"token": options.internal_token})
         try:
             served = lifecycle.serve_until_signalled(
-                [unit], lambda urls: _banner(urls[0], current), env=current.env
+                [unit],
+                lambda urls: _banner(urls[0], current),
+                env=current.env,
+                state_dir=directories().data,
             )
         finally:
             printer.close()
@@ -222,7 +223,9 @@ def fault(
             "api fault needs --status, --latency, --short-pages or --clear",
             hint="e.g. nango-hooks api fault --status 500 --times 1",
         )
-    api_url, chosen = fault_running_api(status, times, latency, short_pages, clear)
+    api_url, chosen = fault_running_api(
+        directories().data, status, times, latency, short_pages, clear
+    )
     if state.json:
         output.emit({"api": api_url, "fault": chosen.__dict__})
         return

@@ -230,6 +230,7 @@ def _run(
     junit, summary_md = reports
     from nango_cli.app.check import run_checks
     from nango_cli.app.check_specs import available, save_report
+    from nango_cli.cli.common import directories
     from nango_cli.errors import CheckFailedError
 
     chosen = only_names or available(target)
@@ -247,7 +248,7 @@ def _run(
         )
     with open_store() as store:
         results, run = run_checks(target, current, store, names, api=handle)
-    save_report(target.url, results)
+    save_report(directories().data, target.url, results)
     failed = [r for r in results if r.failed]
     summary = _summary(results, target)
     data = {

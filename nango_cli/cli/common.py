@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from nango_cli.delivery.transport import TLSOptions
     from nango_cli.servers.limits import Limits
     from nango_cli.storage.webhooks import Store
+    from nango_cli.support.paths import Directories
 
 
 @dataclass
@@ -66,9 +67,8 @@ def use(
 def complete_envs(incomplete: str) -> list[str]:
     try:
         from nango_cli.app.config_file import ConfigFile
-        from nango_cli.support import paths
 
-        names = ConfigFile.load(paths.config_file()).environments()
+        names = ConfigFile.load(directories().config_file).environments()
     except Exception:  # completion must never fail loudly
         names = []
     return [n for n in sorted({*names, "dev", "prod"}) if n.startswith(incomplete)]
@@ -84,9 +84,8 @@ def complete_syncs(incomplete: str) -> list[str]:
     try:
         from nango_cli.app import project
         from nango_cli.app.config_file import ConfigFile
-        from nango_cli.support import paths
 
-        names = set(ConfigFile.load(paths.config_file()).syncs())
+        names = set(ConfigFile.load(directories().config_file).syncs())
         names.update(project.discover().syncs)
     except Exception:  # completion must never fail loudly
         return []
@@ -141,11 +140,16 @@ ProjectOption = Annotated[
 # ---------------------------------------------------------------- config and store
 
 
+def directories(state: AppState | None = None) -> Directories:
+    """The invocation's directories, with `--config PATH` when given."""
+    found = invocation().directories
+    return found.with_config(state.config) if state is not None else found
+
+
 def config_file(state: AppState) -> ConfigFile:
     from nango_cli.app.config_file import ConfigFile
-    from nango_cli.support import paths
 
-    file = ConfigFile.load(paths.config_file(state.config))
+    file = ConfigFile.load(directories(state).config_file)
     for text in file.warnings:
         output.warn_once(text)
     return file
@@ -161,11 +165,10 @@ def live_settings(state: AppState, flags: dict[str, Any] | None = None) -> LiveS
     """Settings that follow the config file (for the servers: a key set after they
     started applies to the next request); warnings about the file shown once."""
     from nango_cli.app.live_settings import LiveSettings
-    from nango_cli.support import paths
 
     config_file(state)  # the file's warnings, and a parse error now rather than later
     return LiveSettings(
-        paths.config_file(state.config), state.env, flags, on_problem=output.warn_once
+        directories(state).config_file, state.env, flags, on_problem=output.warn_once
     )
 
 
@@ -175,7 +178,7 @@ def open_store() -> Store:
     (Database.close says why)."""
     from nango_cli.storage.webhooks import Store
 
-    store = Store.open_default(fast_exit=invocation().fast_exit)
+    store = Store(directories().history_db, fast_exit=invocation().fast_exit)
     for text in store.warnings:
         output.warn_once(text)
     store.mark_interrupted()

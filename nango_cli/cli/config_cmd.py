@@ -58,9 +58,9 @@ def _edit(
     returns what to say and the JSON data, or None when there is nothing to write),
     write it, then say what was done (and where a symlinked config really went)."""
     from nango_cli.app.config_file import ConfigFile
-    from nango_cli.support import paths
+    from nango_cli.cli.common import directories
 
-    with ConfigFile.editing(paths.config_file(state.config)) as file:
+    with ConfigFile.editing(directories(state).config_file) as file:
         for text in file.warnings:
             output.warn_once(text)
         before = set(file.environments())

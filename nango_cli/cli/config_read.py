@@ -127,12 +127,13 @@ def show(
 
 def path(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Print where the config file and the history store live."""
-    from nango_cli.support import paths
+    from nango_cli.cli.common import directories
 
     state = use(ctx, None, json_output)
-    config_path = paths.config_file(state.config)
+    found = directories(state)
+    config_path = found.config_file
     if state.json:
-        output.emit({"config_file": str(config_path), "history_db": str(paths.history_db())})
+        output.emit({"config_file": str(config_path), "history_db": str(found.history_db)})
         return
     output.out(str(config_path))
 

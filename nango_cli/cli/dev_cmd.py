@@ -9,6 +9,7 @@ from nango_cli.cli.api_options import ActionResultOption, action_results
 from nango_cli.cli.common import (
     EnvOption,
     StreamJsonOption,
+    directories,
     live_settings,
     open_store,
     use,
@@ -81,7 +82,6 @@ def dev(
     """
     from nango_cli.app import api_effects
     from nango_cli.servers.dev import DevPorts, DevServers, run_forever
-    from nango_cli.support import paths
 
     state = use(ctx, env, json_output, stream=True)
     live = live_settings(state)
@@ -112,7 +112,7 @@ def dev(
             on_request,
             forward=not no_forward,
             on_caused=api_effects.firing(live, store.path, api_view.caused_reporter(printer)),
-            rotate=api_effects.config_rotation(paths.config_file(state.config), current.env),
+            rotate=api_effects.config_rotation(directories(state).config_file, current.env),
             action_results=action_results(action_result),
         )
 
@@ -124,7 +124,7 @@ def dev(
                 printer.submit(out, output.ndjson_line(document))
 
         try:
-            run_forever(servers, on_ready)
+            run_forever(servers, on_ready, directories().data)
         finally:
             printer.close()
     raise typer.Exit(130)

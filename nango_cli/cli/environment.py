@@ -1,9 +1,10 @@
 """The environment one invocation of the CLI runs in, passed in rather than read from
 module globals (httpie's `Environment` is the model).
 
-It holds the streams and whether each is a terminal, the raw arguments, whether the
-output is JSON (one document, or an NDJSON stream for `listen` and `api`), what has
-been warned about already, and whether the process leaves with `os._exit` when the
+It holds the streams and whether each is a terminal, the raw arguments, the
+directories the state lives in (`support.paths.Directories`), whether the output is
+JSON (one document, or an NDJSON stream for `listen` and `api`), what has been warned
+about already, and whether the process leaves with `os._exit` when the
 command is done (then the store is not closed one connection at a time; see
 `Database.close`). `nango_cli.__main__` makes one for the real process; tests make
 their own with string streams. The running invocation's environment is reachable with
@@ -21,6 +22,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import IO
 
+from nango_cli.support.paths import Directories
+
 JSON_ENV = "NANGO_HOOKS_JSON"
 
 
@@ -30,6 +33,8 @@ class Environment:
     stderr: IO[str] = field(default_factory=lambda: sys.stderr)
     stdin: IO[str] = field(default_factory=lambda: sys.stdin)
     argv: tuple[str, ...] = ()
+    # Where the config file and the data are (NANGO_HOOKS_HOME; a test passes its own).
+    directories: Directories = field(default_factory=Directories.from_os)
     # --json anywhere on the command line, or NANGO_HOOKS_JSON.
     json: bool = False
     # The command's stdout is a stream (listen, api): each document is one NDJSON line.

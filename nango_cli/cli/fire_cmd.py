@@ -244,9 +244,10 @@ def fire(
 
 def _listener_url() -> list[str]:
     from nango_cli.app import running
+    from nango_cli.cli.common import directories
     from nango_cli.errors import NotFoundError
 
-    found = running.running("listener")
+    found = running.running(directories().data, "listener")
     if found is None:
         raise NotFoundError(
             "no `nango-hooks listen` is running on this machine",

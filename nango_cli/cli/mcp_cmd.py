@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from nango_cli.cli.common import EnvOption, settings, use
+from nango_cli.cli.common import EnvOption, directories, settings, use
 
 app = typer.Typer(rich_markup_mode=None)
 
@@ -43,6 +43,7 @@ def mcp(
             hint="pip install 'nango-hooks[mcp]'",
         ) from None
     server = server_module.build(
+        directories(state),
         allow_write=allow_write,
         env=env,
         target_is_loopback=server_module.is_loopback_url(current.url),

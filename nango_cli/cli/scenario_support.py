@@ -66,9 +66,9 @@ def api_address(explicit: str | None) -> tuple[str | None, str | None]:
     """--api URL, else the `nango-hooks api` (or `dev`) running on this machine; with
     the token of its internal endpoints when it is that one."""
     from nango_cli.app import running
-    from nango_cli.cli.common import checked_url
+    from nango_cli.cli.common import checked_url, directories
 
-    found = running.running("api")
+    found = running.running(directories().data, "api")
     url = checked_url(explicit, "--api") if explicit else (str(found["url"]) if found else None)
     token = None
     if found and url and url.rstrip("/") == str(found["url"]).rstrip("/"):
@@ -91,14 +91,14 @@ def api_for_run(
             output.err(f"Nango API: {url} (already running; the handler's NANGO_HOST)")
         yield RemoteApi(url, token)
         return
+    from nango_cli.cli.common import directories
     from nango_cli.servers.api.handle import serve_api
     from nango_cli.storage.webhooks import Store
-    from nango_cli.support import paths
 
     chosen = current.api_port if port is None else port
     # Over a connection of its own: the API answers on its thread while the run writes.
     with (
-        Store(paths.history_db()) as store,
+        Store(directories().history_db) as store,
         serve_api(
             store,
             port=chosen,

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from nango_cli.cli import listen_view, output
-from nango_cli.cli.common import open_store
+from nango_cli.cli.common import directories, open_store
 from nango_cli.cli.output import Styled
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def run(
             units.append(lifecycle.Unit(listener, "listener"))
             beside = (lambda: alongside(on_event)) if alongside is not None else None
             summary: ListenSummary = lifecycle.serve_until_signalled(
-                units, ready, env=env, alongside=beside
+                units, ready, env=env, alongside=beside, state_dir=directories().data
             )
     finally:
         printer.close()

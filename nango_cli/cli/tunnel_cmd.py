@@ -290,10 +290,12 @@ def _api_for(state: Any) -> Any:
     """The Nango API of a lease's environment (its secret key from the config now)."""
     from nango_cli.app import settings as settings_module
     from nango_cli.app.tunnel import NangoApi
-    from nango_cli.support import paths
+    from nango_cli.cli.common import directories
+
+    config = directories(state).config_file
 
     def api_for(lease: "Lease") -> NangoApi:
-        found = settings_module.load(paths.config_file(state.config), lease.env)
+        found = settings_module.load(config, lease.env)
         return NangoApi(lease.host, _api(found).secret_key)
 
     return api_for

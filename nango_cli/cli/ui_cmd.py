@@ -13,6 +13,7 @@ from nango_cli.cli.common import (
     IdleTimeoutOption,
     MaxBodyOption,
     MaxConnectionsOption,
+    directories,
     live_settings,
     open_store,
     server_limits,
@@ -90,5 +91,7 @@ def ui(
             output.err(Styled(f"Inspector on {urls[0]}", "bold"))
             output.err(f"environment {current.env}; Ctrl-C to stop")
 
-        lifecycle.serve_until_signalled([lifecycle.Unit(server, "ui")], on_ready, env=current.env)
+        lifecycle.serve_until_signalled(
+            [lifecycle.Unit(server, "ui")], on_ready, env=current.env, state_dir=directories().data
+        )
     raise typer.Exit(130)

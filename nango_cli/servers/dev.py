@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nango_cli.app.api_effects import OnCaused, declared_syncs
@@ -91,12 +92,14 @@ class DevServers:
         ]
 
 
-def run_forever(servers: DevServers, on_ready: Callable[[DevUrls], None]) -> None:
-    """Serve the three, with the one lifecycle, until Ctrl-C (or SIGTERM)."""
+def run_forever(servers: DevServers, on_ready: Callable[[DevUrls], None], state_dir: Path) -> None:
+    """Serve the three, with the one lifecycle, until Ctrl-C (or SIGTERM); their running
+    files in `state_dir`."""
     from nango_cli.servers import lifecycle
 
     lifecycle.serve_until_signalled(
         servers.units(),
         lambda urls: on_ready(DevUrls(api=urls[0], inspector=urls[1], listener=urls[2])),
         env=servers.live().env,
+        state_dir=state_dir,
     )

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from nango_cli.app.running import Kind
     from nango_cli.servers.skeleton import LocalServer
 
@@ -42,10 +44,12 @@ async def serve(
     env: str = "",
     timeout: float | None = None,
     alongside: Callable[[], Awaitable[None]] | None = None,
+    state_dir: Path | None = None,
 ) -> Any:
     """Serve `units` until the lead (the last) stops, or `timeout` (else the lead's
-    own) passes; `alongside()` runs on the same loop meanwhile. Returns the lead's
-    outcome (the API: requests served; the listener: its summary)."""
+    own) passes; `alongside()` runs on the same loop meanwhile; the running files go in
+    `state_dir` (the data directory). Returns the lead's outcome (the API: requests
+    served; the listener: its summary)."""
     from nango_cli.app import running
 
     lead = units[-1].server
@@ -60,7 +64,8 @@ async def serve(
         if not lead.stop_requested:  # else Ctrl-C came while starting: stop now
             for unit, url in zip(units, urls, strict=True):
                 if unit.announce_as is not None:
-                    running.announce(unit.announce_as, url, env, **unit.extra)
+                    assert state_dir is not None, "a unit announced needs the data directory"
+                    running.announce(state_dir, unit.announce_as, url, env, **unit.extra)
                     announced.append(unit)
             if on_ready is not None:
                 on_ready(urls)
@@ -77,8 +82,8 @@ async def serve(
                 await unit.server.close()
         finally:  # also when a second Ctrl-C cut the closing short
             for unit in announced:
-                assert unit.announce_as is not None
-                running.withdraw(unit.announce_as)
+                assert unit.announce_as is not None and state_dir is not None
+                running.withdraw(state_dir, unit.announce_as)
     return lead.outcome()
 
 
@@ -88,6 +93,7 @@ def serve_until_signalled(
     *,
     env: str = "",
     alongside: Callable[[], Awaitable[None]] | None = None,
+    state_dir: Path | None = None,
 ) -> Any:
     """`serve` as a command runs it: until it ends, or Ctrl-C/SIGTERM stops the lead
     (the others with it); a second one ends it at once, as KeyboardInterrupt."""
@@ -95,6 +101,6 @@ def serve_until_signalled(
 
     lead = units[-1].server
     return eventloop.run_until_signalled(
-        lambda: serve(units, on_ready, env=env, alongside=alongside),
+        lambda: serve(units, on_ready, env=env, alongside=alongside, state_dir=state_dir),
         lambda: lead.stop("interrupted"),
     )

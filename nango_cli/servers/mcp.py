@@ -26,6 +26,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
 from nango_cli import __version__
+from nango_cli.support.paths import Directories
 
 RunCli = Callable[[list[str], bytes | None], dict[str, Any]]
 # `check` and `scenario run` wait on the handler: a long run is still an answer.
@@ -102,12 +103,15 @@ def _flags(**given: Any) -> list[str]:
 
 
 def build(
+    directories: Directories,
     allow_write: bool = False,
     env: str | None = None,
     target_is_loopback: bool = True,
     run: RunCli = run_cli,
 ) -> MCPServer:
-    """The server: the read-only tools, and with `allow_write` the ones that send."""
+    """The server: the read-only tools, and with `allow_write` the ones that send; what
+    it reads in this process (a webhook's API calls, the running API) is in
+    `directories`."""
     server = MCPServer(
         "nango-hooks",
         version=__version__,
@@ -142,7 +146,8 @@ def build(
         """One webhook: headers, body, every attempt, and the API calls the handler made
         while it held each attempt."""
         document = cli("history", "show", id)
-        document["api_calls"] = _api_calls(str(document.get("data", {}).get("id") or id))
+        found = str(document.get("data", {}).get("id") or id)
+        document["api_calls"] = _api_calls(directories.history_db, found)
         return document
 
     @server.tool(name="nango_hooks_verify", annotations=READ_ONLY)
@@ -200,11 +205,16 @@ def build(
         return {"ok": True, "data": {"type": type, "notes": PROTOCOL_NOTES[type]}}
 
     if allow_write:
-        _write_tools(server, cli, target_is_loopback)
+        _write_tools(server, cli, target_is_loopback, directories)
     return server
 
 
-def _write_tools(server: MCPServer, cli: Callable[..., dict[str, Any]], loopback: bool) -> None:
+def _write_tools(
+    server: MCPServer,
+    cli: Callable[..., dict[str, Any]],
+    loopback: bool,
+    directories: Directories,
+) -> None:
     sends = ToolAnnotations(
         read_only_hint=False,
         destructive_hint=False,
@@ -278,18 +288,20 @@ def _write_tools(server: MCPServer, cli: Callable[..., dict[str, Any]], loopback
         from nango_cli.errors import NangoHooksError
 
         try:
-            url, fault = fault_running_api(status, times, latency, short_pages, clear)
+            url, fault = fault_running_api(
+                directories.data, status, times, latency, short_pages, clear
+            )
         except NangoHooksError as exc:
             raise ToolError(exc.message) from None
         return {"ok": True, "data": {"api": url, "fault": fault.__dict__}}
 
 
-def _api_calls(webhook_id: str) -> list[dict[str, Any]]:
+def _api_calls(history_db: Path, webhook_id: str) -> list[dict[str, Any]]:
     """The API calls made while the handler held each attempt of the webhook."""
     from nango_cli.app.api_calls import calls_during, window_of
     from nango_cli.storage.webhooks import Store
 
-    with Store.open_default() as store:
+    with Store(history_db) as store:
         found = store.get(webhook_id)
         calls = []
         for attempt in found.attempts:

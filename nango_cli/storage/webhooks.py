@@ -27,7 +27,6 @@ from nango_cli.delivery.history_rows import (
 )
 from nango_cli.errors import NotFoundError, UsageError
 from nango_cli.storage.database import Database
-from nango_cli.support import paths
 from nango_cli.support.processes import pid_alive
 from nango_cli.support.text import escape_surrogates
 
@@ -113,11 +112,6 @@ class HistoryFilter:
 
 class Store(Database):
     """The webhooks and attempts of the history, on one database connection."""
-
-    @classmethod
-    def open_default(cls, fast_exit: bool = False) -> Store:
-        """The store at the state directory's usual place."""
-        return cls(paths.history_db(), fast_exit=fast_exit)
 
     # ------------------------------------------------------------ writes
 

@@ -1,12 +1,15 @@
-"""Where nango-hooks keeps its state.
+"""Where nango-hooks keeps its state: `Directories`, made once per invocation from the
+process's environment (`from_os`) and passed down; nothing below the CLI looks it up.
 
-`NANGO_HOOKS_HOME` relocates everything (config and data) so tests and CI runs
-are hermetic; otherwise the platform's user config and data directories are used.
+`NANGO_HOOKS_HOME` relocates everything (config and data) so tests and CI runs are
+hermetic; otherwise the platform's user config and data directories are used.
+`NANGO_HOOKS_CONFIG` (and `--config`) name another config file.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 APP_NAME = "nango-hooks"
@@ -16,38 +19,42 @@ CONFIG_FILENAME = "config.toml"
 DB_FILENAME = "history.sqlite3"
 
 
-def _home() -> Path | None:
-    value = os.environ.get(HOME_ENV)
-    return Path(value).expanduser() if value else None
+@dataclass(frozen=True)
+class Directories:
+    """The config file, and the data directory: the history store, the running
+    servers' addresses, the last `check` report."""
 
+    config_file: Path
+    data: Path
 
-def config_dir() -> Path:
-    home = _home()
-    if home is not None:
-        return home
-    import platformdirs
+    @property
+    def history_db(self) -> Path:
+        return self.data / DB_FILENAME
 
-    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+    def with_config(self, explicit: str | os.PathLike[str] | None) -> Directories:
+        """These, with `--config PATH` when given."""
+        if not explicit:
+            return self
+        return replace(self, config_file=Path(explicit).expanduser())
 
+    @classmethod
+    def under(cls, home: Path) -> Directories:
+        """Everything below one folder, as `NANGO_HOOKS_HOME` places it."""
+        return cls(config_file=home / CONFIG_FILENAME, data=home / "data")
 
-def data_dir() -> Path:
-    home = _home()
-    if home is not None:
-        return home / "data"
-    import platformdirs
+    @classmethod
+    def from_os(cls) -> Directories:
+        """This process's: `NANGO_HOOKS_HOME`, else the platform's user directories;
+        `NANGO_HOOKS_CONFIG` names the config file."""
+        home = os.environ.get(HOME_ENV)
+        if home:
+            found = cls.under(Path(home).expanduser())
+        else:
+            import platformdirs
 
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-
-
-def config_file(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The config file: `--config` > `NANGO_HOOKS_CONFIG` > the config dir."""
-    if explicit:
-        return Path(explicit).expanduser()
-    from_env = os.environ.get(CONFIG_ENV)
-    if from_env:
-        return Path(from_env).expanduser()
-    return config_dir() / CONFIG_FILENAME
-
-
-def history_db() -> Path:
-    return data_dir() / DB_FILENAME
+            found = cls(
+                config_file=Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+                / CONFIG_FILENAME,
+                data=Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
+            )
+        return found.with_config(os.environ.get(CONFIG_ENV))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from nango_cli.support.paths import Directories
 from tests.conftest import KEY, ROOT, define_syncs, jdata, jerror, run
 from tests.receiver import Behaviour, Receiver, free_port
 
@@ -593,11 +594,12 @@ def test_ctrl_c_mid_retry_exits_130_and_marks_the_webhook_interrupted(
     assert (row["status"], row["attempt_count"]) == ("interrupted", 1)
 
 
-def test_a_forgery_refused_after_the_handler_fetched_for_it_was_acted_on(cli, home: Path) -> None:
+def test_a_forgery_refused_after_the_handler_fetched_for_it_was_acted_on(
+    cli, home: Path, directories: Directories
+) -> None:
     """A 401 is not a refusal when the handler called Nango's API for the forged
     webhook's connection first (it fetched, then verified): before, "rejected as
     expected"."""
-    from nango_cli.support import paths
     from nango_cli.testing import running_api
     from tests.handlers.aiohttp_app import Bugs, PyHandler
 
@@ -605,7 +607,7 @@ def test_a_forgery_refused_after_the_handler_fetched_for_it_was_acted_on(cli, ho
     assert cli("config", "set-key", KEY).exit_code == 0
     define_syncs(cli)
     fire = ["--json", "fire", "--sync", "s", "-c", "c1", "--sign", "bad", "--url"]
-    with running_api(secret_key=secret, store=paths.history_db()) as api:
+    with running_api(secret_key=secret, store=directories.history_db) as api:
         with PyHandler(KEY, api.url, secret, Bugs(verify_late=True)) as late:
             acted = cli(*fire, late.url)
         with PyHandler(KEY, api.url, secret) as correct:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import KEY, jdata, run
+from nango_cli.support.paths import Directories
+from tests.conftest import KEY, Cli, jdata, run
 from tests.receiver import Behaviour, Receiver
 
 
@@ -166,7 +167,7 @@ def test_replay_raw_file_is_signed_with_the_current_key(cli, configured, tmp_pat
 
 
 def test_export_import_into_a_fresh_home_then_replay(
-    cli, configured: Receiver, tmp_path: Path, monkeypatch
+    cli, configured: Receiver, tmp_path: Path
 ) -> None:
     ids = _fire(cli, "--sync", "s", "-m", "A", "-m", "B")
     export_file = tmp_path / "out.jsonl"
@@ -175,16 +176,16 @@ def test_export_import_into_a_fresh_home_then_replay(
     assert len(lines) == 2 and {json.loads(x)["id"] for x in lines} == set(ids)
     assert all(json.loads(x)["attempts"][0]["status_code"] == 200 for x in lines)
 
-    monkeypatch.setenv("NANGO_HOOKS_HOME", str(tmp_path / "fresh"))
-    imported = cli("--json", "history", "import", str(export_file))
+    fresh = Cli(Directories.under(tmp_path / "fresh"))  # another machine's state
+    imported = fresh("--json", "history", "import", str(export_file))
     assert jdata(imported.stdout) == {"read": 2, "imported": 2, "skipped": 0}
-    again = cli("--json", "history", "import", str(export_file))
+    again = fresh("--json", "history", "import", str(export_file))
     assert jdata(again.stdout) == {"read": 2, "imported": 0, "skipped": 2}
-    assert len(jdata(cli("history", "--json").stdout)) == 2
+    assert len(jdata(fresh("history", "--json").stdout)) == 2
 
     originals = {json.loads(r.body)["model"]: r for r in configured.requests}
     with Receiver() as app:
-        assert cli("replay", ids[0], "--to", app.url).exit_code == 0  # no key needed here
+        assert fresh("replay", ids[0], "--to", app.url).exit_code == 0  # no key needed here
         replayed = app.requests[0]
         original = originals[json.loads(replayed.body)["model"]]
         assert replayed.body == original.body
@@ -192,7 +193,7 @@ def test_export_import_into_a_fresh_home_then_replay(
             _headers(replayed)["x-nango-hmac-sha256"] == _headers(original)["x-nango-hmac-sha256"]
         )
         # an exported line replays too, from a file or stdin
-        assert cli("replay", "--file", "-", "--to", app.url, input=lines[0] + "\n").exit_code == 0
+        assert fresh("replay", "--file", "-", "--to", app.url, input=lines[0] + "\n").exit_code == 0
         assert app.requests[1].body in {r.body for r in configured.requests}
 
 

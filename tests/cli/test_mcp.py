@@ -53,10 +53,12 @@ def _data(result: Any) -> Any:
 
 
 def test_write_tools_are_absent_without_the_flag(cli: Cli) -> None:
-    tools, _ = _session(server_module.build())
+    tools, _ = _session(server_module.build(cli.directories))
     assert {t.name for t in tools.tools} == READ
     assert all(t.annotations.read_only_hint for t in tools.tools)
-    tools, _ = _session(server_module.build(allow_write=True, target_is_loopback=False))
+    tools, _ = _session(
+        server_module.build(cli.directories, allow_write=True, target_is_loopback=False)
+    )
     by_name = {t.name: t for t in tools.tools}
     assert set(by_name) == READ | WRITE
     fire = by_name["nango_hooks_fire"]
@@ -73,7 +75,7 @@ def test_read_tools_answer_the_clis_documents(cli: Cli, configured: Receiver) ->
     received = dict(configured.requests[0].headers)
     forged = {"X-Nango-Hmac-Sha256": signature}  # with a body changed after signing
     _, (listed, verified, by_headers, tampered, settings, notes, missing) = _session(
-        server_module.build(),
+        server_module.build(cli.directories),
         ("nango_hooks_history_list", {"limit": 5}),
         ("nango_hooks_verify", {"body": body.decode(), "signature": signature}),
         ("nango_hooks_verify", {"body": body.decode(), "headers": received}),
@@ -96,7 +98,7 @@ def test_a_scenario_error_names_its_line(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("version: 1\nname: bad\nsteps:\n  - syncc: s\n")
     _, (result,) = _session(
-        server_module.build(), ("nango_hooks_scenario_validate", {"path": str(path)})
+        server_module.build(cli.directories), ("nango_hooks_scenario_validate", {"path": str(path)})
     )
     assert result.is_error and "bad.yaml:4:" in result.content[0].text
 
@@ -170,6 +172,7 @@ def test_without_the_extra_it_says_which_to_install(tmp_path: Path, home: Path) 
 
 def test_an_api_fault_needs_a_running_api(cli: Cli) -> None:
     _, (result,) = _session(
-        server_module.build(allow_write=True), ("nango_hooks_api_fault", {"status": 500})
+        server_module.build(cli.directories, allow_write=True),
+        ("nango_hooks_api_fault", {"status": 500}),
     )
     assert result.is_error and "no `nango-hooks api`" in result.content[0].text

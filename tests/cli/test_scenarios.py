@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from nango_cli.support.paths import Directories
 from tests.conftest import KEY, jdata, jpayload
 from tests.handlers.aiohttp_app import Bugs, PyHandler
 
@@ -298,8 +299,9 @@ def test_a_summary_stays_under_githubs_limit_and_says_what_it_left_out() -> None
     assert "not shown" not in small and small.count("| ❌ |") == 3
 
 
-def test_record_then_run_round_trips(cli, api_port: int, tmp_path: Path) -> None:
-    from nango_cli.support import paths
+def test_record_then_run_round_trips(
+    cli, api_port: int, tmp_path: Path, directories: Directories
+) -> None:
     from nango_cli.testing import running_api
 
     assert (
@@ -308,7 +310,7 @@ def test_record_then_run_round_trips(cli, api_port: int, tmp_path: Path) -> None
     custom = tmp_path / "custom.json"
     custom.write_bytes(b'{"from":"nango","type":"custom_event","connectionId":"c-1",  "x": 1}')
     with (
-        running_api(secret_key=SECRET, store=paths.history_db()) as api,
+        running_api(secret_key=SECRET, store=directories.history_db) as api,
         PyHandler(KEY, api.url, SECRET) as handler,
     ):
         assert cli("config", "set-url", handler.url).exit_code == 0

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from nango_cli.support import paths
+from nango_cli.support.paths import Directories
 from nango_cli.testing import RunningApi, running_api
 from tests.cli.test_check_cmd import _free_port, handler
 from tests.conftest import KEY, Cli
@@ -68,7 +68,7 @@ def proxy(target_port: int) -> Iterator[str]:
 
 
 @pytest.fixture
-def nango(cli: Cli, home: Path) -> Iterator[RunningApi]:
+def nango(cli: Cli, home: Path, directories: Directories) -> Iterator[RunningApi]:
     """The stand-in for Nango, on the tunnel's store, holding connection c1 of github."""
     assert cli("config", "set-key", KEY).exit_code == 0
     assert cli("config", "set-key", "--secret", SECRET).exit_code == 0
@@ -76,7 +76,7 @@ def nango(cli: Cli, home: Path) -> Iterator[RunningApi]:
         "fire", "--auth", "creation", "-i", "github", "-c", "c1", "--url", "http://127.0.0.1:9/"
     )
     assert made.exit_code in (0, 4), made.stderr  # nothing listens there: the connection exists
-    with running_api(secret_key=SECRET, store=paths.history_db()) as api:
+    with running_api(secret_key=SECRET, store=directories.history_db) as api:
         yield api
 
 
@@ -261,14 +261,19 @@ def test_a_leftover_lease_is_put_back_before_a_new_tunnel_starts(
     ],
 )
 def test_a_url_nango_would_refuse_is_refused_before_anything_changes(
-    cli: Cli, home: Path, nango: RunningApi, url: str, why: str
+    cli: Cli,
+    home: Path,
+    nango: RunningApi,
+    url: str,
+    why: str,
+    directories: Directories,
 ) -> None:
     _set_override(nango, TEAMMATE)
     env = {"NANGO_HOOKS_NANGO_HOST": nango.url}
     done = cli("tunnel", "-c", "c1", "-i", "github", "--public-url", url, env=env)
     assert done.exit_code == 2 and why in done.stderr, done.stderr
     assert _override(nango) == TEAMMATE
-    db = sqlite3.connect(paths.history_db())
+    db = sqlite3.connect(directories.history_db)
     assert db.execute("SELECT COUNT(*) FROM tunnel_leases").fetchone()[0] == 0
 
 
@@ -292,7 +297,10 @@ def test_production_needs_yes_without_a_terminal(cli: Cli, home: Path, nango: Ru
 
 
 def test_prune_clears_what_this_installation_left_without_a_lease(
-    cli: Cli, home: Path, nango: RunningApi
+    cli: Cli,
+    home: Path,
+    nango: RunningApi,
+    directories: Directories,
 ) -> None:
     port = _free_port()
     with (
@@ -301,7 +309,7 @@ def test_prune_clears_what_this_installation_left_without_a_lease(
         tunnel(home, nango, public, port, to) as crashed,
     ):
         crashed.stop(signal.SIGKILL)
-    db = sqlite3.connect(paths.history_db())
+    db = sqlite3.connect(directories.history_db)
     db.execute("DELETE FROM tunnel_leases")  # the lease lost: only the tag says whose it is
     db.commit()
     db.close()

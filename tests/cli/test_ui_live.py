@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from nango_cli.protocol import serialization, signatures
+from nango_cli.support.paths import Directories
 from tests.conftest import KEY, jdata
 
 BURST = 6
@@ -41,7 +42,10 @@ def _inspector(store: Path, port: int = 0) -> Iterator[object]:
     from nango_cli.app import settings
     from nango_cli.testing import running_inspector
 
-    with running_inspector(settings.load(), store=store, port=port) as ui:
+    # The settings a replay from the page would sign with: the defaults will do.
+    with running_inspector(
+        settings.load(store.parent / "no-config.toml"), store=store, port=port
+    ) as ui:
         yield ui
 
 
@@ -139,17 +143,18 @@ def _detail_of(page: object, webhook_id: str) -> None:
     )
 
 
-def test_what_the_page_shows_is_each_webhooks_own(cli, home: Path, page) -> None:
+def test_what_the_page_shows_is_each_webhooks_own(
+    cli, home: Path, page, directories: Directories
+) -> None:
     """Before: "API calls the handler made" listed calls made for later webhooks, and
     under a forgery the handler refused; a forgery showed as a red failure grouped into
     a "sync run"; Copy as curl of a received webhook pointed at a hard-coded
     http://127.0.0.1:3000/webhooks; the fire form showed every kind's fields at once."""
     from nango_cli.app import settings
-    from nango_cli.support import paths
     from nango_cli.testing import running_api, running_inspector, running_listener
     from tests.handlers.aiohttp_app import PyHandler
 
-    db = paths.history_db()
+    db = directories.history_db
     assert cli("config", "set-key", KEY).exit_code == 0
     assert cli("config", "set-sync", "s", "-i", "g", "-m", "M").exit_code == 0
     with (
@@ -164,7 +169,7 @@ def test_what_the_page_shows_is_each_webhooks_own(cli, home: Path, page) -> None
         body, headers = _webhook("received-one")
         assert httpx.post(listener.url, content=body, headers=headers).status_code == 200
         received_id = listener.wait_for(1)[0].id
-    with running_inspector(settings.load(), store=db) as ui:
+    with running_inspector(settings.load(directories.config_file), store=db) as ui:
         base = ui.url.rstrip("/")
 
         def detail(webhook_id: str) -> dict:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from nango_cli.support.paths import Directories
 from tests.conftest import KEY, jdata
 from tests.receiver import Receiver
 
@@ -356,7 +357,11 @@ def test_record_keeps_received_text_as_text(cli, keyed, tmp_path: Path, receiver
 
 
 def test_the_inspectors_feed_reads_the_store_off_the_event_loop(
-    cli, keyed, home: Path, monkeypatch: pytest.MonkeyPatch
+    cli,
+    keyed,
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    directories: Directories,
 ) -> None:
     """Before: each open page's feed read SQLite and built rows on the event loop that,
     under `dev`, the API and the listener share (a prune with 5 pages open stalled the
@@ -366,7 +371,6 @@ def test_the_inspectors_feed_reads_the_store_off_the_event_loop(
 
     from nango_cli.app import settings
     from nango_cli.servers.inspector import views
-    from nango_cli.support import paths
     from nango_cli.testing import running_inspector
 
     threads: list[str] = []
@@ -382,7 +386,9 @@ def test_the_inspectors_feed_reads_the_store_off_the_event_loop(
         cli(*fired, "--retry-policy", "none")
     time.sleep(1.2)
     cli(*fired, "--retry-policy", "none")  # the one that stays after the prune
-    with running_inspector(settings.load(), store=paths.history_db()) as ui:
+    with running_inspector(
+        settings.load(directories.config_file), store=directories.history_db
+    ) as ui:
         loop_thread = ui.thread._thread.name
         with httpx.stream("GET", f"{ui.url.rstrip('/')}/api/events?after=0", timeout=10) as feed:
             lines = feed.iter_lines()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nango_cli.app.api_calls import LOG_SETTLE_S
@@ -73,14 +74,16 @@ class RemoteApi:
 
 
 def fault_running_api(
+    state_dir: Path,
     status: int | None = None,
     times: int = 1,
     latency: float | None = None,
     short_pages: int | None = None,
     clear: bool = False,
 ) -> tuple[str, Fault]:
-    """Set a fault on the `nango-hooks api` (or `dev`) running on this machine (`short_pages`
-    0: full pages again): its URL and the fault. `api fault` and the MCP tool call this."""
+    """Set a fault on the `nango-hooks api` (or `dev`) running on this machine, as
+    `state_dir` (the data directory) names it (`short_pages` 0: full pages again): its
+    URL and the fault. `api fault` and the MCP tool call this."""
     from nango_cli.app import running
     from nango_cli.errors import NotFoundError
 
@@ -91,7 +94,7 @@ def fault_running_api(
         times=times,
         clear=clear,
     )
-    found = running.running("api")
+    found = running.running(state_dir, "api")
     if found is None:
         raise NotFoundError(
             "no `nango-hooks api` (or `dev`) is running on this machine",

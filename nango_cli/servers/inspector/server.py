@@ -196,7 +196,10 @@ class UiServer(LocalServer):
     async def _check(self, request: web.Request) -> web.StreamResponse:
         from aiohttp import web
 
-        return web.json_response({"report": await self._in_thread(views.check_report)})
+        # `check` keeps its report in the data directory, beside the history store.
+        directory = self.store.path.parent
+        found = await self._in_thread(lambda: views.check_report(directory))
+        return web.json_response({"report": found})
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         """Server-sent events: each webhook stored after the row the page last saw.

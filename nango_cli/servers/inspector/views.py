@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import shlex
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from nango_cli.app import history
@@ -256,12 +257,11 @@ def curl_options(webhook: WebhookRecord) -> str:
     return " ".join(parts)
 
 
-def check_report() -> dict[str, Any] | None:
-    """The last `check` run's report, if one was kept."""
+def check_report(directory: Path) -> dict[str, Any] | None:
+    """The last `check` run's report kept in `directory` (the data directory), if any."""
     from nango_cli.app.check_specs import REPORT_FILE
-    from nango_cli.support import paths
 
-    path = paths.data_dir() / REPORT_FILE
+    path = directory / REPORT_FILE
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
