@@ -11,6 +11,7 @@ from nango_cli.delivery.breaker import CircuitBreaker
 from nango_cli.delivery.history_rows import AttemptRecord
 from nango_cli.delivery.retry import RetryPolicy
 from nango_cli.delivery.transport import TLSOptions
+from nango_cli.protocol import vocabulary
 from nango_cli.support import timefmt
 from nango_cli.support.text import one_line
 
@@ -225,7 +226,7 @@ class CheckTarget:
     integration: str
     models: list[str]
     connection_id: str
-    timeout: float = 20.0
+    timeout: float = vocabulary.TIMEOUT_S
     policy: str = "docs"
     tls: TLSOptions = field(default_factory=TLSOptions)
     previous_key: str | None = None

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from nango_cli.errors import UsageError
+from nango_cli.protocol import vocabulary
 from nango_cli.support.timefmt import format_duration, parse_duration
 
 DEFAULT_ENV = "dev"
@@ -225,25 +226,31 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "circuit_breaker_failures",
             "int",
-            5,
+            vocabulary.BREAKER_FAILURE_THRESHOLD,
             "Failures within the window the breaker tolerates; one more opens it.",
             _int_range(1, 1000),
         ),
         Setting(
             "circuit_breaker_window",
             "duration",
-            10.0,
+            vocabulary.BREAKER_WINDOW_S,
             "The window failures are counted in, e.g. 10s.",
             _timeout,
         ),
         Setting(
             "circuit_breaker_cooldown",
             "duration",
-            60.0,
+            vocabulary.BREAKER_COOLDOWN_S,
             "How long an open breaker fails deliveries before one probe, e.g. 60s.",
             _timeout,
         ),
-        Setting("timeout", "duration", 20.0, "Deadline for one attempt, e.g. 20s.", _timeout),
+        Setting(
+            "timeout",
+            "duration",
+            vocabulary.TIMEOUT_S,
+            "Deadline for one attempt, e.g. 20s.",
+            _timeout,
+        ),
         Setting(
             "send_empty_syncs", "bool", True, "Send sync webhooks with no changes.", _parse_bool
         ),

@@ -11,6 +11,7 @@ from nango_cli.delivery.history_rows import AttemptRecord
 from nango_cli.delivery.retry import DeliveryResult, delivery_steps, make_policy, run_steps
 from nango_cli.delivery.transport import Sender
 from nango_cli.errors import UsageError
+from nango_cli.protocol import vocabulary
 from nango_cli.protocol.signed_webhooks import SignedWebhook
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ def deliver(
     *,
     policy: str = "docs",
     retries: int | None = None,
-    timeout: float = 20.0,
+    timeout: float = vocabulary.TIMEOUT_S,
     sender: Sender | None = None,
     breaker: CircuitBreaker | None = None,
     sleep: Callable[[float], Any] = time.sleep,

@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Any
 
 from nango_cli.errors import UsageError
-from nango_cli.protocol import signed_webhooks
+from nango_cli.protocol import signed_webhooks, vocabulary
 from nango_cli.protocol.bodies import default_counts
 from nango_cli.protocol.signed_webhooks import SignedWebhook
 
@@ -293,7 +293,7 @@ class NangoKit:
         *,
         policy: str = "docs",
         retries: int | None = None,
-        timeout: float = 20.0,
+        timeout: float = vocabulary.TIMEOUT_S,
     ) -> Any:
         """POST the webhook to `url` (a real server) as Nango does, with its retry policy;
         the DeliveryResult (`.delivered`, `.attempts`)."""

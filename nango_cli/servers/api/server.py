@@ -61,7 +61,7 @@ MAX_SEEDED = 10_000
 @dataclass
 class ApiOptions:
     host: str = "127.0.0.1"
-    port: int = 3003
+    port: int = 0  # any free one; `api` and `dev` pass the api_port setting
     # The environment's secret key: the bearer every request must carry (None: any),
     # fixed or read afresh for each request (the config file may change meanwhile).
     secret_key: str | Callable[[], str | None] | None = None

@@ -54,7 +54,7 @@ TOKEN_HEADER = "X-Nango-Hooks-Token"
 @dataclass
 class UiOptions:
     host: str = "127.0.0.1"
-    port: int = 3458
+    port: int = 0  # any free one; `ui` and `dev` pass the ui_port setting
     flag: str = "--port"  # the option that sets `port`, for a bind error's hint
     allowed_hosts: tuple[str, ...] = ()
     limits: Limits = field(default_factory=lambda: Limits(max_body=8 * 1024 * 1024))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nango_cli.delivery.history_rows import AttemptRecord
-from nango_cli.protocol import schema
+from nango_cli.protocol import schema, vocabulary
 from nango_cli.protocol.signatures import HeaderCheck, KeyRing
 from nango_cli.servers.limits import (
     BODY_TIMEOUT_S,
@@ -62,7 +62,7 @@ class EventFilter:
 @dataclass
 class ListenOptions:
     host: str = "127.0.0.1"
-    port: int = 3456
+    port: int = 0  # any free one; `listen` passes the listen_port setting
     path: str | None = None
     keys: KeyRing = field(default_factory=KeyRing)
     status: int = 200
@@ -70,7 +70,7 @@ class ListenOptions:
     delay: float = 0.0
     reject_invalid: bool = False
     forward_to: str | None = None
-    forward_timeout: float = 20.0
+    forward_timeout: float = vocabulary.TIMEOUT_S
     max_body: int = DEFAULT_MAX_BODY
     count: int | None = None
     timeout: float | None = None
