@@ -28,7 +28,7 @@ from mcp.types import ToolAnnotations
 from nango_cli import __version__
 from nango_cli.support.paths import Directories
 
-RunCli = Callable[[list[str], bytes | None], dict[str, Any]]
+RunCli = Callable[[list[str], bytes | None, Path], dict[str, Any]]
 # `check` and `scenario run` wait on the handler: a long run is still an answer.
 CLI_TIMEOUT_S = 900.0
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False)
@@ -54,11 +54,12 @@ PROTOCOL_NOTES = {
 }
 
 
-def run_cli(args: list[str], stdin: bytes | None = None) -> dict[str, Any]:
-    """The CLI's JSON document for `nango-hooks --json ARGS` (its own process)."""
+def run_cli(args: list[str], stdin: bytes | None, config: Path) -> dict[str, Any]:
+    """The CLI's JSON document for `nango-hooks --json --config CONFIG ARGS` (its own
+    process, on the config file the server was given)."""
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "nango_cli", "--json", *args],
+            [sys.executable, "-m", "nango_cli", "--json", "--config", str(config), *args],
             input=stdin or b"",
             capture_output=True,
             timeout=CLI_TIMEOUT_S,
@@ -121,7 +122,7 @@ def build(
     scope = ["--env", env] if env else []
 
     def cli(*args: str, stdin: bytes | None = None) -> dict[str, Any]:
-        return _answer(run([*args, *scope], stdin))
+        return _answer(run([*args, *scope], stdin, directories.config_file))
 
     @server.tool(name="nango_hooks_history_list", annotations=READ_ONLY)
     def history_list(

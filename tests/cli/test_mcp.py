@@ -176,3 +176,14 @@ def test_an_api_fault_needs_a_running_api(cli: Cli) -> None:
         ("nango_hooks_api_fault", {"status": 500}),
     )
     assert result.is_error and "no `nango-hooks api`" in result.content[0].text
+
+
+def test_the_tools_read_the_config_file_the_server_was_given(cli: Cli, tmp_path: Path) -> None:
+    """`nango-hooks --config FILE mcp`: the tools answer from FILE (before: the tools'
+    CLI processes read the default config, while the server itself read FILE)."""
+    given = cli.directories.with_config(tmp_path / "team.toml")
+    assert Cli(given)("config", "set-url", "http://127.0.0.1:9/team").exit_code == 0
+    assert cli("config", "set-url", "http://127.0.0.1:9/default").exit_code == 0
+    _, (shown,) = _session(server_module.build(given), ("nango_hooks_settings_show", {}))
+    said = json.dumps(_data(shown))
+    assert "http://127.0.0.1:9/team" in said and "/default" not in said
