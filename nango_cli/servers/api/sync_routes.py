@@ -1,7 +1,8 @@
 """POST /sync/trigger, /sync/start, /sync/pause and GET /sync/status, validated and
-answered as Nango's controllers do (packages/server/lib/controllers/sync/
-postTrigger.ts, postSyncStart.ts, postSyncPause.ts, getSyncStatus.ts; the errors'
-statuses and messages from packages/shared/lib/utils/error.ts).
+answered as Nango's controllers do (in the NangoHQ/nango repository:
+packages/server/lib/controllers/sync/postTrigger.ts, postSyncStart.ts,
+postSyncPause.ts, getSyncStatus.ts; the errors' statuses and messages from its
+packages/shared/lib/utils/error.ts).
 
 Which syncs exist: those the project or the config declares for the integration
 (`declared`), and those a sync webhook of the integration named (storage/syncs.py)."""
