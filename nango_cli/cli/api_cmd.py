@@ -7,22 +7,25 @@ import typer
 from nango_cli.cli import api_view, output
 from nango_cli.cli.api_options import ActionResultOption, action_results
 from nango_cli.cli.common import (
-    AllowHostOption,
-    BodyBudgetOption,
-    BodyTimeoutOption,
     EnvOption,
-    IdleTimeoutOption,
     JsonOption,
-    MaxBodyOption,
-    MaxConnectionsOption,
     StreamJsonOption,
     directories,
     live_settings,
     open_store,
-    server_limits,
     use,
 )
 from nango_cli.cli.output import Styled
+from nango_cli.cli.server_options import (
+    AllowHostOption,
+    BodyBudgetOption,
+    BodyTimeoutOption,
+    IdleTimeoutOption,
+    MaxBodyOption,
+    MaxConnectionsOption,
+    port_option,
+    server_limits,
+)
 
 if TYPE_CHECKING:
     from nango_cli.servers.skeleton import Notice
@@ -38,17 +41,7 @@ def api(
         str,
         typer.Option("--host", metavar="ADDRESS", help="Address to bind."),
     ] = "127.0.0.1",
-    port: Annotated[
-        int | None,
-        typer.Option(
-            "--port",
-            "-p",
-            metavar="PORT",
-            min=0,
-            max=65535,
-            help="Port (0: any free one). [default: the api_port setting, 3003]",
-        ),
-    ] = None,
+    port: Annotated[int | None, port_option("--port", "api_port", "Port", short=True)] = None,
     webhooks: Annotated[
         bool,
         typer.Option(

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from nango_cli.app.live_settings import LiveSettings
     from nango_cli.app.settings import Settings
     from nango_cli.delivery.transport import TLSOptions
-    from nango_cli.servers.limits import Limits
     from nango_cli.storage.webhooks import Store
     from nango_cli.support.paths import Directories
 
@@ -212,83 +211,6 @@ def tls_options(ca_cert: str | None, insecure: bool) -> TLSOptions:
     return TLSOptions(ca_cert=ca_cert, insecure=insecure)
 
 
-# ---------------------------------------------------------------- the servers' limits
-
-LIMITS = "Limits"
-MaxBodyOption = Annotated[
-    str,
-    typer.Option(
-        "--max-body",
-        metavar="SIZE",
-        help="Largest body accepted (413 above, not read).",
-        rich_help_panel=LIMITS,
-    ),
-]
-BodyBudgetOption = Annotated[
-    str,
-    typer.Option(
-        "--body-budget",
-        metavar="SIZE",
-        help="Bodies in flight at once, in all (503 with Retry-After above).",
-        rich_help_panel=LIMITS,
-    ),
-]
-MaxConnectionsOption = Annotated[
-    int,
-    typer.Option(
-        "--max-connections",
-        metavar="N",
-        min=1,
-        help="Open connections at once (503 and close beyond).",
-        rich_help_panel=LIMITS,
-    ),
-]
-IdleTimeoutOption = Annotated[
-    float,
-    typer.Option(
-        "--idle-timeout",
-        metavar="SECONDS",
-        min=0.1,
-        help="Close a connection idle this long, or still sending its headers.",
-        rich_help_panel=LIMITS,
-    ),
-]
-BodyTimeoutOption = Annotated[
-    float,
-    typer.Option(
-        "--body-timeout",
-        metavar="SECONDS",
-        min=0.1,
-        help="A body must arrive within this (408 after).",
-        rich_help_panel=LIMITS,
-    ),
-]
-
-
-def server_limits(
-    max_body: str, body_budget: str, max_connections: int, idle_timeout: float, body_timeout: float
-) -> Limits:
-    """The limits flags (the same for listen, api and ui) as the servers take them."""
-    from nango_cli.servers.limits import Limits
-
-    return Limits(
-        max_connections=max_connections,
-        idle_timeout=idle_timeout,
-        body_timeout=body_timeout,
-        max_body=parse_size(max_body, "--max-body"),
-        body_budget=parse_size(body_budget, "--body-budget"),
-    )
-
-
-AllowHostOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--allow-host",
-        metavar="NAME",
-        help="Also answer requests for this host name (a tunnel's, a container's); others "
-        "than its own address get 421 (repeatable).",
-    ),
-]
 CaCertOption = Annotated[
     str | None,
     typer.Option(

@@ -15,6 +15,9 @@ from nango_cli.cli.common import (
     use,
 )
 from nango_cli.cli.output import Styled
+from nango_cli.cli.server_options import (
+    port_option,
+)
 
 if TYPE_CHECKING:
     from nango_cli.app.settings import Settings
@@ -27,34 +30,13 @@ app = typer.Typer(rich_markup_mode=None)
 def dev(
     ctx: typer.Context,
     api_port: Annotated[
-        int | None,
-        typer.Option(
-            "--api-port",
-            metavar="PORT",
-            min=0,
-            max=65535,
-            help="Port of the Nango API stand-in. [default: the api_port setting, 3003]",
-        ),
+        int | None, port_option("--api-port", "api_port", "Port of the Nango API stand-in")
     ] = None,
     listen_port: Annotated[
-        int | None,
-        typer.Option(
-            "--listen-port",
-            metavar="PORT",
-            min=0,
-            max=65535,
-            help="Port of the listener. [default: the listen_port setting, 3456]",
-        ),
+        int | None, port_option("--listen-port", "listen_port", "Port of the listener")
     ] = None,
     ui_port: Annotated[
-        int | None,
-        typer.Option(
-            "--ui-port",
-            metavar="PORT",
-            min=0,
-            max=65535,
-            help="Port of the inspector. [default: the ui_port setting, 3458]",
-        ),
+        int | None, port_option("--ui-port", "ui_port", "Port of the inspector")
     ] = None,
     no_forward: Annotated[
         bool,

@@ -6,19 +6,22 @@ import typer
 
 from nango_cli.cli import listen_view, serve_listener
 from nango_cli.cli.common import (
-    AllowHostOption,
-    BodyBudgetOption,
-    BodyTimeoutOption,
     EnvOption,
-    IdleTimeoutOption,
-    MaxBodyOption,
-    MaxConnectionsOption,
     StreamJsonOption,
     checked_url,
     complete_syncs,
     live_settings,
-    server_limits,
     use,
+)
+from nango_cli.cli.server_options import (
+    AllowHostOption,
+    BodyBudgetOption,
+    BodyTimeoutOption,
+    IdleTimeoutOption,
+    MaxBodyOption,
+    MaxConnectionsOption,
+    port_option,
+    server_limits,
 )
 
 ANSWER = "Answering"
@@ -36,17 +39,7 @@ def listen(
         str | None,
         typer.Option("--host", metavar="ADDRESS", help="Address to bind. [default: 127.0.0.1]"),
     ] = None,
-    port: Annotated[
-        int | None,
-        typer.Option(
-            "--port",
-            "-p",
-            metavar="PORT",
-            min=0,
-            max=65535,
-            help="Port (0: any free one). [default: 3456]",
-        ),
-    ] = None,
+    port: Annotated[int | None, port_option("--port", "listen_port", "Port", short=True)] = None,
     path: Annotated[
         str | None,
         typer.Option("--path", metavar="PATH", help="Accept only this path (others get 404)."),
@@ -186,14 +179,7 @@ def listen(
         typer.Option("--ui", help="Also serve the web inspector (`nango-hooks ui`)."),
     ] = False,
     ui_port: Annotated[
-        int | None,
-        typer.Option(
-            "--ui-port",
-            metavar="PORT",
-            min=0,
-            max=65535,
-            help="Port of the inspector (0: any). [default: the ui_port setting, 3458]",
-        ),
+        int | None, port_option("--ui-port", "ui_port", "Port of the inspector")
     ] = None,
     ui_host: Annotated[
         str,

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from nango_cli.cli import output
+from nango_cli.cli.common import checked_url, directories
+from nango_cli.cli.server_options import port_option
 
 if TYPE_CHECKING:
     from nango_cli.app.scenarios.reports import Suite
@@ -41,14 +43,7 @@ SummaryMdOption = Annotated[
 
 # The API a run serves when none runs here: `scenario run` and `check`.
 ApiPortOption = Annotated[
-    int | None,
-    typer.Option(
-        "--api-port",
-        metavar="PORT",
-        min=0,
-        max=65535,
-        help="Port of the API this run serves (0: any free one). [default: api_port, 3003]",
-    ),
+    int | None, port_option("--api-port", "api_port", "Port of the API this run serves")
 ]
 
 StateHostOption = Annotated[
@@ -66,7 +61,6 @@ def api_address(explicit: str | None) -> tuple[str | None, str | None]:
     """--api URL, else the `nango-hooks api` (or `dev`) running on this machine; with
     the token of its internal endpoints when it is that one."""
     from nango_cli.app import running
-    from nango_cli.cli.common import checked_url, directories
 
     found = running.running(directories().data, "api")
     url = checked_url(explicit, "--api") if explicit else (str(found["url"]) if found else None)
@@ -91,7 +85,6 @@ def api_for_run(
             output.err(f"Nango API: {url} (already running; the handler's NANGO_HOST)")
         yield RemoteApi(url, token)
         return
-    from nango_cli.cli.common import directories
     from nango_cli.servers.api.handle import serve_api
     from nango_cli.storage.webhooks import Store
 

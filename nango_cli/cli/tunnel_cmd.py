@@ -8,15 +8,19 @@ import typer
 
 from nango_cli.cli import listen_view, output, serve_listener
 from nango_cli.cli.common import (
-    AllowHostOption,
     EnvOption,
     StreamJsonOption,
     checked_url,
+    directories,
     live_settings,
     open_store,
     use,
 )
 from nango_cli.cli.output import Styled
+from nango_cli.cli.server_options import (
+    AllowHostOption,
+    port_option,
+)
 
 if TYPE_CHECKING:
     from nango_cli.app.settings import Settings
@@ -53,15 +57,7 @@ def tunnel(
         ),
     ] = None,
     port: Annotated[
-        int | None,
-        typer.Option(
-            "--port",
-            "-p",
-            metavar="PORT",
-            min=0,
-            max=65535,
-            help="Port the listener serves on. [default: the listen_port setting, 3456]",
-        ),
+        int | None, port_option("--port", "listen_port", "Port the listener serves on", short=True)
     ] = None,
     forward_to: Annotated[
         str | None,
@@ -290,7 +286,6 @@ def _api_for(state: Any) -> Any:
     """The Nango API of a lease's environment (its secret key from the config now)."""
     from nango_cli.app import settings as settings_module
     from nango_cli.app.tunnel import NangoApi
-    from nango_cli.cli.common import directories
 
     config = directories(state).config_file
 

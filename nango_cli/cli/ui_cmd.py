@@ -6,20 +6,23 @@ import typer
 
 from nango_cli.cli import output
 from nango_cli.cli.common import (
-    AllowHostOption,
-    BodyBudgetOption,
-    BodyTimeoutOption,
     EnvOption,
-    IdleTimeoutOption,
-    MaxBodyOption,
-    MaxConnectionsOption,
     directories,
     live_settings,
     open_store,
-    server_limits,
     use,
 )
 from nango_cli.cli.output import Styled
+from nango_cli.cli.server_options import (
+    AllowHostOption,
+    BodyBudgetOption,
+    BodyTimeoutOption,
+    IdleTimeoutOption,
+    MaxBodyOption,
+    MaxConnectionsOption,
+    port_option,
+    server_limits,
+)
 
 if TYPE_CHECKING:
     from nango_cli.servers.skeleton import Notice
@@ -33,17 +36,7 @@ def ui(
     host: Annotated[str, typer.Option("--host", metavar="ADDRESS", help="Address to bind.")] = (
         "127.0.0.1"
     ),
-    port: Annotated[
-        int | None,
-        typer.Option(
-            "--port",
-            "-p",
-            metavar="PORT",
-            min=0,
-            max=65535,
-            help="Port (0: any free one). [default: the ui_port setting, 3458]",
-        ),
-    ] = None,
+    port: Annotated[int | None, port_option("--port", "ui_port", "Port", short=True)] = None,
     allow_host: AllowHostOption = None,
     max_body: MaxBodyOption = "8MB",
     body_budget: BodyBudgetOption = "64MB",
