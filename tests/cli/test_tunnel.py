@@ -27,7 +27,7 @@ import pytest
 from nango_cli.support.paths import Directories
 from nango_cli.testing import RunningApi, running_api
 from tests.cli.test_check_cmd import _free_port, handler
-from tests.conftest import KEY, Cli
+from tests.conftest import KEY, Cli, run
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "sk-tunnel-0123456789abcdef"
@@ -350,17 +350,9 @@ def test_a_port_in_use_ends_it_with_the_url_put_back(home: Path, nango: RunningA
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = {**os.environ, "NANGO_HOOKS_NANGO_HOST": nango.url}
         args = ["tunnel", "-c", "c1", "-i", "github", "--public-url", "http://127.0.0.1:9/"]
         args += ["--port", str(port), "--forward-to", "http://127.0.0.1:9/", "--allow-private-url"]
-        done = subprocess.run(
-            [sys.executable, "-m", "nango_cli", *args],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            env=env,
-            timeout=60,
-        )
+        done = run(*args, env={"NANGO_HOOKS_NANGO_HOST": nango.url})
     assert done.returncode == 8, done.stderr
     assert _override(nango) == TEAMMATE
     assert f"put back to {TEAMMATE}" in done.stderr
