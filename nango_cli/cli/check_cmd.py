@@ -14,6 +14,7 @@ from nango_cli.cli.common import (
     SyncOption,
     checked_url,
     delivery_flags,
+    directories,
     open_store,
     settings,
     tls_options,
@@ -230,7 +231,6 @@ def _run(
     junit, summary_md = reports
     from nango_cli.app.check import run_checks
     from nango_cli.app.check_specs import available, save_report
-    from nango_cli.cli.common import directories
     from nango_cli.errors import CheckFailedError
 
     chosen = only_names or available(target)

@@ -12,6 +12,7 @@ from nango_cli.cli.common import (
     JsonOption,
     complete_envs,
     complete_settings,
+    directories,
     use,
 )
 from nango_cli.cli.environment import invocation
@@ -58,7 +59,6 @@ def _edit(
     returns what to say and the JSON data, or None when there is nothing to write),
     write it, then say what was done (and where a symlinked config really went)."""
     from nango_cli.app.config_file import ConfigFile
-    from nango_cli.cli.common import directories
 
     with ConfigFile.editing(directories(state).config_file) as file:
         for text in file.warnings:

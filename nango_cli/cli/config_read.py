@@ -11,6 +11,7 @@ from nango_cli.cli.common import (
     JsonOption,
     complete_settings,
     config_file,
+    directories,
     settings,
     use,
 )
@@ -127,7 +128,6 @@ def show(
 
 def path(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Print where the config file and the history store live."""
-    from nango_cli.cli.common import directories
 
     state = use(ctx, None, json_output)
     found = directories(state)

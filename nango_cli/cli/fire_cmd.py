@@ -18,6 +18,7 @@ from nango_cli.cli.common import (
     TimeoutOption,
     checked_url,
     delivery_flags,
+    directories,
     finish_delivery,
     open_store,
     parse_counts,
@@ -244,7 +245,6 @@ def fire(
 
 def _listener_url() -> list[str]:
     from nango_cli.app import running
-    from nango_cli.cli.common import directories
     from nango_cli.errors import NotFoundError
 
     found = running.running(directories().data, "listener")
