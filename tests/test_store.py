@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import sqlite3
 import stat
 import subprocess
@@ -7,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nango_cli.delivery.history_rows import (
     DELIVERED,
@@ -16,7 +19,9 @@ from nango_cli.delivery.history_rows import (
     WebhookRecord,
 )
 from nango_cli.errors import NotFoundError
+from nango_cli.storage import sql
 from nango_cli.storage.webhooks import HistoryFilter, Store
+from nango_cli.support.text import escape_surrogates
 
 
 def _webhook(id_: str, created: str = "2026-11-26T12:00:00.000Z", **kw: object) -> WebhookRecord:
@@ -292,3 +297,35 @@ def test_a_records_page_is_the_plain_select_in_order_whatever_the_filters(tmp_pa
             0,
             b'{"next_cursor":null,"records":[]}',
         )
+
+
+# Values a JSON column holds: what parse_json reads from a file or a body (text keys,
+# any text including lone surrogates, integers past 64 bits), and the fields the fake
+# records have. Floats apart: their text may differ (`1e16` for `1e+16`), not value.
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(_JSON_VALUES)
+def test_a_json_column_is_the_text_json_writes(value: object) -> None:
+    # byte for byte what the column held before orjson wrote it
+    assert sql.dumps(value) == escape_surrogates(sql._COMPACT.encode(value))
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_a_float_in_a_json_column_keeps_its_value(number: float) -> None:
+    assert json.loads(sql.dumps({"n": number}))["n"] == number
+
+
+def test_what_json_cannot_hold_is_null_on_both_paths() -> None:
+    # NaN and the infinities are null, as JSON.stringify writes them; the same when
+    # orjson refuses the value for something else (a lone surrogate, an int key, an
+    # integer past 64 bits) and `json` writes it.
+    odd = [float("nan"), float("inf"), -float("inf")]
+    assert sql.dumps({"a": odd}) == '{"a":[null,null,null]}'
+    assert sql.dumps({"a": odd, "s": "\ud800"}) == '{"a":[null,null,null],"s":"\\ud800"}'
+    assert sql.dumps({1: odd, "big": 2**70}) == f'{{"1":[null,null,null],"big":{2**70}}}'
+    assert sql.dumps(["é", "\x00", True]) == '["é","\\u0000",true]'

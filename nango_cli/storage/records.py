@@ -106,6 +106,8 @@ class _Writer:
             self._key(change),
         ).fetchone()
         number = int(row[0])
+        # A model with no records yet (a first sync) has no id to collide with.
+        existing = number > 0
         numeric = _id_is_numeric(generator)
         tag = connection_tag(change.connection_id)
         chosen: list[tuple[Any, int]] = []
@@ -119,7 +121,7 @@ class _Writer:
                     else f"{generator.slug}-{tag}-{number}"
                 )
                 batch.append((made, number))
-            taken = self._taken(change, [str(i) for i, _ in batch])
+            taken = self._taken(change, [str(i) for i, _ in batch]) if existing else set()
             chosen.extend(pair for pair in batch if str(pair[0]) not in taken)
         return chosen
 

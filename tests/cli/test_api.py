@@ -227,6 +227,27 @@ def test_records_from_a_file_and_the_seed(cli, api: Listening, tmp_path: Path) -
     assert [r["record"] for r in jdata(cli("--json", "records").stdout)] == one
 
 
+def test_a_records_file_number_json_cannot_hold_is_served_as_null(
+    cli, api: Listening, tmp_path: Path
+) -> None:
+    # `1e999` reads as infinity and `NaN` as NaN (Python's json takes both); the page
+    # held `Infinity` and `NaN`, which no strict JSON parser (JSON.parse, the SDK's)
+    # reads. Nango's API is JavaScript: JSON.stringify writes both as null.
+    supplied = tmp_path / "records.jsonl"
+    supplied.write_text('{"id": "A-1", "size": 1e999, "ratio": NaN, "low": -1e999}\n')
+    _fire(cli, *ISSUES, "--records", str(supplied))
+    page = _page(api.url, model="GithubIssue")
+    assert page.status_code == 200
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    records = json.loads(page.text, parse_constant=refuse)["records"]
+    assert [(r["id"], r["size"], r["ratio"], r["low"]) for r in records] == [
+        ("A-1", None, None, None)
+    ]
+
+
 def test_connections_list_deletion_legacy_records_and_prune(cli, api: Listening) -> None:
     _fire(cli, "--auth", "creation", "-i", "github-app", "-c", "c1", "--tag", "team=a")
     _fire(cli, "--auth", "creation", "-i", "github-app", "-c", "c2")
