@@ -46,6 +46,10 @@ class AiohttpSender:
             connector=aiohttp.TCPConnector(limit=concurrency, force_close=False),
             auto_decompress=False,
             skip_auto_headers=_SKIP_AUTO_HEADERS,
+            # Nango's client keeps no cookies: a webhook carries the contract's headers
+            # only, whatever an earlier answer set (and the jar's work per request is
+            # saved).
+            cookie_jar=aiohttp.DummyCookieJar(),
             trust_env=False,
             timeout=aiohttp.ClientTimeout(total=None),
         )

@@ -93,3 +93,18 @@ def test_bad_load_options(cli, configured: Receiver) -> None:
     assert cli("fire", "--sync", "s", "--count", "0").exit_code == 2
     assert cli("fire", "--sync", "s", "--count", "3", "--rate", "fast").exit_code == 2
     assert cli("fire", "--sync", "s", "--count", "3", "--concurrency", "0").exit_code == 2
+
+
+def test_load_sends_no_cookie_a_receiver_set(cli, configured: Receiver) -> None:
+    # Nango's client (axios in Node.js) keeps no cookies: every webhook carries only
+    # the contract's headers, whatever an earlier answer set. aiohttp's session kept
+    # them in its jar and sent them back on every later webhook of the run.
+    configured.default = Behaviour(headers={"Set-Cookie": "session=abc; Path=/"})
+    # By name: aiohttp's jar keeps no cookie from a bare IP address.
+    url = f"http://localhost:{configured.port}/webhooks"
+    result = cli(
+        "--json", "fire", "--sync", "s", "--url", url, "--count", "20", "--concurrency", "1"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert len(configured.requests) == 20
+    assert [r.headers.get("Cookie") for r in configured.requests] == [None] * 20
