@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from nango_cli.delivery.history_rows import (
     DELIVERED,
+    FAILED,
     INTERRUPTED,
     SENDING,
     AttemptRecord,
@@ -92,6 +93,63 @@ def test_outbox_then_attempts_then_finish(store: Store) -> None:
     (attempt,) = got.attempts
     assert len(attempt.response_body) == 64 * 1024 and attempt.response_truncated
     assert attempt.will_retry and attempt.wait_s == 0.1
+
+
+def _answered(status: int, latency: float, number: int = 1) -> AttemptRecord:
+    return AttemptRecord(
+        target="http://t",
+        number=number,
+        started_at="now",
+        outcome="delivered" if status < 300 else "http_error",
+        status_code=status,
+        latency_ms=latency,
+    )
+
+
+def test_outcomes_of_a_batch_write_each_webhook_once(store: Store) -> None:
+    # Load mode's flush: attempts and finishes of many webhooks in one transaction.
+    ids = ["aaaa00000001", "aaaa00000002", "aaaa00000003", "aaaa00000004"]
+    store.record_webhooks([_webhook(i) for i in ids])
+    store.record_outcomes(
+        [
+            (ids[0], _answered(503, 1.0)),
+            (ids[1], _answered(200, 2.0)),
+            (ids[0], _answered(200, 4.0, number=2)),  # a retry, in the same batch
+            (ids[2], _answered(500, 8.0)),  # still being retried: not finished
+        ],
+        [(ids[0], DELIVERED), (ids[1], DELIVERED), (ids[3], FAILED)],
+    )
+    rows = {i: store.get(i) for i in ids}
+    assert [
+        (r.status, r.attempt_count, r.last_status_code, r.latency_ms) for r in rows.values()
+    ] == [
+        (DELIVERED, 2, 200, 4.0),
+        (DELIVERED, 1, 200, 2.0),
+        (SENDING, 1, 500, 8.0),
+        (FAILED, 0, None, None),
+    ]
+    assert [a.status_code for a in rows[ids[0]].attempts] == [503, 200]
+    # the one still sending is still its process's; the others are nobody's
+    owners = dict(store._db.execute("SELECT id, owner_pid FROM webhooks").fetchall())
+    assert [owners[i] is None for i in ids] == [True, True, False, True]
+    # a later batch adds to the counters
+    store.record_outcomes([(ids[2], _answered(200, 16.0, number=2))], [(ids[2], DELIVERED)])
+    again = store.get(ids[2])
+    assert (again.status, again.attempt_count, again.last_status_code) == (DELIVERED, 2, 200)
+
+
+def test_outcomes_of_a_webhook_deleted_meanwhile_are_dropped(store: Store) -> None:
+    store.record_webhooks([_webhook("bbbb00000001"), _webhook("bbbb00000002")])
+    store.prune("2030-01-01T00:00:00.000Z")  # both gone, as by `history prune`
+    store.record_webhooks([_webhook("bbbb00000003")])
+    store.record_outcomes(
+        [("bbbb00000001", _answered(200, 1.0)), ("bbbb00000003", _answered(200, 1.0))],
+        [("bbbb00000001", DELIVERED), ("bbbb00000003", DELIVERED)],
+    )
+    kept = store.get("bbbb00000003")
+    assert (kept.status, kept.attempt_count) == (DELIVERED, 1)
+    ids = [r[0] for r in store._db.execute("SELECT webhook_id FROM attempts").fetchall()]
+    assert ids == ["bbbb00000003"]
 
 
 def test_id_prefixes_like_git(store: Store) -> None:

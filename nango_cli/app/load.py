@@ -206,10 +206,7 @@ class LoadRunner:
             return
         attempts, self._attempts = self._attempts, []
         finished, self._finished = self._finished, []
-        if attempts:
-            self.store.record_attempts(attempts)
-        if finished:
-            self.store.finish_webhooks(finished)
+        self.store.record_outcomes(attempts, finished)
         self._last_flush = now
 
     async def _deliver(self, sender: AiohttpSender, record: WebhookRecord) -> None:
