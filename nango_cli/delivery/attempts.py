@@ -54,10 +54,6 @@ class Hop(NamedTuple):
     note: str | None  # set when the hop changes host or drops https
 
 
-class TooManyRedirects(Exception):
-    pass
-
-
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 
 

@@ -263,7 +263,6 @@ def apply_changes(
                     writer.insert(change, new, modified, modified)
                     added.extend(rid for rid, _ in new)
                     remaining -= len(new)
-                    _refresh_wire(db)
                 touched.update(added)
                 updated = _change_existing(
                     writer, change, generator, touched, (modified, earlier), "UPDATED"
